@@ -1,0 +1,368 @@
+"""The store: one SQLite connection, the inbox policy and a clock, behind plain methods.
+
+Reads are synchronous and fast (indexed, paged): the console's `render_line` may call them.
+Writes are short IMMEDIATE transactions. Async callers use `storage.aio.AsyncStore`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+from storage import conversation, queue, rules
+from storage.db import connect, transaction
+from storage.ingest import ingest_one
+from storage.models import ConversationDetail, InboundMessage, IngestResult, OutboxItem, QueueRow
+from storage.policy import InboxPolicy, SimplePolicy
+from storage.queue import Cursor, View
+from storage.rules import ConvState
+from storage.state import load_state, record_event, save_state
+
+Clock = Callable[[], float]
+
+
+class Store:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        policy: InboxPolicy | None = None,
+        clock: Clock = time.time,
+        readonly: bool = False,
+    ) -> None:
+        self.path = Path(path)
+        self.conn = connect(self.path, readonly=readonly)
+        self.policy: InboxPolicy = policy or SimplePolicy()
+        self.clock = clock
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def data_version(self) -> int:
+        """Changes when another connection commits: a cheap way to notice new data."""
+        return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+
+    # accounts and checkpoints -------------------------------------------------------------
+
+    def ensure_account(self, name: str, kind: str) -> int:
+        with transaction(self.conn):
+            self.conn.execute(
+                "INSERT INTO accounts (name, kind, created_at) VALUES (?, ?, ?)"
+                " ON CONFLICT(name) DO NOTHING",
+                (name, kind, self.clock()),
+            )
+        row = self.conn.execute("SELECT id FROM accounts WHERE name = ?", (name,)).fetchone()
+        return int(row[0])
+
+    def checkpoint(self, account_id: int, scope: str) -> dict[str, object] | None:
+        row = self.conn.execute(
+            "SELECT state FROM sync_state WHERE account_id = ? AND scope = ?", (account_id, scope)
+        ).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def _save_checkpoint(self, account_id: int, scope: str, state: dict[str, object]) -> None:
+        self.conn.execute(
+            "INSERT INTO sync_state (account_id, scope, state, updated_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(account_id, scope) DO UPDATE SET state = excluded.state,"
+            " updated_at = excluded.updated_at",
+            (account_id, scope, json.dumps(state), self.clock()),
+        )
+
+    # ingest -------------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        messages: Sequence[InboundMessage],
+        *,
+        checkpoint: tuple[int, str, dict[str, object]] | None = None,
+    ) -> list[IngestResult]:
+        """Store messages (idempotent on account + remote id) and the checkpoint, atomically."""
+        now = self.clock()
+        with transaction(self.conn):
+            results = [ingest_one(self.conn, m, self.policy, now) for m in messages]
+            if checkpoint is not None:
+                self._save_checkpoint(*checkpoint)
+        return results
+
+    # reads --------------------------------------------------------------------------------
+
+    def page(
+        self,
+        view: View,
+        *,
+        after: Cursor | None = None,
+        before: Cursor | None = None,
+        limit: int = 50,
+    ) -> list[QueueRow]:
+        return queue.page(self.conn, view, after=after, before=before, limit=limit)
+
+    def page_at(self, view: View, offset: int, limit: int = 50) -> list[QueueRow]:
+        return queue.page_at(self.conn, view, offset, limit)
+
+    def count(self, view: View) -> int:
+        return queue.count(self.conn, view)
+
+    def detail(self, conversation_id: int) -> ConversationDetail:
+        return conversation.get_detail(self.conn, conversation_id)
+
+    def stats(self) -> dict[str, object]:
+        accounts = self.conn.execute(
+            "SELECT a.name, a.kind,"
+            " (SELECT count(*) FROM conversations c WHERE c.account_id = a.id),"
+            " (SELECT count(*) FROM messages m WHERE m.account_id = a.id)"
+            " FROM accounts a ORDER BY a.id"
+        ).fetchall()
+        return {
+            "conversations": self._scalar("SELECT count(*) FROM conversations"),
+            "messages": self._scalar("SELECT count(*) FROM messages"),
+            "accounts": [
+                {"name": r[0], "kind": r[1], "conversations": r[2], "messages": r[3]}
+                for r in accounts
+            ],
+        }
+
+    def _scalar(self, sql: str, params: Sequence[object] = ()) -> int:
+        return int(self.conn.execute(sql, params).fetchone()[0])
+
+    # agent actions ------------------------------------------------------------------------
+
+    def _change(
+        self,
+        conversation_id: int,
+        actor: str,
+        change: Callable[[ConvState], list[str]],
+        detail: dict[str, object] | None = None,
+    ) -> list[str]:
+        """Apply a rule to one conversation and record what it did, in one transaction."""
+        now = self.clock()
+        with transaction(self.conn):
+            state = load_state(self.conn, conversation_id)
+            events = change(state)
+            save_state(self.conn, conversation_id, state)
+            for kind in events:
+                record_event(self.conn, conversation_id, now, actor, kind, detail)
+        return events
+
+    def close_conversation(self, conversation_id: int, actor: str) -> list[str]:
+        return self._change(
+            conversation_id, actor, lambda s: rules.close_conversation(s, self.clock(), self.policy)
+        )
+
+    def reopen(self, conversation_id: int, actor: str) -> list[str]:
+        return self._change(conversation_id, actor, lambda s: rules.reopen(s, self.policy))
+
+    def snooze(
+        self,
+        conversation_id: int,
+        actor: str,
+        until: float,
+        *,
+        wake_on_reply: bool = True,
+        note: str | None = None,
+    ) -> list[str]:
+        if until <= self.clock():
+            raise ValueError("the snooze time is in the past")
+        return self._change(
+            conversation_id,
+            actor,
+            lambda s: rules.snooze(s, until, self.policy, wake_on_reply=wake_on_reply, note=note),
+            {"until": until, "wake_on_reply": wake_on_reply, "note": note},
+        )
+
+    def wake_due(self) -> list[int]:
+        """Wake every snoozed conversation whose time has come; return their ids."""
+        now = self.clock()
+        due = [
+            int(r[0])
+            for r in self.conn.execute(
+                "SELECT id FROM conversations WHERE status = 'snoozed' AND snoozed_until <= ?",
+                (now,),
+            )
+        ]
+        for conversation_id in due:
+            self._change(conversation_id, "snooze", lambda s: rules.wake(s, now, self.policy))
+        return due
+
+    def mark_read(self, conversation_id: int) -> None:
+        with transaction(self.conn):
+            self.conn.execute(
+                "UPDATE conversations SET unread = 0 WHERE id = ? AND unread = 1",
+                (conversation_id,),
+            )
+
+    def assign(self, conversation_id: int, actor: str, assignee: str | None) -> None:
+        with transaction(self.conn):
+            self.conn.execute(
+                "UPDATE conversations SET assignee = ? WHERE id = ?", (assignee, conversation_id)
+            )
+            record_event(
+                self.conn, conversation_id, self.clock(), actor, "assigned", {"to": assignee}
+            )
+
+    def ensure_tag(self, name: str, color: str = "cyan") -> int:
+        self.conn.execute(
+            "INSERT INTO tags (name, color) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
+            (name, color),
+        )
+        return self._scalar("SELECT id FROM tags WHERE name = ?", (name,))
+
+    def tag(self, conversation_ids: Iterable[int], actor: str, name: str, on: bool = True) -> None:
+        with transaction(self.conn):
+            tag_id = self.ensure_tag(name)
+            for conversation_id in conversation_ids:
+                self._set_tag(conversation_id, tag_id, on)
+                kind = "tagged" if on else "untagged"
+                record_event(self.conn, conversation_id, self.clock(), actor, kind, {"tag": name})
+
+    def _set_tag(self, conversation_id: int, tag_id: int, on: bool) -> None:
+        if on:
+            self.conn.execute(
+                "INSERT OR IGNORE INTO conversation_tags (conversation_id, tag_id) VALUES (?, ?)",
+                (conversation_id, tag_id),
+            )
+        else:
+            self.conn.execute(
+                "DELETE FROM conversation_tags WHERE conversation_id = ? AND tag_id = ?",
+                (conversation_id, tag_id),
+            )
+
+    def add_note(self, conversation_id: int, author: str, text: str) -> int:
+        """An internal note: in the thread, never sent, changes no status."""
+        now = self.clock()
+        with transaction(self.conn):
+            account_id = self._scalar(
+                "SELECT account_id FROM conversations WHERE id = ?", (conversation_id,)
+            )
+            cursor = self.conn.execute(
+                "INSERT INTO messages (conversation_id, account_id, remote_id, direction,"
+                " author_name, sent_at, text, thread_reason, created_at)"
+                " VALUES (?, ?, ?, 'note', ?, ?, ?, 'internal note', ?)",
+                (
+                    conversation_id,
+                    account_id,
+                    f"note:{now}:{conversation_id}",
+                    author,
+                    now,
+                    text,
+                    now,
+                ),
+            )
+            record_event(self.conn, conversation_id, now, author, "note", {})
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    # outbox -------------------------------------------------------------------------------
+
+    def queue_reply(
+        self,
+        conversation_id: int,
+        author: str,
+        text: str,
+        *,
+        remote_id: str,
+        close: bool = False,
+        headers: dict[str, object] | None = None,
+    ) -> int:
+        """Store an agent reply and its outbox item; the runner delivers it later."""
+        now = self.clock()
+        with transaction(self.conn):
+            conv = conversation.get_conversation(self.conn, conversation_id)
+            cursor = self.conn.execute(
+                "INSERT INTO messages (conversation_id, account_id, remote_id, thread_ref,"
+                " direction, author_name, sent_at, subject, text, headers, thread_reason,"
+                " delivery, created_at)"
+                " VALUES (?, ?, ?, ?, 'out', ?, ?, ?, ?, ?, 'agent reply', 'queued', ?)",
+                (
+                    conversation_id,
+                    conv.account_id,
+                    remote_id,
+                    remote_id,
+                    author,
+                    now,
+                    conv.subject,
+                    text,
+                    json.dumps(headers or {}),
+                    now,
+                ),
+            )
+            message_id = cursor.lastrowid
+            self.conn.execute(
+                "INSERT INTO outbox (conversation_id, account_id, message_id, body,"
+                " next_attempt_at, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (conversation_id, conv.account_id, message_id, text, now, author, now),
+            )
+            state = load_state(self.conn, conversation_id)
+            events = ["replied", *rules.agent_replied(state, now, self.policy, close=close)]
+            save_state(self.conn, conversation_id, state)
+            for kind in events:
+                record_event(self.conn, conversation_id, now, author, kind, {})
+        assert message_id is not None
+        return message_id
+
+    def due_outbox(self, account_id: int | None = None) -> list[OutboxItem]:
+        sql = "SELECT * FROM outbox WHERE status IN ('queued', 'failed') AND next_attempt_at <= ?"
+        params: list[object] = [self.clock()]
+        if account_id is not None:
+            sql += " AND account_id = ?"
+            params.append(account_id)
+        rows = self.conn.execute(sql + " ORDER BY id", params).fetchall()
+        return [
+            OutboxItem(
+                r["id"],
+                r["conversation_id"],
+                r["account_id"],
+                r["message_id"],
+                r["body"],
+                r["status"],
+                r["attempts"],
+                r["next_attempt_at"],
+                r["last_error"],
+                r["created_by"],
+            )
+            for r in rows
+        ]
+
+    def outbox_sent(self, outbox_id: int) -> None:
+        with transaction(self.conn):
+            self.conn.execute(
+                "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1"
+                " WHERE id = ?",
+                (self.clock(), outbox_id),
+            )
+            self.conn.execute(
+                "UPDATE messages SET delivery = 'sent'"
+                " WHERE id = (SELECT message_id FROM outbox WHERE id = ?)",
+                (outbox_id,),
+            )
+
+    def outbox_failed(self, outbox_id: int, error: str, retry_at: float) -> None:
+        with transaction(self.conn):
+            self.conn.execute(
+                "UPDATE outbox SET status = 'failed', last_error = ?, next_attempt_at = ?,"
+                " attempts = attempts + 1 WHERE id = ?",
+                (error, retry_at, outbox_id),
+            )
+
+    # drafts -------------------------------------------------------------------------------
+
+    def save_draft(self, conversation_id: int, body: str) -> None:
+        with transaction(self.conn):
+            if body.strip():
+                self.conn.execute(
+                    "INSERT INTO drafts (conversation_id, body, updated_at) VALUES (?, ?, ?)"
+                    " ON CONFLICT(conversation_id) DO UPDATE SET body = excluded.body,"
+                    " updated_at = excluded.updated_at",
+                    (conversation_id, body, self.clock()),
+                )
+            else:
+                self.conn.execute(
+                    "DELETE FROM drafts WHERE conversation_id = ?", (conversation_id,)
+                )
+
+    def draft(self, conversation_id: int) -> str:
+        row = self.conn.execute(
+            "SELECT body FROM drafts WHERE conversation_id = ?", (conversation_id,)
+        ).fetchone()
+        return "" if row is None else str(row[0])
