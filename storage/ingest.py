@@ -89,7 +89,7 @@ def _new_conversation(
         (
             msg.account_id,
             msg.channel,
-            msg.subject,
+            msg.subject or _subject_from(msg.text),
             contact_id,
             status,
             tier,
@@ -98,6 +98,12 @@ def _new_conversation(
             msg.group_key,
         ),
     )
+
+
+def _subject_from(text: str, limit: int = 80) -> str:
+    """Slack has no subjects: the first line of the first message stands in."""
+    line = next((part.strip() for part in text.splitlines() if part.strip()), "")
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
 
 def _insert_message(

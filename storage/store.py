@@ -13,8 +13,15 @@ from pathlib import Path
 
 from storage import conversation, queue, rules
 from storage.db import connect, transaction
-from storage.ingest import ingest_one
-from storage.models import ConversationDetail, InboundMessage, IngestResult, OutboxItem, QueueRow
+from storage.ingest import ingest_one, resolve_identity
+from storage.models import (
+    ConversationDetail,
+    IdentityRef,
+    InboundMessage,
+    IngestResult,
+    OutboxItem,
+    QueueRow,
+)
 from storage.policy import InboxPolicy, SimplePolicy
 from storage.queue import Cursor, View
 from storage.rules import ConvState
@@ -69,6 +76,29 @@ class Store:
             " updated_at = excluded.updated_at",
             (account_id, scope, json.dumps(state), self.clock()),
         )
+
+    # contacts -----------------------------------------------------------------------------
+
+    def add_identity(self, contact_id: int, ref: IdentityRef) -> None:
+        """Attach an address to a known contact (e.g. their Slack user to their email)."""
+        with transaction(self.conn):
+            self.conn.execute(
+                "INSERT INTO identities (contact_id, kind, address, display_name,"
+                " original_contact_id) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT(kind, address) DO UPDATE SET contact_id = excluded.contact_id",
+                (contact_id, ref.kind, ref.address, ref.display_name, contact_id),
+            )
+
+    def ensure_contact(self, ref: IdentityRef) -> int:
+        with transaction(self.conn):
+            return resolve_identity(self.conn, ref, self.policy, self.clock())[1]
+
+    def contact_of(self, ref: IdentityRef) -> int | None:
+        row = self.conn.execute(
+            "SELECT contact_id FROM identities WHERE kind = ? AND address = ?",
+            (ref.kind, ref.address),
+        ).fetchone()
+        return None if row is None else int(row[0])
 
     # ingest -------------------------------------------------------------------------------
 
@@ -360,6 +390,18 @@ class Store:
                 self.conn.execute(
                     "DELETE FROM drafts WHERE conversation_id = ?", (conversation_id,)
                 )
+
+    def upsert_canned_reply(
+        self, name: str, body: str, *, shortcut: str | None, folder: str, source: str
+    ) -> None:
+        with transaction(self.conn):
+            self.conn.execute(
+                "INSERT INTO canned_replies (name, shortcut, folder, body, source, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET"
+                " shortcut = excluded.shortcut, folder = excluded.folder, body = excluded.body,"
+                " source = excluded.source, updated_at = excluded.updated_at",
+                (name, shortcut, folder, body, source, self.clock()),
+            )
 
     def draft(self, conversation_id: int) -> str:
         row = self.conn.execute(

@@ -225,6 +225,7 @@ def test_search_free_text_and_operators(store: Store, clock: FakeClock) -> None:
             email(account, "<2@x>", clock.now + 1, who=bob, text="refund please", subject="Money"),
         ]
     )
+
     def found(q: str) -> list[str]:
         view = search.parse(q, me="sam@x")
         search.check(store.conn, view)

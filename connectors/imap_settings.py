@@ -1,0 +1,65 @@
+"""Settings an email (IMAP + SMTP) account declares; composed into the config by the console."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from connectors.secrets import SecretSource, check_command
+
+Security = Literal["tls", "starttls", "none"]
+
+
+def refuse_inline_secrets(data: Any, keys: tuple[str, ...], hint: str) -> Any:
+    if isinstance(data, dict):
+        for key in keys:
+            if key in data:
+                raise ValueError(f"`{key}` must not be written in the file: {hint}")
+    return data
+
+
+class ImapAccountSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    kind: Literal["imap"]
+    imap_host: str = Field(min_length=1)
+    imap_port: int = Field(default=993, ge=1, le=65535)
+    imap_security: Security = "tls"
+    username: str = Field(min_length=1)
+    password_cmd: str | None = None
+    password_env: str | None = None
+    folders: list[str] = Field(default_factory=lambda: ["INBOX"], min_length=1)
+    sent_folder: str = "Sent"
+    smtp_host: str = Field(min_length=1)
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Security = "starttls"
+    smtp_username: str | None = None  # default: `username`
+    from_address: str = Field(min_length=3)
+    thread_window_days: float = Field(default=14, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_plain_password(cls, data: Any) -> Any:
+        hint = 'use password_cmd = "pass show ..." or password_env = "VAR" instead'
+        return refuse_inline_secrets(data, ("password", "smtp_password"), hint)
+
+    @field_validator("password_cmd")
+    @classmethod
+    def _command(cls, value: str | None) -> str | None:
+        return check_command(value)
+
+    @model_validator(mode="after")
+    def _one_password_source(self) -> ImapAccountSettings:
+        if bool(self.password_cmd) == bool(self.password_env):
+            raise ValueError("set exactly one of password_cmd or password_env")
+        return self
+
+    @property
+    def password(self) -> SecretSource:
+        return SecretSource(cmd=self.password_cmd, env=self.password_env)
+
+    def secret_sources(self) -> list[tuple[str, SecretSource]]:
+        key = "password_cmd" if self.password_cmd else "password_env"
+        return [(key, self.password)]

@@ -1,0 +1,74 @@
+"""Secrets come from a command, an environment variable or the keyring; never from the file."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from dataclasses import dataclass
+
+SECRET_CMD_TIMEOUT = 30.0
+
+
+class SecretError(Exception):
+    """A secret could not be read; the message names the source, never the secret."""
+
+
+@dataclass(frozen=True)
+class SecretSource:
+    cmd: str | None = None
+    env: str | None = None
+
+    def describe(self) -> str:
+        return f"command `{self.cmd}`" if self.cmd else f"environment variable {self.env}"
+
+    def read(self) -> str:
+        if self.cmd:
+            return _run(self.cmd)
+        if self.env:
+            return _from_env(self.env)
+        raise SecretError("no secret source is configured")
+
+
+def check_command(cmd: str | None) -> str | None:
+    """Validate a *_cmd value when the config loads: it must split into a command line."""
+    if cmd is None:
+        return None
+    try:
+        words = shlex.split(cmd)
+    except ValueError as exc:
+        raise ValueError(
+            f"cannot split {cmd!r} into a command line ({exc}): check its quotes"
+        ) from None
+    if not words:
+        raise ValueError("the command is empty: write the command that prints the secret")
+    return cmd
+
+
+def _from_env(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise SecretError(f"environment variable {name} is not set (export it before starting)")
+    return value
+
+
+def _run(cmd: str) -> str:
+    """The first line of the command's output, like mbsync's PassCmd."""
+    try:
+        done = subprocess.run(
+            shlex.split(cmd),
+            capture_output=True,
+            text=True,
+            timeout=SECRET_CMD_TIMEOUT,
+            check=False,
+        )
+    except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
+        raise SecretError(f"command `{cmd}` could not run: {exc}") from exc
+    if done.returncode != 0:
+        # stderr may help ("gpg: decryption failed") but is cut short: it must not leak much.
+        reason = done.stderr.strip().splitlines()[-1:] or ["no message"]
+        raise SecretError(f"command `{cmd}` exited {done.returncode}: {reason[0][:200]}")
+    secret = done.stdout.splitlines()[0] if done.stdout else ""
+    if not secret:
+        raise SecretError(f"command `{cmd}` printed nothing")
+    return secret

@@ -1,0 +1,157 @@
+"""The `frontdesk` command. Its commands and flags are a contract other tools rely on."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from console.config import ConfigError, FrontdeskConfig, default_config_path, load_config
+from storage.db import StoreError
+from storage.store import Store
+
+EXIT_CONFIG = 2
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="The TOML file (default: $FRONTDESK_CONFIG, then ~/.config/frontdesk/config.toml).",
+)
+
+
+def _load(config_path: Path | None) -> FrontdeskConfig:
+    """The validated config, or a clear message on stderr and exit 2: never a traceback."""
+    try:
+        return load_config(config_path or default_config_path())
+    except ConfigError as exc:
+        click.echo(f"frontdesk: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+
+
+@contextmanager
+def _open_store(path: Path, config: FrontdeskConfig | None = None) -> Iterator[Store]:
+    try:
+        store = Store(path.expanduser(), policy=config.policy() if config else None)
+    except StoreError as exc:
+        click.echo(f"frontdesk: {exc}", err=True)
+        sys.exit(1)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@click.group(invoke_without_command=True)
+@config_option
+@click.pass_context
+def main(ctx: click.Context, config_path: Path | None) -> None:
+    """Frontdesk: one keyboard-driven queue for support email and Slack."""
+    if ctx.invoked_subcommand is not None:
+        return
+    config = _load(config_path)
+    from console.app import FrontdeskApp  # Textual loads only when the console opens
+
+    with _open_store(config.storage.path, config) as store:
+        _sync_canned_replies(store, config)
+        FrontdeskApp(store, me=config.agent.email, keymap=config.keys).run()
+
+
+def _sync_canned_replies(store: Store, config: FrontdeskConfig) -> None:
+    for reply in config.canned_replies:
+        store.upsert_canned_reply(
+            reply.name, reply.body, shortcut=reply.shortcut, folder=reply.folder, source="config"
+        )
+
+
+@main.command()
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Where to keep the demo store (default: a fresh temporary file).",
+)
+def demo(db_path: Path | None) -> None:
+    """Open the console on a generated inbox; new customer messages keep arriving."""
+    import tempfile
+
+    from console.app import FrontdeskApp
+    from console.demo import AGENT, DEMO_POLICY, DemoInbox, build_demo
+
+    with tempfile.TemporaryDirectory(prefix="frontdesk-demo-") as tmp:
+        path = db_path or Path(tmp) / "demo.db"
+        with _open_store(path) as store:
+            store.policy = DEMO_POLICY
+            build_demo(store, time.time())
+            # New mail arrives over a second connection, as from `frontdesk sync`.
+            with _open_store(path) as feed_store:
+                feed_store.policy = DEMO_POLICY
+                feed = DemoInbox(feed_store, seed=int(time.time()))
+
+                def new_arrival() -> None:
+                    feed.new_arrival(time.time())
+
+                FrontdeskApp(store, me=AGENT.address, tick=new_arrival).run()
+
+
+@main.command()
+@config_option
+@click.option("--once", is_flag=True, help="One full pass, then exit (non-zero if any failed).")
+def sync(config_path: Path | None, once: bool) -> None:
+    """Run every connector without a UI: ingest, deliver the outbox, wake snoozes."""
+    from console.runner import run_sync
+
+    config = _load(config_path)
+    with _open_store(config.storage.path, config) as store:
+        failures = run_sync(store, config, once=once)
+    for line in failures:
+        click.echo(f"frontdesk sync: {line}", err=True)
+    sys.exit(1 if failures else 0)
+
+
+@main.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (the only format for now).")
+def stats(config_path: Path | None, as_json: bool) -> None:
+    """Counts of conversations and messages, per account."""
+    config = _load(config_path)
+    with _open_store(config.storage.path, config) as store:
+        numbers = store.stats()
+    if as_json:
+        click.echo(json.dumps(numbers))
+        return
+    click.echo(f"{numbers['conversations']} conversations, {numbers['messages']} messages")
+    for account in numbers["accounts"]:  # type: ignore[attr-defined]
+        click.echo(
+            f"  {account['name']} ({account['kind']}): {account['conversations']}"
+            f" conversations, {account['messages']} messages"
+        )
+
+
+@main.command("check-config")
+@config_option
+@click.option("--secrets", is_flag=True, help="Also read every secret (runs the *_cmd commands).")
+def check_config(config_path: Path | None, secrets: bool) -> None:
+    """Validate the configuration; exit 0, or 2 with the reason."""
+    from connectors.secrets import SecretError
+    from console.runner import secret_sources
+
+    path = config_path or default_config_path()
+    config = _load(path)
+    problems = []
+    for account, what, source in secret_sources(config) if secrets else []:
+        try:
+            source.read()
+        except SecretError as exc:
+            problems.append(f"{path}: accounts[{account}].{what}: {exc}")
+    if problems:
+        click.echo("\n".join(f"frontdesk: {p}" for p in problems), err=True)
+        sys.exit(EXIT_CONFIG)
+    click.echo(f"{path}: OK ({len(config.accounts)} accounts)")

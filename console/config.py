@@ -1,0 +1,242 @@
+"""The admin's TOML file, validated: one model composed of what each connector declares.
+
+Errors name the file, the line (when it can be found) and key, what is wrong and the fix.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from connectors.imap_settings import ImapAccountSettings
+from connectors.slack_settings import SlackAccountSettings
+from storage.policy import SimplePolicy
+
+APP_NAME = "frontdesk"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+AccountSettings = Annotated[ImapAccountSettings | SlackAccountSettings, Field(discriminator="kind")]
+
+
+def parse_duration(value: str) -> float:
+    """'90m', '4h', '2d', '1w' → seconds."""
+    match = _DURATION.match(value)
+    if not match:
+        raise ValueError(f'{value!r} is not a duration: write e.g. "30m", "4h" or "2d"')
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StorageSettings(_Strict):
+    path: Path = Field(default_factory=lambda: default_db_path())
+
+
+class AgentSettings(_Strict):
+    name: str = Field(default="Agent", min_length=1)
+    email: str = "agent@localhost"
+
+    @property
+    def first_name(self) -> str:
+        return self.name.split()[0]
+
+
+class TierSettings(_Strict):
+    default: bool = False
+    first_response: str | None = None
+    next_response: str | None = None
+    resolution: str | None = None
+
+    @field_validator("first_response", "next_response", "resolution")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+
+class TierRule(_Strict):
+    tier: str
+    email: str | None = None
+    domain: str | None = None
+    slack_user: str | None = None
+
+
+class CannedReplySettings(_Strict):
+    name: str = Field(min_length=1)
+    body: str
+    shortcut: str | None = None
+    folder: str = ""
+
+
+class ViewSettings(_Strict):
+    name: str = Field(min_length=1)
+    query: str
+
+
+class FrontdeskConfig(_Strict):
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    agent: AgentSettings = Field(default_factory=AgentSettings)
+    agents: list[AgentSettings] = Field(default_factory=list)
+    accounts: list[AccountSettings] = Field(default_factory=list)
+    tiers: dict[str, TierSettings] = Field(
+        default_factory=lambda: {"standard": TierSettings(default=True)}
+    )
+    tier_rules: list[TierRule] = Field(default_factory=list)
+    canned_replies: list[CannedReplySettings] = Field(default_factory=list)
+    views: list[ViewSettings] = Field(default_factory=list)
+    keys: dict[str, str] = Field(default_factory=dict)
+
+    def default_tier(self) -> str:
+        defaults = [name for name, tier in self.tiers.items() if tier.default]
+        return defaults[0] if defaults else "standard"
+
+    def policy(self) -> SimplePolicy:
+        """The inbox policy the store applies: tiers by address/domain, SLA targets."""
+        by_address, by_domain = {}, {}
+        for rule in self.tier_rules:
+            if rule.email:
+                by_address[f"email:{rule.email.lower()}"] = rule.tier
+            if rule.slack_user:
+                by_address[f"slack:{rule.slack_user.lower()}"] = rule.tier
+            if rule.domain:
+                by_domain[rule.domain.lower()] = rule.tier
+        return SimplePolicy(
+            default_tier=self.default_tier(),
+            by_address=by_address,
+            by_domain=by_domain,
+            first_response=_targets(self.tiers, "first_response"),
+            next_response=_targets(self.tiers, "next_response"),
+        )
+
+
+def _targets(tiers: dict[str, TierSettings], field: str) -> dict[str, float]:
+    found = {name: getattr(tier, field) for name, tier in tiers.items()}
+    return {name: parse_duration(value) for name, value in found.items() if value}
+
+
+def default_db_path() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME)) / "frontdesk.db"
+
+
+def default_config_path() -> Path:
+    env = os.environ.get("FRONTDESK_CONFIG")
+    if env:
+        return Path(env)
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+
+
+class ConfigError(Exception):
+    """Shown to the admin as is: file, place, problem, fix. Never a traceback."""
+
+
+def load_config(path: Path) -> FrontdeskConfig:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            f"{path}: no such file — copy config.example.toml there, or pass --config PATH"
+        ) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc}") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    try:
+        config = FrontdeskConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(path, text, exc)) from exc
+    _check_references(path, config)
+    return config
+
+
+def _check_references(path: Path, config: FrontdeskConfig) -> None:
+    names = [a.name for a in config.accounts]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError(
+            f"{path}: accounts: the name {duplicates[0]!r} is used twice — "
+            "give each account its own name"
+        )
+    for i, rule in enumerate(config.tier_rules):
+        if rule.tier not in config.tiers:
+            raise ConfigError(
+                f"{path}: tier_rules[{i}].tier: unknown tier {rule.tier!r} — define "
+                f"[tiers.{rule.tier}] or use one of {', '.join(sorted(config.tiers))}"
+            )
+
+
+def format_validation_error(path: Path, text: str, error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        loc = [part for part in item["loc"] if not _is_union_tag(part)]
+        where = _dotted(loc)
+        line = locate(text, loc)
+        place = f"{path}:{line}" if line else str(path)
+        lines.append(f"{place}: {where or '(top level)'}: {_explain(item)}")
+    return "\n".join(lines)
+
+
+def _is_union_tag(part: Any) -> bool:
+    return part in ("imap", "slack")
+
+
+def _dotted(loc: list[Any]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _explain(item: Any) -> str:
+    kind, msg = item["type"], item["msg"]
+    if kind == "extra_forbidden":
+        return "unknown key — remove it or check its spelling against config.example.toml"
+    if kind == "missing":
+        return "required key is missing — add it (see config.example.toml)"
+    if kind == "union_tag_invalid":
+        return 'unknown account kind — use kind = "imap" or kind = "slack"'
+    if kind == "union_tag_not_found":
+        return 'the account has no kind — add kind = "imap" or kind = "slack"'
+    return str(msg).removeprefix("Value error, ")
+
+
+def locate(text: str, loc: list[Any]) -> int | None:
+    """Best-effort line number of a key path like ['accounts', 1, 'imap_port'] in TOML text."""
+    lines = text.splitlines()
+    start, table = 0, ""
+    for part in loc:
+        if isinstance(part, int):
+            start = _nth_array_table(lines, table, part, start)
+            if start < 0:
+                return None
+            continue
+        found = _key_line(lines, str(part), start)
+        if found is None:
+            return start + 1 if start else None
+        start, table = found, (f"{table}.{part}" if table else str(part))
+    return start + 1
+
+
+def _nth_array_table(lines: list[str], table: str, index: int, start: int) -> int:
+    header = re.compile(rf"^\s*\[\[\s*{re.escape(table)}\s*\]\]")
+    hits = [i for i, line in enumerate(lines) if i >= start and header.match(line)]
+    return hits[index] if index < len(hits) else -1
+
+
+def _key_line(lines: list[str], key: str, start: int) -> int | None:
+    pattern = re.compile(rf"^\s*(\[+\s*)?([\w.-]*\.)?{re.escape(key)}\s*(=|\]|\.)")
+    for i in range(start, len(lines)):
+        if pattern.match(lines[i]):
+            return i
+    return None

@@ -1,0 +1,264 @@
+"""The queue: a virtual list on Textual's Line API over keyset pages from SQLite.
+
+Only the rows on screen are ever rendered and only a few pages are ever held: a million
+conversations cost what fifty do. `render_line` is synchronous, so it reads from a small page
+cache that a synchronous, indexed query (well under a millisecond) fills on a miss.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+from rich.cells import set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from console.timefmt import due_label, short_duration
+from storage.models import QueueRow
+from storage.queue import View, cursor_of
+from storage.sanitize import clean_line
+from storage.store import Store
+
+PAGE_SIZE = 100
+MAX_PAGES = 16
+CHANNEL_ICON = {"email": "✉", "slack": "#"}
+TIER_BADGE = {"advanced": "★", "standard": "", "basic": "·"}
+# (title, width); the subject takes what is left.
+COLUMNS = (
+    ("", 2),
+    ("Customer", 22),
+    ("Subject", 0),
+    ("Tags", 22),
+    ("Waiting", 9),
+    ("SLA", 11),
+    ("Status", 8),
+    ("Assignee", 12),
+)
+
+
+class QueueList(ScrollView, can_focus=True):
+    DEFAULT_CSS = """
+    QueueList { height: 1fr; scrollbar-gutter: stable; }
+    QueueList > .queue-list--cursor { background: $accent 40%; }
+    QueueList:focus > .queue-list--cursor { background: $accent 70%; }
+    QueueList > .queue-list--header { text-style: bold; color: $text-muted; }
+    QueueList > .queue-list--unread { text-style: bold; }
+    QueueList > .queue-list--muted { color: $text-muted; }
+    QueueList > .queue-list--overdue { color: $error; text-style: bold; }
+    QueueList > .queue-list--soon { color: $warning; }
+    QueueList > .queue-list--woken { color: $success; text-style: bold; }
+    """
+    COMPONENT_CLASSES = {
+        "queue-list--cursor",
+        "queue-list--header",
+        "queue-list--unread",
+        "queue-list--muted",
+        "queue-list--overdue",
+        "queue-list--soon",
+        "queue-list--woken",
+    }
+    BINDINGS = [
+        Binding("j,down", "cursor_down", "Down", id="queue.down", tooltip="Next conversation"),
+        Binding("k,up", "cursor_up", "Up", id="queue.up", tooltip="Previous conversation"),
+        Binding("g,home", "first", "Top", id="queue.top", tooltip="First conversation", show=False),
+        Binding(
+            "G,end", "last", "Bottom", id="queue.bottom", tooltip="Last conversation", show=False
+        ),
+        Binding("pagedown", "page_down", "Page down", id="queue.page_down", show=False),
+        Binding("pageup", "page_up", "Page up", id="queue.page_up", show=False),
+        Binding("enter", "open", "Open", id="queue.open", tooltip="Open the conversation"),
+    ]
+
+    cursor: reactive[int] = reactive(0, repaint=False, always_update=True)
+
+    class Opened(Message):
+        """The agent asked to open a conversation."""
+
+        def __init__(self, conversation_id: int) -> None:
+            super().__init__()
+            self.conversation_id = conversation_id
+
+    def __init__(
+        self, store: Store, view: View, *, clock: Callable[[], float] = time.time, **kwargs: object
+    ) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.store = store
+        self.view = view
+        self.clock = clock
+        self.total = 0
+        self._pages: OrderedDict[int, list[QueueRow]] = OrderedDict()
+
+    # data ---------------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self.reload()
+
+    def show_view(self, view: View) -> None:
+        self.view = view
+        self.reload(keep=False)
+
+    def reload(self, *, keep: bool = True) -> None:
+        """Re-read after a change; the cursor stays on the same conversation when it can."""
+        current = self.current_id() if keep else None
+        self._pages.clear()
+        self.total = self.store.count(self.view)
+        self.virtual_size = Size(self.size.width, self.total + 1)  # +1: the header line
+        index = self._index_of(current) if current is not None else None
+        self.cursor = min(
+            index if index is not None else self.cursor if keep else 0, max(self.total - 1, 0)
+        )
+        self.refresh()
+
+    def _index_of(self, conversation_id: int) -> int | None:
+        for number, rows in self._pages_near_cursor():
+            for offset, row in enumerate(rows):
+                if row.id == conversation_id:
+                    return number * PAGE_SIZE + offset
+        return None
+
+    def _pages_near_cursor(self) -> list[tuple[int, list[QueueRow]]]:
+        first = max(self.cursor // PAGE_SIZE - 1, 0)
+        return [(n, self._page(n)) for n in range(first, first + 3)]
+
+    def row(self, index: int) -> QueueRow | None:
+        if not 0 <= index < self.total:
+            return None
+        rows = self._page(index // PAGE_SIZE)
+        offset = index % PAGE_SIZE
+        return rows[offset] if offset < len(rows) else None
+
+    def _page(self, number: int) -> list[QueueRow]:
+        if number in self._pages:
+            self._pages.move_to_end(number)
+            return self._pages[number]
+        previous = self._pages.get(number - 1)
+        if previous and len(previous) == PAGE_SIZE:
+            rows = self.store.page(self.view, after=cursor_of(previous[-1]), limit=PAGE_SIZE)
+        else:
+            rows = self.store.page_at(self.view, number * PAGE_SIZE, PAGE_SIZE)
+        self._pages[number] = rows
+        if len(self._pages) > MAX_PAGES:
+            self._pages.popitem(last=False)
+        return rows
+
+    def current_id(self) -> int | None:
+        row = self.row(self.cursor)
+        return None if row is None else row.id
+
+    # cursor -------------------------------------------------------------------------------
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        self.refresh_line(old + 1 - int(self.scroll_offset.y))
+        self.refresh_line(new + 1 - int(self.scroll_offset.y))
+        self.scroll_to_region(Region(0, new + 1, 1, 1), animate=False, top=False, immediate=True)
+
+    def validate_cursor(self, value: int) -> int:
+        return max(0, min(value, self.total - 1)) if self.total else 0
+
+    def action_cursor_down(self) -> None:
+        self.cursor += 1
+
+    def action_cursor_up(self) -> None:
+        self.cursor -= 1
+
+    def action_first(self) -> None:
+        self.cursor = 0
+
+    def action_last(self) -> None:
+        self.cursor = self.total - 1
+
+    def action_page_down(self) -> None:
+        self.cursor += max(self.size.height - 2, 1)
+
+    def action_page_up(self) -> None:
+        self.cursor -= max(self.size.height - 2, 1)
+
+    def action_open(self) -> None:
+        current = self.current_id()
+        if current is not None:
+            self.post_message(self.Opened(current))
+
+    def on_click(self, event: events.Click) -> None:
+        index = int(self.scroll_offset.y) + event.y - 1
+        if 0 <= index < self.total:
+            if index == self.cursor and event.chain >= 2:
+                self.action_open()
+            self.cursor = index
+
+    # painting -----------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        if y == 0:
+            return self._header(width)
+        index = int(self.scroll_offset.y) + y - 1
+        row = self.row(index)
+        if row is None:
+            return Strip.blank(width, self.rich_style)
+        return self._row_strip(row, width, index == self.cursor)
+
+    def _widths(self, width: int) -> list[int]:
+        fixed = sum(w for _, w in COLUMNS) + len(COLUMNS) - 1
+        return [w or max(width - fixed, 10) for _, w in COLUMNS]
+
+    def _header(self, width: int) -> Strip:
+        style = self.rich_style + self.get_component_rich_style("queue-list--header")
+        cells = [title for title, _ in COLUMNS]
+        return self._strip([(c, style) for c in cells], width, style)
+
+    def _row_strip(self, row: QueueRow, width: int, selected: bool) -> Strip:
+        base = self.rich_style
+        if row.unread:
+            base += self.get_component_rich_style("queue-list--unread")
+        if selected:
+            base += self.get_component_rich_style("queue-list--cursor")
+        return self._strip(self._cells(row, base), width, base)
+
+    def _cells(self, row: QueueRow, base: Style) -> list[tuple[str, Style]]:
+        now = self.clock()
+        muted = base + self.get_component_rich_style("queue-list--muted", partial=True)
+        waiting = short_duration(now - row.waiting_since) if row.waiting_since else ""
+        due, urgency = due_label(row.sla_due_at, now)
+        due_style = (
+            base + self.get_component_rich_style(f"queue-list--{urgency}", partial=True)
+            if urgency
+            else muted
+        )
+        customer = f"{TIER_BADGE.get(row.tier, '')}{clean_line(row.contact_name)}"
+        status = "woken" if row.woken else row.status
+        status_style = (
+            base + self.get_component_rich_style("queue-list--woken", partial=True)
+            if row.woken
+            else muted
+        )
+        tags = " ".join(clean_line(name) for name, _ in row.tags)
+        return [
+            (CHANNEL_ICON.get(row.channel, "?"), muted),
+            (customer, base),
+            (clean_line(row.subject), base),
+            (tags, base + Style(color=row.tags[0][1]) if row.tags else muted),
+            (waiting, base),
+            (due, due_style),
+            (status, status_style),
+            (_short_agent(row.assignee), muted),
+        ]
+
+    def _strip(self, cells: list[tuple[str, Style]], width: int, fill: Style) -> Strip:
+        segments = []
+        for (text, style), cell_width in zip(cells, self._widths(width), strict=True):
+            segments.append(Segment(set_cell_size(text, cell_width), style))
+            segments.append(Segment(" ", fill))
+        return Strip(segments).adjust_cell_length(width, fill)
+
+
+def _short_agent(assignee: str | None) -> str:
+    return "" if not assignee else assignee.split("@", 1)[0]
