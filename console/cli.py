@@ -7,12 +7,15 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from console.config import ConfigError, FrontdeskConfig, default_config_path, load_config
+from storage import search
 from storage.db import StoreError
+from storage.queue import View
 from storage.store import Store
 
 EXIT_CONFIG = 2
@@ -57,10 +60,30 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
         return
     config = _load(config_path)
     from console.app import FrontdeskApp  # Textual loads only when the console opens
+    from console.screens.queue import standard_views
 
     with _open_store(config.storage.path, config) as store:
         _sync_canned_replies(store, config)
-        FrontdeskApp(store, me=config.agent.email, keymap=config.keys).run()
+        views = [*standard_views(config.agent.email), *_saved_views(config)]
+        FrontdeskApp(
+            store,
+            me=config.agent.email,
+            agent_name=config.agent.name,
+            views=views,
+            keys=config.keys,
+        ).run()
+
+
+def _saved_views(config: FrontdeskConfig) -> list[View]:
+    views = []
+    for index, saved in enumerate(config.views):
+        try:
+            view = search.parse(saved.query, me=config.agent.email)
+        except search.SearchError as exc:
+            click.echo(f"frontdesk: views[{index}].query: {exc}", err=True)
+            sys.exit(EXIT_CONFIG)
+        views.append(replace(view, name=saved.name))
+    return views
 
 
 def _sync_canned_replies(store: Store, config: FrontdeskConfig) -> None:
@@ -98,7 +121,9 @@ def demo(db_path: Path | None) -> None:
                 def new_arrival() -> None:
                     feed.new_arrival(time.time())
 
-                FrontdeskApp(store, me=AGENT.address, tick=new_arrival).run()
+                FrontdeskApp(
+                    store, me=AGENT.address, agent_name=AGENT.display_name, tick=new_arrival
+                ).run()
 
 
 @main.command()

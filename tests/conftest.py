@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from storage.store import Store
+from tests.servers.fixtures import dovecot, smtp_server  # noqa: F401
+from tests.slack.fixtures import local_slack  # noqa: F401
+
+# Times on screen are local: pin the zone so snapshots match on every machine.
+os.environ["TZ"] = "UTC"
+time.tzset()
 
 
 class FakeClock:

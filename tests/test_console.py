@@ -5,11 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.widgets import OptionList, Static
 
+from console import keymap
 from console.app import FrontdeskApp
 from console.demo import AGENT, DEMO_POLICY, build_demo
+from console.screens.conversation import ConversationScreen
+from console.screens.queue import QueueScreen
+from console.widgets.composer import Composer
+from console.widgets.context_panel import ContextPanel
 from console.widgets.queue_list import QueueList
-from storage import queue
+from storage import queue, search
 from storage.models import IdentityRef
 from storage.store import Store
 from tests.conftest import FakeClock
@@ -26,7 +32,7 @@ def demo_store(db_path: Path) -> Store:
 
 
 def make_app(store: Store) -> FrontdeskApp:
-    return FrontdeskApp(store, me=AGENT.address, clock=lambda: NOW)
+    return FrontdeskApp(store, me=AGENT.address, agent_name="Sam Rivera", clock=lambda: NOW)
 
 
 def line_text(widget: QueueList, y: int) -> str:
@@ -112,4 +118,165 @@ async def test_hostile_subject_is_shown_literally(db_path: Path) -> None:
 
 
 def test_queue_screen_snapshot(demo_store: Store, snap_compare) -> None:  # type: ignore[no-untyped-def]
-    assert snap_compare(make_app(demo_store), terminal_size=(150, 32), press=["j", "j"])
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press("j", "j")
+
+    assert snap_compare(make_app(demo_store), terminal_size=(150, 32), run_before=run_before)
+
+
+async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
+    """Let background workers (view counts) finish so the screen is stable."""
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def open_first(pilot) -> ConversationScreen:  # type: ignore[no-untyped-def]
+    await pilot.press("enter")
+    await pilot.pause()
+    screen = pilot.app.screen
+    assert isinstance(screen, ConversationScreen)
+    return screen
+
+
+async def test_enter_opens_the_conversation_with_its_context(demo_store: Store) -> None:
+    app = make_app(demo_store)
+    async with app.run_test(size=(150, 40)) as pilot:
+        expected = app.screen.query_one(QueueList).current_id()
+        screen = await open_first(pilot)
+        assert screen.conversation_id == expected
+        detail = demo_store.detail(screen.conversation_id)
+        assert detail.contact.name in str(screen.query_one(ContextPanel).query_one(Static).render())
+        assert not detail.conversation.unread
+        await pilot.press("escape")
+        assert isinstance(app.screen, QueueScreen)
+
+
+async def test_reply_goes_to_the_outbox_and_the_conversation_waits(demo_store: Store) -> None:
+    app = make_app(demo_store)
+    async with app.run_test(size=(150, 40)) as pilot:
+        screen = await open_first(pilot)
+        await pilot.press("r")
+        await pilot.press(*"Fixed, thanks!")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        outbox = demo_store.due_outbox()
+        assert [(o.conversation_id, o.body) for o in outbox] == [
+            (screen.conversation_id, "Fixed, thanks!")
+        ]
+        detail = demo_store.detail(screen.conversation_id)
+        assert detail.conversation.status == "pending"
+        assert detail.messages[-1].delivery == "queued"
+
+
+async def test_escape_keeps_the_draft_for_next_time(demo_store: Store) -> None:
+    app = make_app(demo_store)
+    async with app.run_test(size=(150, 40)) as pilot:
+        screen = await open_first(pilot)
+        cid = screen.conversation_id
+        await pilot.press("r", *"half a thought")
+        await pilot.press("escape", "escape")
+        assert isinstance(app.screen, QueueScreen)
+        assert demo_store.draft(cid) == "half a thought"
+        await open_first(pilot)
+        assert app.screen.query_one(Composer).editor.text == "half a thought"
+
+
+async def test_note_is_internal_and_changes_no_status(demo_store: Store) -> None:
+    app = make_app(demo_store)
+    async with app.run_test(size=(150, 40)) as pilot:
+        screen = await open_first(pilot)
+        status = demo_store.detail(screen.conversation_id).conversation.status
+        await pilot.press("n", *"VIP, be kind", "ctrl+s")
+        await pilot.pause()
+        detail = demo_store.detail(screen.conversation_id)
+        assert detail.messages[-1].direction == "note"
+        assert detail.conversation.status == status
+        assert demo_store.due_outbox() == []
+
+
+async def test_next_and_previous_move_through_the_queue(demo_store: Store) -> None:
+    app = make_app(demo_store)
+    async with app.run_test(size=(150, 40)) as pilot:
+        ids = [r.id for r in demo_store.page(queue.needs_reply(), limit=3)]
+        screen = await open_first(pilot)
+        await pilot.press("J")
+        assert screen.conversation_id == ids[1]
+        await pilot.press("J", "K")
+        assert screen.conversation_id == ids[1]
+
+
+async def test_search_with_operators_shows_results_as_a_view(demo_store: Store) -> None:
+    app = make_app(demo_store)
+    async with app.run_test(size=(150, 40)) as pilot:
+        await pilot.press("slash", *"tag:billing is:closed", "enter")
+        qlist = app.screen.query_one(QueueList)
+        assert qlist.view.name.startswith("search:")
+        expected = demo_store.count(search.parse("tag:billing is:closed"))
+        assert qlist.total == expected > 0
+
+
+async def test_bad_search_says_why_and_keeps_the_view(demo_store: Store) -> None:
+    app = make_app(demo_store)
+    async with app.run_test(size=(150, 40)) as pilot:
+        await pilot.press("slash", *"is:sleeping", "enter")
+        assert app.screen.query_one(QueueList).view.name == "needs reply"
+        assert any("is:open" in str(n.message) for n in app._notifications)
+
+
+async def test_close_from_the_queue_is_recorded(demo_store: Store) -> None:
+    app = make_app(demo_store)
+    async with app.run_test(size=(150, 40)) as pilot:
+        cid = app.screen.query_one(QueueList).current_id()
+        assert cid is not None
+        await pilot.press("e")
+        detail = demo_store.detail(cid)
+        assert detail.conversation.status == "closed"
+        assert detail.events[-1].kind == "closed" and detail.events[-1].actor == "Sam Rivera"
+        assert app.screen.query_one(QueueList).current_id() != cid
+
+
+async def test_remapped_keys_work_and_clashes_are_named(demo_store: Store) -> None:
+    keys = {"queue.down": "n", "queue.close": "j"}
+    app = FrontdeskApp(
+        demo_store, me=AGENT.address, agent_name="Sam Rivera", clock=lambda: NOW, keys=keys
+    )
+    async with app.run_test(size=(150, 40)) as pilot:
+        await pilot.press("n")
+        assert app.screen.query_one(QueueList).cursor == 1
+    assert keymap.problems(keys) == []
+    clash = keymap.problems({"queue.close": "j"})
+    assert clash == ["key 'j' is bound to both queue.close and queue.down"] or clash == [
+        "key 'j' is bound to both queue.down and queue.close"
+    ]
+    assert "not a binding id" in keymap.problems({"queue.clsoe": "x"})[0]
+
+
+async def test_palette_lists_actions_with_their_keys(demo_store: Store) -> None:
+    app = make_app(demo_store)
+    async with app.run_test(size=(150, 40)) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"close")
+        await pilot.pause(0.5)
+        palette = app.screen
+        text = " ".join(str(o.prompt) for o in palette.query_one(OptionList).options)
+        assert "Close (e)" in text
+
+
+def test_conversation_screen_snapshot(demo_store: Store, snap_compare) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+
+    assert snap_compare(make_app(demo_store), terminal_size=(150, 36), run_before=run_before)
+
+
+def test_help_screen_snapshot(demo_store: Store, snap_compare) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+
+    assert snap_compare(make_app(demo_store), terminal_size=(150, 50), run_before=run_before)

@@ -39,7 +39,7 @@ COLUMNS = (
     ("Subject", 0),
     ("Tags", 22),
     ("Waiting", 9),
-    ("SLA", 11),
+    ("SLA", 13),
     ("Status", 8),
     ("Assignee", 12),
 )

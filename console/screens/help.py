@@ -1,0 +1,64 @@
+"""`?`: every key, by screen, with what it does — after the admin's `[keys]` remapping."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from console.keymap import display, key_map
+
+SCOPE_TITLES = {"everywhere": "Everywhere", "queue": "Queue", "conversation": "Conversation"}
+EXTRA = [
+    ("Composer", "ctrl+s", "Send the reply (or save the note)"),
+    ("Composer", "escape", "Leave; the draft is kept"),
+    ("Everywhere", "ctrl+p", "Command palette: every action, searchable"),
+]
+
+
+def key_table(keymap: Mapping[str, str]) -> Table:
+    table = Table(expand=True, box=None, padding=(0, 1), show_header=True)
+    table.add_column("Where", style="dim", width=14)
+    table.add_column("Keys", style="bold", width=16)
+    table.add_column("Action")
+    table.add_column("Id", style="dim")
+    for row in key_map(keymap):
+        keys = display(row.keys)
+        action = row.tooltip or row.description
+        table.add_row(SCOPE_TITLES.get(row.scope, row.scope), keys, action, row.binding_id)
+    for where, keys, action in EXTRA:
+        table.add_row(where, keys, action, "")
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll {
+        width: 90%; height: 90%; border: thick $accent; background: $surface; padding: 0 1;
+    }
+    """
+    BINDINGS = [
+        Binding(
+            "escape,q,question_mark",
+            "dismiss",
+            "Close",
+            id="help.close",
+            tooltip="Close the key map",
+        ),
+    ]
+
+    def __init__(self, keymap: Mapping[str, str]) -> None:
+        super().__init__()
+        self.keymap = keymap
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(Text("Keys — remap any id in [keys] of the config file", style="bold"))
+            yield Static(key_table(self.keymap))
