@@ -27,6 +27,8 @@ class ImapAccountSettings(BaseModel):
     imap_host: str = Field(min_length=1)
     imap_port: int = Field(default=993, ge=1, le=65535)
     imap_security: Security = "tls"
+    # A PEM bundle to verify the server with instead of the system CAs (a private CA, tests).
+    imap_cafile: str | None = None
     username: str = Field(min_length=1)
     password_cmd: str | None = None
     password_env: str | None = None
@@ -35,6 +37,7 @@ class ImapAccountSettings(BaseModel):
     smtp_host: str = Field(min_length=1)
     smtp_port: int = Field(default=587, ge=1, le=65535)
     smtp_security: Security = "starttls"
+    smtp_cafile: str | None = None
     smtp_username: str | None = None  # default: `username`
     from_address: str = Field(min_length=3)
     thread_window_days: float = Field(default=14, ge=0)

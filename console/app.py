@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
+from textual import work
 from textual.app import App
 from textual.binding import Binding
 
 from console import keymap
+from console.actions import Actions
 from console.commands import ActionsProvider
+from console.macros import Macro, MacroRunner
 from console.screens.conversation import ConversationScreen
 from console.screens.help import HelpScreen
 from console.screens.queue import QueueScreen, standard_views
+from console.screens.reports import ReportsScreen
 from console.widgets.queue_list import QueueList
+from storage import knowledge
+from storage.db import connect
 from storage.queue import View
 from storage.store import Store
 
 POLL_SECONDS = 0.5
+KNOWLEDGE_SECONDS = 2.0
+WAKE_SECONDS = 30.0
 
 
 class FrontdeskApp(App[None]):
@@ -27,6 +36,14 @@ class FrontdeskApp(App[None]):
     BINDINGS = [
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Leave Frontdesk"),
         Binding("question_mark", "help", "Keys", id="app.help", tooltip="Show every key"),
+        Binding(
+            "R",
+            "reports",
+            "Reports",
+            id="app.reports",
+            tooltip="Reports: response times by tier, SLA breaches, check-ins due",
+            show=False,
+        ),
     ]
 
     def __init__(
@@ -35,32 +52,46 @@ class FrontdeskApp(App[None]):
         *,
         me: str,
         agent_name: str = "Agent",
+        agents: Sequence[tuple[str, str]] = (),
         views: list[View] | None = None,
+        macros: Sequence[Macro] = (),
         clock: Callable[[], float] = time.time,
         keys: Mapping[str, str] | None = None,
         tick: Callable[[], None] | None = None,
         tick_seconds: float = 5.0,
+        knowledge_folder: Path | None = None,
     ) -> None:
         super().__init__()
         self.store = store
         self.me = me
         self.agent_name = agent_name
+        self.agents = list(agents) or [(agent_name, me)]
         self.views = views or standard_views(me)
+        self.macros = list(macros)
         self.clock = clock
         self.keys = dict(keys or {})
+        self.actions = Actions(store, agent_name, me)
         self._tick = tick
         self._tick_seconds = tick_seconds
         self._data_version = store.data_version()
+        self.knowledge_folder = knowledge_folder
+        self._knowledge_problems: set[str] = set()
 
     def on_mount(self) -> None:
         self.set_keymap(self.keys)
-        for problem in keymap.problems(self.keys):
+        for problem in keymap.problems(self.keys, [m.key for m in self.macros]):
             self.notify(problem, title="Key map", severity="error", timeout=15)
+        for index, macro in enumerate(self.macros):
+            self.bind(macro.key, f"macro({index})", description=macro.name, show=False)
         self.push_screen(self._queue_screen())
         # Other processes (sync, other consoles) write the same file: notice their commits.
         self.set_interval(POLL_SECONDS, self._poll_store)
+        self.set_interval(WAKE_SECONDS, self.wake_due)
         if self._tick is not None:
             self.set_interval(self._tick_seconds, self._tick)
+        if self.knowledge_folder is not None:
+            self.reindex_knowledge()
+            self.set_interval(KNOWLEDGE_SECONDS, self.reindex_knowledge)
 
     def _queue_screen(self) -> QueueScreen:
         return QueueScreen(
@@ -71,25 +102,57 @@ class FrontdeskApp(App[None]):
         version = self.store.data_version()
         if version != self._data_version:
             self._data_version = version
-            refresh = getattr(self.screen, "refresh_data", None)
-            if callable(refresh):
-                refresh()
+            self.refresh_screen()
+
+    def refresh_screen(self) -> None:
+        refresh = getattr(self.screen, "refresh_data", None)
+        if callable(refresh):
+            refresh()
+
+    def wake_due(self) -> None:
+        """Snoozes come back on time even when no `frontdesk sync` runs."""
+        if self.store.wake_due():
+            self.refresh_screen()
+
+    @work(thread=True, exclusive=True, group="knowledge")
+    def reindex_knowledge(self) -> None:
+        """Pick up new, changed and removed articles without a restart (a stat per file)."""
+        assert self.knowledge_folder is not None
+        conn = connect(self.store.path)
+        try:
+            problems = knowledge.sync_folder(conn, self.knowledge_folder)
+        finally:
+            conn.close()
+        self.call_from_thread(self._report_knowledge, problems)
+
+    def _report_knowledge(self, problems: list[str]) -> None:
+        for problem in set(problems) - self._knowledge_problems:
+            self.notify(problem, title="Knowledge base: article skipped", severity="warning")
+        self._knowledge_problems = set(problems)
 
     def on_queue_list_opened(self, event: QueueList.Opened) -> None:
+        self.open_conversation(event.conversation_id)
+
+    def open_conversation(self, conversation_id: int, *, canned: bool = False) -> None:
         queue_screen = self.screen
         step = queue_screen.step_from if isinstance(queue_screen, QueueScreen) else None
         screen = ConversationScreen(
-            self.store,
-            event.conversation_id,
-            agent_name=self.agent_name,
-            agent_email=self.me,
+            conversation_id,
             step=(lambda n: step(screen.conversation_id, n)) if step else None,
         )
         self.push_screen(screen, callback=lambda _: self._back_to_queue())
+        if canned:
+            self.call_after_refresh(screen.action_canned)
 
     def _back_to_queue(self) -> None:
-        if isinstance(self.screen, QueueScreen):
-            self.screen.refresh_data()
+        self.refresh_screen()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.keys))
+
+    def action_reports(self) -> None:
+        if not isinstance(self.screen, ReportsScreen):
+            self.push_screen(ReportsScreen(self.store, self.clock))
+
+    def action_macro(self, index: int) -> None:
+        MacroRunner(self, self.macros[index]).run()

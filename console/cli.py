@@ -69,8 +69,11 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
             store,
             me=config.agent.email,
             agent_name=config.agent.name,
+            agents=[(a.name, a.email) for a in config.agents],
             views=views,
+            macros=[m.macro() for m in config.macros],
             keys=config.keys,
+            knowledge_folder=config.knowledge.folder,
         ).run()
 
 
@@ -106,7 +109,7 @@ def demo(db_path: Path | None) -> None:
     import tempfile
 
     from console.app import FrontdeskApp
-    from console.demo import AGENT, DEMO_POLICY, DemoInbox, build_demo
+    from console.demo import AGENT, DEMO_KNOWLEDGE, DEMO_POLICY, DemoInbox, build_demo
 
     with tempfile.TemporaryDirectory(prefix="frontdesk-demo-") as tmp:
         path = db_path or Path(tmp) / "demo.db"
@@ -122,7 +125,11 @@ def demo(db_path: Path | None) -> None:
                     feed.new_arrival(time.time())
 
                 FrontdeskApp(
-                    store, me=AGENT.address, agent_name=AGENT.display_name, tick=new_arrival
+                    store,
+                    me=AGENT.address,
+                    agent_name=AGENT.display_name,
+                    tick=new_arrival,
+                    knowledge_folder=DEMO_KNOWLEDGE,
                 ).run()
 
 
@@ -158,6 +165,45 @@ def stats(config_path: Path | None, as_json: bool) -> None:
             f"  {account['name']} ({account['kind']}): {account['conversations']}"
             f" conversations, {account['messages']} messages"
         )
+
+
+@main.command()
+@config_option
+@click.option(
+    "--since",
+    default="7d",
+    show_default=True,
+    help="Start: a duration back from --until (24h, 7d, 4w) or a date (2026-06-01).",
+)
+@click.option("--until", default=None, help="End: a date (inclusive) or date-time; default now.")
+@click.option(
+    "--by",
+    type=click.Choice(["tier", "channel", "agent", "tag"]),
+    default=None,
+    help="Slice the numbers (default: totals only).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
+def report(
+    config_path: Path | None, since: str, until: str | None, by: str | None, fmt: str
+) -> None:
+    """Response and resolution times, FCR, volume, SLA breaches, backlog and check-ins due."""
+    from console import report as reporting
+
+    config = _load(config_path)
+    now = time.time()
+    try:
+        period = reporting.period(since, until, now)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since/--until") from exc
+    with _open_store(config.storage.path, config) as store:
+        data = reporting.gather(store.conn, period, reporting.dimension(by), config.policy(), now)
+    click.echo(reporting.render(data, fmt), nl=False)
 
 
 @main.command("check-config")

@@ -8,15 +8,25 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from connectors.imap_settings import ImapAccountSettings
 from connectors.slack_settings import SlackAccountSettings
+from console.macros import Macro, MacroStep
 from storage.policy import SimplePolicy
+from storage.sla import WEEKDAYS, BusinessHours, check_timezone, parse_days, parse_window
 
 APP_NAME = "frontdesk"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
@@ -55,13 +65,42 @@ class TierSettings(_Strict):
     first_response: str | None = None
     next_response: str | None = None
     resolution: str | None = None
+    # When the SLA clock runs; the defaults are around the clock in UTC.
+    business_days: list[str] = Field(default_factory=lambda: list(WEEKDAYS))
+    business_hours: str = "00:00-24:00"
+    timezone: str = "UTC"
+    holidays: list[date] = Field(default_factory=list)
+    checkin_every: str | None = None  # a check-in once a contact is quiet this long
 
-    @field_validator("first_response", "next_response", "resolution")
+    @field_validator("first_response", "next_response", "resolution", "checkin_every")
     @classmethod
     def _duration(cls, value: str | None) -> str | None:
         if value is not None:
             parse_duration(value)
         return value
+
+    @field_validator("business_days")
+    @classmethod
+    def _days(cls, value: list[str]) -> list[str]:
+        parse_days(value)
+        return value
+
+    @field_validator("business_hours")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        parse_window(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return check_timezone(value)
+
+    def hours(self) -> BusinessHours:
+        opens, closes = parse_window(self.business_hours)
+        return BusinessHours(
+            parse_days(self.business_days), opens, closes, self.timezone, frozenset(self.holidays)
+        )
 
 
 class TierRule(_Strict):
@@ -76,6 +115,53 @@ class CannedReplySettings(_Strict):
     body: str
     shortcut: str | None = None
     folder: str = ""
+
+
+class MacroStepSettings(_Strict):
+    """Exactly one of the keys, e.g. {tag = "billing"} or {close = true}."""
+
+    canned: str | None = None
+    tag: str | None = None
+    untag: str | None = None
+    assign: str | None = None
+    snooze: str | None = None
+    close: bool | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> MacroStepSettings:
+        given = [k for k, v in self.model_dump().items() if v is not None]
+        if len(given) != 1:
+            raise ValueError("a step has exactly one of canned, tag, untag, assign, snooze, close")
+        if self.snooze is not None:
+            parse_duration(self.snooze)
+        return self
+
+    def step(self) -> MacroStep:
+        kind, value = next((k, v) for k, v in self.model_dump().items() if v is not None)
+        return MacroStep(kind, "" if isinstance(value, bool) else str(value))
+
+
+class MacroSettings(_Strict):
+    name: str = Field(min_length=1)
+    key: str = Field(min_length=1)
+    steps: list[MacroStepSettings] = Field(min_length=1)
+
+    def macro(self) -> Macro:
+        return Macro(self.name, self.key, tuple(s.step() for s in self.steps))
+
+
+class KnowledgeSettings(_Strict):
+    folder: Path | None = None  # Markdown articles with front matter: title, tags, url
+
+    @field_validator("folder")
+    @classmethod
+    def _folder(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        value = value.expanduser()
+        if not value.is_dir():
+            raise ValueError(f"{value} is not a folder: create it or fix the path")
+        return value
 
 
 class ViewSettings(_Strict):
@@ -94,6 +180,8 @@ class FrontdeskConfig(_Strict):
     tier_rules: list[TierRule] = Field(default_factory=list)
     canned_replies: list[CannedReplySettings] = Field(default_factory=list)
     views: list[ViewSettings] = Field(default_factory=list)
+    macros: list[MacroSettings] = Field(default_factory=list)
+    knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     keys: dict[str, str] = Field(default_factory=dict)
 
     def default_tier(self) -> str:
@@ -116,6 +204,9 @@ class FrontdeskConfig(_Strict):
             by_domain=by_domain,
             first_response=_targets(self.tiers, "first_response"),
             next_response=_targets(self.tiers, "next_response"),
+            resolution=_targets(self.tiers, "resolution"),
+            hours={name: tier.hours() for name, tier in self.tiers.items()},
+            checkin_every=_targets(self.tiers, "checkin_every"),
         )
 
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 from storage.models import Channel, Direction, IdentityRef, InboundMessage, IngestResult
 from storage.policy import SimplePolicy
 from storage.store import Store
 
+DEMO_KNOWLEDGE = Path(__file__).parent / "demo_kb"
 HOUR = 3600.0
 DAY = 24 * HOUR
 AGENT = IdentityRef("email", "sam@frontdesk.demo", "Sam Rivera")

@@ -46,6 +46,8 @@ def scopes() -> dict[str, list[type]]:
     from console.app import FrontdeskApp
     from console.screens.conversation import ConversationScreen
     from console.screens.queue import QueueScreen
+    from console.screens.reports import ReportsScreen
+    from console.widgets.composer import Composer
     from console.widgets.queue_list import QueueList
     from console.widgets.thread_view import ThreadView
 
@@ -53,6 +55,8 @@ def scopes() -> dict[str, list[type]]:
         EVERYWHERE: [FrontdeskApp],
         "queue": [QueueScreen, QueueList],
         "conversation": [ConversationScreen, ThreadView],
+        "composer": [Composer],
+        "reports": [ReportsScreen],
     }
 
 
@@ -80,10 +84,12 @@ def _key_name(key: str) -> str:
     return _character_to_key(key) if len(key) == 1 else key
 
 
-def problems(keymap: Mapping[str, str]) -> list[str]:
+def problems(keymap: Mapping[str, str], macro_keys: Iterable[str] = ()) -> list[str]:
     """Unknown ids in `[keys]`, and keys bound twice in one scope (naming both)."""
-    rows = key_map(keymap)
-    known = {row.binding_id for row in rows}
+    rows = key_map(keymap) + [
+        BoundKey(f"macro {key!r}", (_key_name(key),), "macro", "", EVERYWHERE) for key in macro_keys
+    ]
+    known = {row.binding_id for row in rows if not row.binding_id.startswith("macro ")}
     found = [
         f"[keys] {binding_id!r} is not a binding id (see `?` in the console for the list)"
         for binding_id in keymap

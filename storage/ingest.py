@@ -67,8 +67,17 @@ def find_thread(conn: sqlite3.Connection, msg: InboundMessage, contact_id: int) 
     if msg.group_key and msg.group_window > 0:
         row = conn.execute(
             "SELECT id FROM conversations WHERE account_id = ? AND contact_id = ?"
-            " AND group_key = ? AND last_message_at >= ? ORDER BY last_message_at DESC LIMIT 1",
-            (msg.account_id, contact_id, msg.group_key, msg.sent_at - msg.group_window),
+            " AND group_key = ? AND last_message_at BETWEEN ? AND ?"
+            " ORDER BY last_message_at DESC LIMIT 1",
+            # Both sides of the window: a late-arriving older message must not join a
+            # conversation that only started long after it.
+            (
+                msg.account_id,
+                contact_id,
+                msg.group_key,
+                msg.sent_at - msg.group_window,
+                msg.sent_at + msg.group_window,
+            ),
         ).fetchone()
         if row is not None:
             return int(row[0]), f"same contact and {msg.group_key!r} within {msg.group_window:g}s"

@@ -190,3 +190,13 @@ class OutboxItem:
     next_attempt_at: float
     last_error: str | None
     created_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class CannedReply:
+    id: int
+    name: str
+    shortcut: str | None
+    folder: str
+    body: str
+    source: str

@@ -6,12 +6,15 @@ targets) and hands it in. The default policy knows no tiers beyond `standard` an
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from storage.models import IdentityRef
+from storage.sla import ALWAYS, BusinessHours, Interval, add_business_seconds
 
 ResponseKind = Literal["first", "next"]
+SlaKind = Literal["first", "next", "resolution"]
 
 
 class InboxPolicy(Protocol):
@@ -20,15 +23,30 @@ class InboxPolicy(Protocol):
     def due_at(self, tier: str, kind: ResponseKind, since: float) -> float | None: ...
 
 
+@runtime_checkable
+class SlaPolicy(InboxPolicy, Protocol):
+    """What reports and check-ins need beyond the inbox rules."""
+
+    @property
+    def checkin_every(self) -> Mapping[str, float]: ...  # tier -> seconds without contact
+
+    def sla_due(
+        self, tier: str, kind: SlaKind, since: float, pauses: Iterable[Interval] = ()
+    ) -> float | None: ...
+
+
 @dataclass(frozen=True)
 class SimplePolicy:
-    """Tiers by exact address or email domain; SLA targets as wall-clock seconds."""
+    """Tiers by exact address or email domain; SLA targets in each tier's business hours."""
 
     default_tier: str = "standard"
     by_address: dict[str, str] = field(default_factory=dict)  # "email:a@x.com" / "slack:U1"
     by_domain: dict[str, str] = field(default_factory=dict)  # "x.com"
     first_response: dict[str, float] = field(default_factory=dict)  # tier -> seconds
     next_response: dict[str, float] = field(default_factory=dict)
+    resolution: dict[str, float] = field(default_factory=dict)
+    hours: dict[str, BusinessHours] = field(default_factory=dict)  # absent: 24/7 in UTC
+    checkin_every: dict[str, float] = field(default_factory=dict)
 
     def tier_for(self, identity: IdentityRef) -> str:
         exact = self.by_address.get(identity.key().lower())
@@ -40,6 +58,21 @@ class SimplePolicy:
         return self.default_tier
 
     def due_at(self, tier: str, kind: ResponseKind, since: float) -> float | None:
-        targets = self.first_response if kind == "first" else self.next_response
-        target = targets.get(tier)
-        return None if target is None else since + target
+        return self.sla_due(tier, kind, since)
+
+    def sla_due(
+        self, tier: str, kind: SlaKind, since: float, pauses: Iterable[Interval] = ()
+    ) -> float | None:
+        """`since` plus the tier's target, counting only business hours outside `pauses`."""
+        target = self.target(tier, kind)
+        if target is None:
+            return None
+        return add_business_seconds(since, target, self.hours.get(tier, ALWAYS), pauses)
+
+    def target(self, tier: str, kind: SlaKind) -> float | None:
+        targets = {
+            "first": self.first_response,
+            "next": self.next_response,
+            "resolution": self.resolution,
+        }[kind]
+        return targets.get(tier)

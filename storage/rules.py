@@ -32,6 +32,7 @@ class ConvState:
     woken_at: float | None = None
     sla_due_at: float | None = None
     unread: bool = True
+    snoozed_at: float | None = None
 
 
 def queue_key(state: ConvState) -> float:
@@ -67,6 +68,7 @@ def customer_wrote(state: ConvState, at: float, policy: InboxPolicy) -> list[str
         events.append("woken")
         state.woken_at = at
         state.snoozed_until = None
+        _end_snooze(state, at)
     state.status = "open"
     _touch(state, at, policy, waiting=True)
     return events
@@ -79,6 +81,7 @@ def agent_replied(state: ConvState, at: float, policy: InboxPolicy, *, close: bo
     state.waiting_since = None
     state.woken_at = None
     state.snoozed_until = None
+    state.snoozed_at = None
     events: list[str] = []
     if close:
         events = close_conversation(state, at, policy)
@@ -104,6 +107,9 @@ def close_conversation(state: ConvState, at: float, policy: InboxPolicy) -> list
     state.closed_at = at
     state.woken_at = None
     state.snoozed_until = None
+    state.snoozed_at = None
+    # Closed without a reply: nobody waits any more; a later message starts a new wait.
+    state.waiting_since = None
     refresh_sla(state, policy)
     return ["closed"]
 
@@ -125,7 +131,10 @@ def snooze(
     *,
     wake_on_reply: bool = True,
     note: str | None = None,
+    at: float | None = None,
 ) -> list[str]:
+    if state.status != "snoozed":
+        state.snoozed_at = at
     state.status = "snoozed"
     state.snoozed_until = until
     state.wake_on_reply = wake_on_reply
@@ -142,5 +151,14 @@ def wake(state: ConvState, at: float, policy: InboxPolicy) -> list[str]:
     state.status = "open"
     state.snoozed_until = None
     state.woken_at = at
+    _end_snooze(state, at)
     refresh_sla(state, policy)
     return ["woken"]
+
+
+def _end_snooze(state: ConvState, at: float) -> None:
+    """Snoozed time does not count against the SLA: move the waiting clock past it."""
+    if state.snoozed_at is not None and state.waiting_since is not None:
+        paused = max(0.0, at - state.snoozed_at)
+        state.waiting_since = min(state.waiting_since + paused, at)
+    state.snoozed_at = None

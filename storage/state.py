@@ -9,7 +9,7 @@ from storage.rules import ConvState, queue_key
 
 _STATE_COLUMNS = (
     "status, tier, last_message_at, waiting_since, first_response_at, closed_at, snoozed_until,"
-    " wake_on_reply, snooze_note, woken_at, sla_due_at, unread"
+    " wake_on_reply, snooze_note, woken_at, sla_due_at, unread, snoozed_at"
 )
 
 
@@ -29,7 +29,8 @@ def save_state(conn: sqlite3.Connection, conversation_id: int, state: ConvState)
     conn.execute(
         "UPDATE conversations SET status = ?, tier = ?, last_message_at = ?, waiting_since = ?,"
         " first_response_at = ?, closed_at = ?, snoozed_until = ?, wake_on_reply = ?,"
-        " snooze_note = ?, woken_at = ?, sla_due_at = ?, unread = ?, queue_key = ? WHERE id = ?",
+        " snooze_note = ?, woken_at = ?, sla_due_at = ?, unread = ?, snoozed_at = ?, queue_key = ?"
+        " WHERE id = ?",
         (
             state.status,
             state.tier,
@@ -43,6 +44,7 @@ def save_state(conn: sqlite3.Connection, conversation_id: int, state: ConvState)
             state.woken_at,
             state.sla_due_at,
             int(state.unread),
+            state.snoozed_at,
             queue_key(state),
             conversation_id,
         ),

@@ -11,19 +11,22 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from storage import conversation, queue, rules
+from storage import conversation, presence, queue, rules, undo
 from storage.db import connect, transaction
 from storage.ingest import ingest_one, resolve_identity
 from storage.models import (
+    CannedReply,
     ConversationDetail,
     IdentityRef,
     InboundMessage,
     IngestResult,
+    Message,
     OutboxItem,
     QueueRow,
 )
 from storage.policy import InboxPolicy, SimplePolicy
 from storage.queue import Cursor, View
+from storage.reply_context import ReplyContext, get_reply_context
 from storage.rules import ConvState
 from storage.state import load_state, record_event, save_state
 
@@ -197,7 +200,9 @@ class Store:
         return self._change(
             conversation_id,
             actor,
-            lambda s: rules.snooze(s, until, self.policy, wake_on_reply=wake_on_reply, note=note),
+            lambda s: rules.snooze(
+                s, until, self.policy, wake_on_reply=wake_on_reply, note=note, at=self.clock()
+            ),
             {"until": until, "wake_on_reply": wake_on_reply, "note": note},
         )
 
@@ -294,6 +299,7 @@ class Store:
         remote_id: str,
         close: bool = False,
         headers: dict[str, object] | None = None,
+        batch: str | None = None,
     ) -> int:
         """Store an agent reply and its outbox item; the runner delivers it later."""
         now = self.clock()
@@ -320,16 +326,42 @@ class Store:
             message_id = cursor.lastrowid
             self.conn.execute(
                 "INSERT INTO outbox (conversation_id, account_id, message_id, body,"
-                " next_attempt_at, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (conversation_id, conv.account_id, message_id, text, now, author, now),
+                " next_attempt_at, created_by, created_at, batch) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (conversation_id, conv.account_id, message_id, text, now, author, now, batch),
             )
             state = load_state(self.conn, conversation_id)
             events = ["replied", *rules.agent_replied(state, now, self.policy, close=close)]
             save_state(self.conn, conversation_id, state)
+            detail: dict[str, object] = {"batch": batch} if batch else {}
             for kind in events:
-                record_event(self.conn, conversation_id, now, author, kind, {})
+                record_event(self.conn, conversation_id, now, author, kind, detail)
         assert message_id is not None
         return message_id
+
+    def cancel_batch(self, batch: str, actor: str) -> int:
+        """Cancel a follow-up batch's replies that have not started sending; return how many."""
+        now = self.clock()
+        with transaction(self.conn):
+            rows = self.conn.execute(
+                "SELECT id, conversation_id, message_id FROM outbox"
+                " WHERE batch = ? AND status IN ('queued', 'failed')",
+                (batch,),
+            ).fetchall()
+            for outbox_id, conversation_id, message_id in rows:
+                self.conn.execute(
+                    "UPDATE outbox SET status = 'cancelled' WHERE id = ?", (outbox_id,)
+                )
+                self.conn.execute(
+                    "UPDATE messages SET delivery = 'cancelled' WHERE id = ?", (message_id,)
+                )
+                record_event(self.conn, conversation_id, now, actor, "cancelled", {"batch": batch})
+        return len(rows)
+
+    def batch_status(self, batch: str) -> dict[str, int]:
+        rows = self.conn.execute(
+            "SELECT status, count(*) FROM outbox WHERE batch = ? GROUP BY status", (batch,)
+        )
+        return {r[0]: r[1] for r in rows}
 
     def due_outbox(self, account_id: int | None = None) -> list[OutboxItem]:
         sql = "SELECT * FROM outbox WHERE status IN ('queued', 'failed') AND next_attempt_at <= ?"
@@ -375,6 +407,54 @@ class Store:
                 (error, retry_at, outbox_id),
             )
 
+    # tags, canned replies -----------------------------------------------------------------
+
+    def tags(self) -> list[tuple[str, str]]:
+        rows = self.conn.execute("SELECT name, color FROM tags ORDER BY name")
+        return [(r[0], r[1]) for r in rows]
+
+    def canned_replies(self) -> list[CannedReply]:
+        rows = self.conn.execute(
+            "SELECT id, name, shortcut, folder, body, source FROM canned_replies"
+            " ORDER BY folder, name"
+        )
+        return [CannedReply(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+
+    # undo and presence --------------------------------------------------------------------
+
+    def snapshot(self, label: str, conversation_ids: Iterable[int]) -> undo.Snapshot:
+        return undo.take(self.conn, label, conversation_ids)
+
+    def restore(self, snapshot: undo.Snapshot, actor: str) -> None:
+        with transaction(self.conn):
+            undo.restore(self.conn, snapshot, actor, self.clock())
+
+    def heartbeat(self, agent: str, conversation_id: int, state: presence.PresenceState) -> None:
+        with transaction(self.conn):
+            presence.heartbeat(self.conn, agent, conversation_id, state, self.clock())
+
+    def leave(self, agent: str, conversation_id: int | None = None) -> None:
+        with transaction(self.conn):
+            presence.leave(self.conn, agent, conversation_id)
+
+    def others_present(self, conversation_id: int, agent: str) -> list[presence.Presence]:
+        return presence.others(self.conn, conversation_id, agent, self.clock())
+
+    def last_message_id(self, conversation_id: int) -> int:
+        """Newest message of the conversation (collision detection compares against it)."""
+        return self._scalar(
+            "SELECT coalesce(max(id), 0) FROM messages WHERE conversation_id = ?",
+            (conversation_id,),
+        )
+
+    def messages_after(self, conversation_id: int, message_id: int) -> list[Message]:
+        """What arrived (from anyone but notes) since the agent started replying."""
+        return [
+            m
+            for m in conversation.get_messages(self.conn, conversation_id)
+            if m.id > message_id and m.direction != "note"
+        ]
+
     # drafts -------------------------------------------------------------------------------
 
     def save_draft(self, conversation_id: int, body: str) -> None:
@@ -408,3 +488,140 @@ class Store:
             "SELECT body FROM drafts WHERE conversation_id = ?", (conversation_id,)
         ).fetchone()
         return "" if row is None else str(row[0])
+
+    # channel sync: edits, deletions, echoes of our own replies (the Slack connector) --------
+
+    def known_remote_ids(self, account_id: int, remote_ids: Sequence[str]) -> set[str]:
+        """The subset of `remote_ids` already stored for the account."""
+        found: set[str] = set()
+        for start in range(0, len(remote_ids), 500):  # SQLite caps bound parameters
+            chunk = remote_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.conn.execute(
+                f"SELECT remote_id FROM messages WHERE account_id = ? AND remote_id IN ({marks})",
+                (account_id, *chunk),
+            )
+            found.update(r[0] for r in rows)
+        return found
+
+    def update_message_text(
+        self, account_id: int, remote_id: str, text: str, edited_at: float | None
+    ) -> bool:
+        """Replace a message's text after an edit at the source; False if it is not stored."""
+        with transaction(self.conn):
+            cursor = self.conn.execute(
+                "UPDATE messages SET text = ?, edited_at = coalesce(?, edited_at)"
+                " WHERE account_id = ? AND remote_id = ?",
+                (text, edited_at, account_id, remote_id),
+            )
+        return cursor.rowcount > 0
+
+    def mark_deleted(self, account_id: int, remote_id: str) -> bool:
+        """Flag a message deleted at the source (kept, so the thread still reads); False if
+        it is not stored."""
+        with transaction(self.conn):
+            cursor = self.conn.execute(
+                "UPDATE messages SET deleted = 1 WHERE account_id = ? AND remote_id = ?",
+                (account_id, remote_id),
+            )
+        return cursor.rowcount > 0
+
+    def thread_root(self, conversation_id: int) -> str | None:
+        """The remote id of the conversation's first message from the channel (not ours)."""
+        row = self.conn.execute(
+            "SELECT remote_id FROM messages WHERE conversation_id = ? AND delivery IS NULL"
+            " AND direction != 'note' ORDER BY sent_at, id LIMIT 1",
+            (conversation_id,),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def reply_context(self, message_id: int) -> ReplyContext:
+        """A queued reply with the thread before it and the contact: what an email needs."""
+        return get_reply_context(self.conn, message_id)
+
+    def outbox_sending(self, outbox_id: int, *, resuming: bool = False) -> bool:
+        """Claim an item before handing it to the server: if we crash now, the item stays
+        `sending`, and whoever picks it up must check whether it went out.
+
+        The claim is atomic: of two runners (or a runner and a cancel), one wins; False means
+        someone else has it (or it was cancelled) and it must not be sent.
+        """
+        allowed = "('queued', 'failed', 'sending')" if resuming else "('queued', 'failed')"
+        with transaction(self.conn):
+            cursor = self.conn.execute(
+                f"UPDATE outbox SET status = 'sending' WHERE id = ? AND status IN {allowed}",
+                (outbox_id,),
+            )
+        return cursor.rowcount == 1
+
+    def unfinished_outbox(self, account_id: int) -> list[OutboxItem]:
+        """Items left `sending` (a crash or a lost answer): they may or may not have gone out."""
+        rows = self.conn.execute(
+            "SELECT * FROM outbox WHERE status = 'sending' AND account_id = ? ORDER BY id",
+            (account_id,),
+        ).fetchall()
+        return [OutboxItem(**{k: r[k] for k in OutboxItem.__slots__}) for r in rows]
+
+    def outbox_sent_as(
+        self, outbox_id: int, account_id: int, remote_id: str, message_id: int | None = None
+    ) -> bool:
+        """Mark an item sent and give its message the id the server assigned (idempotent).
+
+        The channel's echo of the reply then dedupes against it. False when the item is not
+        this account's (or not for `message_id`): the caller treats the echo as foreign.
+        """
+        with transaction(self.conn):
+            row = self.conn.execute(
+                "SELECT message_id FROM outbox WHERE id = ? AND account_id = ?",
+                (outbox_id, account_id),
+            ).fetchone()
+            if row is None or message_id not in (None, row[0]):
+                return False
+            self._drop_copy(account_id, remote_id, keep=int(row[0]))
+            self.conn.execute(
+                "UPDATE outbox SET status = 'sent', sent_at = coalesce(sent_at, ?),"
+                " attempts = attempts + (status != 'sent') WHERE id = ?",
+                (self.clock(), outbox_id),
+            )
+            self.conn.execute(
+                "UPDATE messages SET remote_id = ?, thread_ref = ?, delivery = 'sent' WHERE id = ?",
+                (remote_id, remote_id, row[0]),
+            )
+        return True
+
+    def _drop_copy(self, account_id: int, remote_id: str, keep: int) -> None:
+        # An echo stored before we learnt it was ours is a second copy of the reply.
+        self.conn.execute(
+            "DELETE FROM messages WHERE account_id = ? AND remote_id = ? AND id != ?",
+            (account_id, remote_id, keep),
+        )
+
+    def merge_contacts(self, source_id: int, target_id: int, actor: str = "sync") -> None:
+        """Fold contact `source` into `target` (one person seen on two channels).
+
+        Reversible: identities keep `original_contact_id`, `source` stays with `merged_into`
+        set, and each moved conversation gets a `contact_merged` event naming both.
+        """
+        if source_id == target_id:
+            return
+        now = self.clock()
+        with transaction(self.conn):
+            moved = [
+                int(r[0])
+                for r in self.conn.execute(
+                    "SELECT id FROM conversations WHERE contact_id = ?", (source_id,)
+                )
+            ]
+            self.conn.execute(
+                "UPDATE conversations SET contact_id = ? WHERE contact_id = ?",
+                (target_id, source_id),
+            )
+            self.conn.execute(
+                "UPDATE identities SET contact_id = ? WHERE contact_id = ?", (target_id, source_id)
+            )
+            self.conn.execute(
+                "UPDATE contacts SET merged_into = ? WHERE id = ?", (target_id, source_id)
+            )
+            detail: dict[str, object] = {"from": source_id, "into": target_id}
+            for conversation_id in moved:
+                record_event(self.conn, conversation_id, now, actor, "contact_merged", detail)

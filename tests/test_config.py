@@ -95,3 +95,21 @@ def test_durations(text: str, seconds: float) -> None:
 def test_bad_duration_says_how_to_write_one(tmp_path: Path) -> None:
     message = error_of(write(tmp_path, '[tiers.vip]\nfirst_response = "soon"\n'))
     assert "tiers.vip.first_response" in message and '"30m"' in message
+
+
+def test_knowledge_folder_must_exist(tmp_path: Path) -> None:
+    message = error_of(write(tmp_path, f'[knowledge]\nfolder = "{tmp_path / "nope"}"\n'))
+    assert "knowledge.folder" in message and "not a folder" in message
+    (tmp_path / "kb").mkdir()
+    config = load_config(write(tmp_path, f'[knowledge]\nfolder = "{tmp_path / "kb"}"\n'))
+    assert config.knowledge.folder == tmp_path / "kb"
+
+
+def test_macro_steps_are_validated(tmp_path: Path) -> None:
+    text = '[[macros]]\nname = "x"\nkey = "ctrl+e"\nsteps = [{ tag = "a", close = true }]\n'
+    assert "exactly one of" in error_of(write(tmp_path, text))
+    text = '[[macros]]\nname = "x"\nkey = "ctrl+e"\nsteps = [{ snooze = "soon" }]\n'
+    assert "duration" in error_of(write(tmp_path, text))
+    ok = '[[macros]]\nname = "x"\nkey = "ctrl+e"\nsteps = [{ tag = "a" }, { close = true }]\n'
+    steps = load_config(write(tmp_path, ok)).macros[0].macro().steps
+    assert [(s.kind, s.value) for s in steps] == [("tag", "a"), ("close", "")]

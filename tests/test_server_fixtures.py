@@ -237,6 +237,18 @@ async def test_restart_keeps_mail_and_ports(dovecot: DovecotServer) -> None:
     assert dovecot.fetch_raw("INBOX", uid) == RAW
 
 
+def _group_gone_within(process_group: int, seconds: float) -> bool:
+    """Children may still be exiting under load: wait, boundedly, for the group to be gone."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(process_group, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.02)
+    return False
+
+
 def test_stop_kills_every_dovecot_process_and_keeps_logs() -> None:
     require_dovecot()
     server = DovecotServer().start()
@@ -246,8 +258,7 @@ def test_stop_kills_every_dovecot_process_and_keeps_logs() -> None:
 
     server.stop()
 
-    with pytest.raises(ProcessLookupError):
-        os.killpg(process_group, 0)
+    assert _group_gone_within(process_group, seconds=3.0)
     assert not Path(base).exists()
     assert "starting up" in server.logs()
 
@@ -319,6 +330,7 @@ async def test_smtp_refuse_next_fails_once_with_451(smtp_server: RecordingSMTPSe
     assert [r.message["Subject"] for r in received] == ["retry"]
 
 
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
 async def test_smtp_require_auth_refuses_anonymous_senders() -> None:
     with RecordingSMTPServer(require_auth=True) as server:
         with pytest.raises(aiosmtplib.SMTPResponseException) as refused:

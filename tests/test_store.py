@@ -242,3 +242,23 @@ def test_search_rejects_bad_operators_with_a_reason() -> None:
         search.parse("is:sleeping")
     with pytest.raises(search.SearchError, match="YYYY-MM-DD"):
         search.parse("before:yesterday")
+
+
+def test_outbox_claim_is_atomic_and_respects_cancel(store: Store, clock: FakeClock) -> None:
+    account = store.ensure_account("mail", "imap")
+    cid = store.ingest([email(account, "<a@x>", clock.now)])[0].conversation_id
+    store.queue_reply(cid, "Sam", "one", remote_id="<r1@us>")
+    store.queue_reply(cid, "Sam", "two", remote_id="<r2@us>", batch="b1")
+    first, second = store.due_outbox()
+    assert store.outbox_sending(first.id) is True
+    assert store.outbox_sending(first.id) is False  # a second runner must not send it
+    assert store.outbox_sending(first.id, resuming=True) is True
+    assert store.cancel_batch("b1", "Sam") == 1
+    assert store.outbox_sending(second.id) is False
+    assert store.batch_status("b1") == {"cancelled": 1}
+
+
+def test_migration_numbers_are_unique_and_contiguous() -> None:
+    # A gap or a duplicate would be skipped silently on stores already past that number.
+    numbers = [number for number, _ in migrations()]
+    assert numbers == list(range(1, len(numbers) + 1))

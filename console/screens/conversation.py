@@ -9,20 +9,25 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, Static, TextArea
 
+from console import canned
 from console.render import safe_line
+from console.screens.confirm import ConfirmScreen
+from console.screens.knowledge import Insert, KnowledgeScreen
+from console.screens.workflow import WorkflowScreen
 from console.widgets.composer import Composer
 from console.widgets.context_panel import ContextPanel
+from console.widgets.picker import Choice, Picker
 from console.widgets.thread_view import ThreadView
 from storage.models import ConversationDetail
-from storage.store import Store
+from storage.presence import PresenceState
 
 Step = Callable[[int], int | None]
+HEARTBEAT_SECONDS = 5.0
 
 
-class ConversationScreen(Screen[None]):
+class ConversationScreen(WorkflowScreen):
     BINDINGS = [
         Binding("escape", "back", "Back", id="conversation.back", tooltip="Back to the queue"),
         Binding("r", "reply", "Reply", id="conversation.reply", tooltip="Write a reply"),
@@ -34,21 +39,34 @@ class ConversationScreen(Screen[None]):
             tooltip="Write an internal note (never sent)",
         ),
         Binding(
-            "e",
-            "close_conversation",
-            "Close",
-            id="conversation.close",
-            tooltip="Close the conversation",
+            "c",
+            "canned",
+            "Canned",
+            id="conversation.canned",
+            tooltip="Insert a canned reply at the cursor",
         ),
         Binding(
-            "o", "reopen", "Reopen", id="conversation.reopen", tooltip="Reopen the conversation"
+            "ctrl+r",
+            "canned",
+            "Canned",
+            id="composer.canned",
+            show=False,
+            tooltip="Insert a canned reply at the cursor (in the composer)",
         ),
         Binding(
-            "A",
-            "assign_me",
-            "Assign me",
-            id="conversation.assign_me",
-            tooltip="Assign the conversation to me",
+            "ctrl+shift+s",
+            "send_and_close",
+            "Send & close",
+            id="conversation.send_close",
+            tooltip="Send the reply and close the conversation",
+            show=False,
+        ),
+        Binding(
+            "k",
+            "knowledge",
+            "Knowledge",
+            id="conversation.knowledge",
+            tooltip="Search the knowledge base and insert a link or excerpt",
         ),
         Binding(
             "J",
@@ -66,27 +84,19 @@ class ConversationScreen(Screen[None]):
         ),
     ]
 
-    def __init__(
-        self,
-        store: Store,
-        conversation_id: int,
-        *,
-        agent_name: str,
-        agent_email: str,
-        step: Step | None = None,
-    ) -> None:
+    def __init__(self, conversation_id: int, *, step: Step | None = None) -> None:
         super().__init__()
-        self.store = store
         self.conversation_id = conversation_id
-        self.agent_name = agent_name
-        self.agent_email = agent_email
         self._step = step
         self.detail: ConversationDetail | None = None
+        self.reply_base = 0  # newest message id when the composer opened (collisions)
+        self.collision_checked = False
 
     def compose(self) -> ComposeResult:
         with Horizontal():
             with Vertical(id="conversation-main"):
                 yield Static(id="conversation-title")
+                yield Static(id="conversation-presence")
                 yield ThreadView(id="thread")
                 yield Composer(id="composer")
             yield ContextPanel(id="context")
@@ -94,39 +104,71 @@ class ConversationScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.load(self.conversation_id)
+        self.set_interval(HEARTBEAT_SECONDS, self._heartbeat)
+
+    @property
+    def composer(self) -> Composer:
+        return self.query_one(Composer)
 
     def load(self, conversation_id: int) -> None:
         """Show a conversation (also used to move to another one in place)."""
         self._keep_draft()
+        self.store.leave(self.fd_app.agent_name, self.conversation_id)
         self.conversation_id = conversation_id
         self.store.mark_read(conversation_id)
         self._show(self.store.detail(conversation_id))
-        self.query_one(Composer).close()
+        self.composer.close()
         self.query_one(ThreadView).focus()
         if self.store.draft(conversation_id):
             self.action_reply()
+        self._heartbeat()
 
     def _show(self, detail: ConversationDetail, *, keep_scroll: bool = False) -> None:
         self.detail = detail
+        conv = detail.conversation
         title = Text.assemble(
-            (f" {detail.conversation.channel} ", "reverse"),
+            (f" {conv.channel} ", "reverse"),
             " ",
-            safe_line(detail.conversation.subject, "bold"),
-            (f"  #{detail.conversation.id} · {detail.conversation.status}", "dim"),
+            safe_line(conv.subject, "bold"),
+            (f"  #{conv.id} · {conv.status}", "dim"),
         )
         self.query_one("#conversation-title", Static).update(title)
         self.query_one(ThreadView).show(detail, keep_scroll=keep_scroll)
-        self.query_one(ContextPanel).show(detail, self.app_clock())
-
-    def app_clock(self) -> float:
-        clock = getattr(self.app, "clock", None)
-        return clock() if callable(clock) else 0.0
+        self.query_one(ContextPanel).show(detail, self.fd_app.clock())
 
     def refresh_data(self) -> None:
-        """Another process changed the store: re-read, keep the reader's place."""
+        """Something changed the store: re-read, keep the reader's place."""
         self._show(self.store.detail(self.conversation_id), keep_scroll=True)
+        self._show_presence()
+
+    # presence -----------------------------------------------------------------------------
+
+    def _heartbeat(self) -> None:
+        state: PresenceState = "replying" if self.composer.is_open else "viewing"
+        self.store.heartbeat(self.fd_app.agent_name, self.conversation_id, state)
+        self._show_presence()
+
+    def _show_presence(self) -> None:
+        others = self.store.others_present(self.conversation_id, self.fd_app.agent_name)
+        line = Text()
+        for other in others:
+            icon = "✍ " if other.state == "replying" else "👀 "
+            line.append_text(
+                Text.assemble(icon, safe_line(other.agent, "bold"), f" is {other.state}  ")
+            )
+        self.query_one("#conversation-presence", Static).update(line)
+        self.query_one("#conversation-presence", Static).display = bool(others)
+
+    def on_unmount(self) -> None:
+        self.store.leave(self.fd_app.agent_name, self.conversation_id)
 
     # actions ------------------------------------------------------------------------------
+
+    def targets(self) -> list[int]:
+        return [self.conversation_id]
+
+    def after_change(self) -> None:
+        self.refresh_data()
 
     def action_back(self) -> None:
         self._keep_draft()
@@ -139,27 +181,18 @@ class ConversationScreen(Screen[None]):
             "Reply to ",
             who,
             f" via {self.detail.conversation.channel}",
-            (" · ctrl+s send · esc leave (draft kept)", "dim"),
+            (" · ctrl+s send · ctrl+r canned · esc leave (draft kept)", "dim"),
         )
-        self.query_one(Composer).open("reply", label, self.store.draft(self.conversation_id))
+        self.reply_base = self.store.last_message_id(self.conversation_id)
+        self.collision_checked = False
+        self.composer.open("reply", label, self.store.draft(self.conversation_id))
+        self._heartbeat()
 
     def action_note(self) -> None:
         label = Text.assemble(
             ("Internal note", "bold yellow"), (" · never sent to the customer · ctrl+s save", "dim")
         )
-        self.query_one(Composer).open("note", label)
-
-    def action_close_conversation(self) -> None:
-        self.store.close_conversation(self.conversation_id, self.agent_name)
-        self.refresh_data()
-
-    def action_reopen(self) -> None:
-        self.store.reopen(self.conversation_id, self.agent_name)
-        self.refresh_data()
-
-    def action_assign_me(self) -> None:
-        self.store.assign(self.conversation_id, self.agent_name, self.agent_email)
-        self.refresh_data()
+        self.composer.open("note", label)
 
     def action_step(self, step: int) -> None:
         target = self._step(step) if self._step else None
@@ -168,41 +201,168 @@ class ConversationScreen(Screen[None]):
             return
         self.load(target)
 
+    # canned replies -----------------------------------------------------------------------
+
+    def action_canned(self) -> None:
+        assert self.detail is not None
+        values = canned.variables(self.detail, self.fd_app.agent_name, self.fd_app.me)
+        replies = {str(r.id): r for r in self.store.canned_replies()}
+
+        def preview(reply_id: str) -> Text:
+            reply = replies[reply_id]
+            try:
+                return Text(canned.render(reply.name, reply.body, values))
+            except canned.TemplateProblem as exc:
+                return Text(f"Cannot be used here:\n{exc}", style="bold red")
+
+        choices = [
+            Choice(
+                rid,
+                Text.assemble(
+                    safe_line(r.name, "bold"),
+                    (f"  {r.folder}", "dim"),
+                    (f"  ;{r.shortcut}" if r.shortcut else "", "cyan"),
+                ),
+                f"{r.name} {r.folder} {r.shortcut or ''} {r.body}",
+            )
+            for rid, r in replies.items()
+        ]
+        title = "Canned reply — enter inserts at the cursor"
+        self.app.push_screen(Picker(title, choices, preview=preview), self._insert_canned)
+
+    def _insert_canned(self, chosen: str | None) -> None:
+        if chosen is not None:
+            reply = next(r for r in self.store.canned_replies() if str(r.id) == chosen)
+            self._insert_reply(reply.name, reply.body)
+
+    def insert_canned_by_name(self, name: str) -> None:
+        reply = next((r for r in self.store.canned_replies() if r.name == name), None)
+        if reply is None:
+            self.notify(f"No canned reply named {name!r}", severity="error")
+            return
+        self._insert_reply(reply.name, reply.body)
+
+    def _insert_reply(self, name: str, body: str) -> None:
+        if self.detail is None:
+            return
+        values = canned.variables(self.detail, self.fd_app.agent_name, self.fd_app.me)
+        try:
+            text = canned.render(name, body, values)
+        except canned.TemplateProblem as exc:
+            self.notify(str(exc), title="Not inserted", severity="error", timeout=10)
+            return
+        if not self.composer.is_open:
+            self.action_reply()
+        self.composer.editor.insert(text)
+        self.composer.editor.focus()
+
+    # knowledge base -----------------------------------------------------------------------
+
+    def action_knowledge(self, query: str = "") -> None:
+        self.app.push_screen(KnowledgeScreen(self.store, query), self._insert_knowledge)
+
+    def _insert_knowledge(self, chosen: Insert | None) -> None:
+        if chosen is None:
+            return
+        if not self.composer.is_open:
+            self.action_reply()
+        self.composer.editor.insert(chosen.text)
+        self.composer.editor.focus()
+
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        """`??` typed in the reply opens the knowledge base (the `??` is removed)."""
+        editor = event.text_area
+        row, column = editor.cursor_location
+        line = editor.document.get_line(row)
+        if column >= 2 and line[column - 2 : column] == "??":
+            editor.delete((row, column - 2), (row, column))
+            self.action_knowledge()
+
     # composer -----------------------------------------------------------------------------
 
     def on_composer_submitted(self, event: Composer.Submitted) -> None:
-        text = event.text.strip()
+        self._submit(event.mode, event.text, close=False)
+
+    def action_send_and_close(self) -> None:
+        if self.composer.is_open and self.composer.mode == "reply":
+            self._submit("reply", self.composer.editor.text, close=True)
+
+    def _submit(self, mode: str, raw: str, *, close: bool) -> None:
+        text = raw.strip()
         if not text:
             self.notify("Nothing to send: the message is empty", severity="warning")
             return
-        if event.mode == "note":
-            self.store.add_note(self.conversation_id, self.agent_name, text)
-        else:
-            self._send(text)
-        self.query_one(Composer).close()
-        self.query_one(ThreadView).focus()
-        self.refresh_data()
+        if mode == "note":
+            self.store.add_note(self.conversation_id, self.fd_app.agent_name, text)
+            self._composer_done()
+            return
+        collision = self._collision()
+        if collision is not None and not self.collision_checked:
+            self.collision_checked = True
+            self.app.push_screen(
+                ConfirmScreen(collision, "Send anyway"),
+                lambda yes: self._after_confirm(bool(yes), text, close),
+            )
+            return
+        self._send(text, close)
 
-    def _send(self, text: str) -> None:
-        domain = self.agent_email.rsplit("@", 1)[-1] or "frontdesk.local"
+    def _after_confirm(self, yes: bool, text: str, close: bool) -> None:
+        if yes:
+            self._send(text, close)
+        else:
+            self.composer.editor.focus()
+
+    def _collision(self) -> Text | None:
+        """What the agent has not seen: new messages, or a colleague replying too."""
+        newer = self.store.messages_after(self.conversation_id, self.reply_base)
+        replying = [
+            p.agent
+            for p in self.store.others_present(self.conversation_id, self.fd_app.agent_name)
+            if p.state == "replying"
+        ]
+        if not newer and not replying:
+            return None
+        text = Text("Before you send:\n\n", style="bold")
+        for message in newer:
+            who = "a colleague replied" if message.direction == "out" else "the customer wrote"
+            text.append_text(Text.assemble(f"• {who} (", safe_line(message.author_name), "):\n"))
+            text.append_text(safe_line(message.text[:300], "italic"))
+            text.append("\n")
+        for agent in replying:
+            text.append_text(Text.assemble("• ", safe_line(agent, "bold"), " is replying now\n"))
+        return text
+
+    def _send(self, text: str, close: bool) -> None:
+        domain = self.fd_app.me.rsplit("@", 1)[-1] or "frontdesk.local"
         self.store.queue_reply(
-            self.conversation_id, self.agent_name, text, remote_id=make_msgid(domain=domain)
+            self.conversation_id,
+            self.fd_app.agent_name,
+            text,
+            remote_id=make_msgid(domain=domain),
+            close=close,
         )
         self.store.save_draft(self.conversation_id, "")
-        self.notify("Reply queued: the outbox sends it", timeout=3)
+        self.notify("Reply queued: the outbox sends it" + (" · closed" if close else ""), timeout=3)
+        self._composer_done()
+
+    def _composer_done(self) -> None:
+        self.composer.close()
+        self.query_one(ThreadView).focus()
+        self.refresh_data()
+        self._heartbeat()
 
     def on_composer_left(self, event: Composer.Left) -> None:
         if event.mode == "reply":
             self.store.save_draft(self.conversation_id, event.text)
             if event.text.strip():
                 self.notify("Draft kept", timeout=2)
-        self.query_one(Composer).close()
+        self.composer.close()
         self.query_one(ThreadView).focus()
+        self._heartbeat()
 
     def _keep_draft(self) -> None:
-        composer = self.query_one(Composer)
-        if composer.is_open and composer.mode == "reply":
-            self.store.save_draft(self.conversation_id, composer.editor.text)
+        if self.composer.is_open and self.composer.mode == "reply":
+            self.store.save_draft(self.conversation_id, self.composer.editor.text)
 
     def on_context_panel_open_conversation(self, event: ContextPanel.OpenConversation) -> None:
         self.load(event.conversation_id)

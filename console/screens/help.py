@@ -14,12 +14,14 @@ from textual.widgets import Static
 
 from console.keymap import display, key_map
 
-SCOPE_TITLES = {"everywhere": "Everywhere", "queue": "Queue", "conversation": "Conversation"}
-EXTRA = [
-    ("Composer", "ctrl+s", "Send the reply (or save the note)"),
-    ("Composer", "escape", "Leave; the draft is kept"),
-    ("Everywhere", "ctrl+p", "Command palette: every action, searchable"),
-]
+SCOPE_TITLES = {
+    "everywhere": "Everywhere",
+    "queue": "Queue",
+    "conversation": "Conversation",
+    "composer": "Composer",
+    "reports": "Reports",
+}
+EXTRA = [("Everywhere", "ctrl+p", "Command palette: every action, searchable")]
 
 
 def key_table(keymap: Mapping[str, str]) -> Table:

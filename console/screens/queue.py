@@ -10,12 +10,17 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
+from console import followup
+from console.render import safe_line
+from console.screens.followup import BlockedScreen, FollowUpChoice, FollowUpScreen
+from console.screens.workflow import WorkflowScreen
+from console.widgets.picker import Choice, Picker
 from console.widgets.queue_list import QueueList
 from console.widgets.search_bar import SearchBar
 from storage import queue, search
+from storage.models import CannedReply
 from storage.queue import View
 from storage.store import Store
 
@@ -34,7 +39,7 @@ def standard_views(me: str) -> list[View]:
     ]
 
 
-class QueueScreen(Screen[None]):
+class QueueScreen(WorkflowScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
             "slash",
@@ -44,25 +49,27 @@ class QueueScreen(Screen[None]):
             tooltip="Search: words and from: tag: is: channel: before: after:",
         ),
         Binding(
-            "e",
-            "close_conversation",
-            "Close",
-            id="queue.close",
-            tooltip="Close the conversation under the cursor",
+            "x",
+            "toggle_select",
+            "Select",
+            id="queue.select",
+            tooltip="Select the conversation for a bulk action",
+        ),
+        Binding("c", "canned", "Canned", id="queue.canned", tooltip="Answer with a canned reply"),
+        Binding(
+            "F",
+            "follow_up",
+            "Follow up",
+            id="queue.follow_up",
+            tooltip="Send a canned reply to every conversation in this view (reviewed first)",
         ),
         Binding(
-            "o",
-            "reopen",
-            "Reopen",
-            id="queue.reopen",
-            tooltip="Reopen the conversation under the cursor",
-        ),
-        Binding(
-            "A",
-            "assign_me",
-            "Assign me",
-            id="queue.assign_me",
-            tooltip="Assign the conversation under the cursor to me",
+            "ctrl+x",
+            "cancel_follow_up",
+            "Cancel follow-up",
+            id="queue.cancel_follow_up",
+            tooltip="Cancel the last follow-up batch's replies not sent yet",
+            show=False,
         ),
         *[
             Binding(
@@ -87,17 +94,18 @@ class QueueScreen(Screen[None]):
         me: str,
     ) -> None:
         super().__init__()
-        self.store = store
+        self._store = store
         self.views = views
         self.clock = clock
         self.agent_name = agent_name
         self.me = me
         self.counts: dict[str, int] = {}
+        self.last_batch: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="view-bar")
         yield SearchBar(id="search")
-        yield QueueList(self.store, self.views[0], clock=self.clock, id="queue")
+        yield QueueList(self._store, self.views[0], clock=self.clock, id="queue")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -170,28 +178,85 @@ class QueueScreen(Screen[None]):
     def on_search_bar_cancelled(self) -> None:
         self.queue_list.focus()
 
-    # actions on the conversation under the cursor -----------------------------------------
+    # actions ----------------------------------------------------------------------------
 
-    def _current(self) -> int | None:
+    def targets(self) -> list[int]:
+        qlist = self.queue_list
+        if qlist.selected:
+            return sorted(qlist.selected)
+        current = qlist.current_id()
+        return [] if current is None else [current]
+
+    def after_change(self) -> None:
+        self.queue_list.selected.clear()
+        self.refresh_data()
+
+    def action_toggle_select(self) -> None:
+        self.queue_list.toggle_selected()
+        count = len(self.queue_list.selected)
+        self.notify(f"{count} selected" if count else "Selection cleared", timeout=1.5)
+
+    def action_canned(self) -> None:
         current = self.queue_list.current_id()
-        if current is None:
-            self.notify("No conversation here", severity="warning")
-        return current
+        if current is not None:
+            self.fd_app.open_conversation(current, canned=True)
 
-    def action_close_conversation(self) -> None:
-        if (cid := self._current()) is not None:
-            self.store.close_conversation(cid, self.agent_name)
-            self.refresh_data()
+    # follow-ups ---------------------------------------------------------------------------
 
-    def action_reopen(self) -> None:
-        if (cid := self._current()) is not None:
-            self.store.reopen(cid, self.agent_name)
-            self.refresh_data()
+    def action_follow_up(self) -> None:
+        ids = sorted(self.queue_list.selected) or list(
+            followup.conversations_in(self.store, self.queue_list.view)
+        )
+        if not ids:
+            self.notify("This view is empty", severity="warning")
+            return
+        replies = {str(r.id): r for r in self.store.canned_replies()}
+        choices = [
+            Choice(rid, safe_line(r.name, "bold"), f"{r.name} {r.folder} {r.body}")
+            for rid, r in replies.items()
+        ]
+        title = f"Follow up with {len(ids)} conversation(s): which canned reply?"
+        self.app.push_screen(
+            Picker(title, choices), lambda chosen: self._review(ids, replies.get(chosen or ""))
+        )
 
-    def action_assign_me(self) -> None:
-        if (cid := self._current()) is not None:
-            self.store.assign(cid, self.agent_name, self.me)
-            self.refresh_data()
+    def _review(self, ids: list[int], reply: CannedReply | None) -> None:
+        if reply is None:
+            return
+        app = self.fd_app
+        rendered, blocked = followup.render_batch(self.store, ids, reply, app.agent_name, app.me)
+        if blocked:
+            self.app.push_screen(BlockedScreen(blocked))
+            return
+        self.app.push_screen(
+            FollowUpScreen(reply.name, rendered),
+            lambda choice: self._queue_batch(rendered, choice),
+        )
+
+    def _queue_batch(
+        self, rendered: list[followup.Rendered], choice: FollowUpChoice | None
+    ) -> None:
+        if choice is None:
+            return
+        app = self.fd_app
+        self.last_batch = followup.queue_batch(
+            self.store,
+            rendered,
+            agent_name=app.agent_name,
+            agent_email=app.me,
+            tag=choice.tag,
+            close=choice.close,
+        )
+        self.after_change()
+        self.notify(f"{len(rendered)} replies queued (ctrl+x cancels those not sent yet)")
+
+    def action_cancel_follow_up(self) -> None:
+        if not self.last_batch:
+            self.notify("No follow-up batch to cancel", severity="warning")
+            return
+        cancelled = self.store.cancel_batch(self.last_batch, self.fd_app.agent_name)
+        self.refresh_data()
+        self.notify(f"Cancelled {cancelled} queued replies")
 
     def step_from(self, conversation_id: int, step: int) -> int | None:
         """The neighbour of a conversation in this view (for J/K in the conversation)."""

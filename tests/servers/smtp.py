@@ -14,7 +14,6 @@ import errno
 import socket
 import threading
 import time
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,21 +75,12 @@ def _record(session: Session, envelope: Envelope) -> ReceivedMessage:
     )
 
 
-class _Controller(Controller):
-    def factory(self) -> SMTP:
-        # AUTH without TLS is deliberate here (loopback test server): silence aiosmtpd's
-        # warning about it instead of making every test run print it.
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS")
-            smtp: SMTP = super().factory()  # type: ignore[no-untyped-call]  # aiosmtpd is untyped
-            return smtp
-
-
 class RecordingSMTPServer:
     """aiosmtpd on a free 127.0.0.1 port, recording every accepted message.
 
     AUTH PLAIN and LOGIN are offered without TLS and accept exactly `user`/`password`;
-    with `require_auth=True` unauthenticated MAIL FROM is refused (530).
+    with `require_auth=True` unauthenticated MAIL FROM is refused (530) -- aiosmtpd then
+    warns (UserWarning) on every connection that AUTH without TLS is insecure.
     """
 
     def __init__(
@@ -123,7 +113,7 @@ class RecordingSMTPServer:
         raise AssertionError("unreachable")
 
     def _start_on(self, port: int) -> None:
-        controller = _Controller(
+        controller = Controller(
             _RecordingHandler(self._state),
             hostname=self.host,
             port=port,

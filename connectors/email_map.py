@@ -1,0 +1,177 @@
+"""Raw fetched mail → `InboundMessage`, in a worker process, one batch per call.
+
+Choices the store relies on (and the console shows):
+
+- `remote_id` is the Message-ID, so the same message seen again (a UIDVALIDITY resync, the
+  copy in another folder, our own reply coming back from the Sent folder) is stored once. A
+  message without one gets `threading.synthetic_message_id` (a hash of its bytes).
+- The contact is the From address. Reply-To is kept in the headers and used only to address
+  our replies: it often names a list or a ticket system, which is not the person writing.
+- Mail From our own `from_address` is direction "out" (sent from another client, or our own
+  copy in Sent): its customer is the first recipient that is not us.
+- Attachments are listed (name, type, size, and `remote_ref` = "imap:<folder>:<uidvalidity>:
+  <uid>:<n>", the n-th attachment of that message); their contents stay on the server and
+  are fetched when an agent opens one (not yet implemented).
+- Nothing here raises: a message we cannot map is stored as what could be read plus a note.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from dataclasses import dataclass
+
+from connectors.mime import Address, ParsedMessage, normalise_subject, parse_message
+from connectors.threading import parent_refs, synthetic_message_id
+from storage.models import AttachmentIn, IdentityRef, InboundMessage
+
+UNKNOWN_SENDER = IdentityRef("email", "unknown-sender", "Unknown sender")
+UNDISCLOSED = IdentityRef("email", "undisclosed-recipients", "Undisclosed recipients")
+# A Date more than this far after the server received the message is a lie (spam dates itself
+# in the future to sit on top of the queue); the arrival time is used instead.
+MAX_FUTURE_SKEW = 86_400.0
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """One message as the server returned it."""
+
+    uid: int
+    internaldate: float | None  # when the server received it, epoch seconds
+    raw: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class MapContext:
+    """What a worker needs to know about the account and folder (picklable, small)."""
+
+    account_id: int
+    own_address: str  # lowercased address of `from_address`
+    group_window: float  # seconds, for the subject + contact threading fallback
+    folder: str
+    uidvalidity: int
+
+
+def own_address(from_address: str) -> str:
+    return email.utils.parseaddr(from_address)[1].strip().lower()
+
+
+def parse_batch(items: list[Fetched], ctx: MapContext) -> list[InboundMessage]:
+    """The process pool's entry point: one pickle round trip per batch, not per message."""
+    return [to_inbound(item, ctx) for item in items]
+
+
+def to_inbound(item: Fetched, ctx: MapContext) -> InboundMessage:
+    try:
+        return _convert(parse_message(item.raw), item, ctx)
+    except Exception as exc:  # parse_message never raises; this guards our mapping
+        return unreadable(item, ctx, f"could not be read ({type(exc).__name__}: {exc})")
+
+
+def unreadable(item: Fetched, ctx: MapContext, why: str) -> InboundMessage:
+    """A placeholder that keeps a message visible when its content could not be read."""
+    remote_id = synthetic_message_id(item.raw) if item.raw else _uid_id(item, ctx)
+    return InboundMessage(
+        account_id=ctx.account_id,
+        remote_id=remote_id,
+        channel="email",
+        direction="in",
+        author=UNKNOWN_SENDER,
+        customer=UNKNOWN_SENDER,
+        sent_at=item.internaldate or time.time(),
+        text="",
+        subject=f"(unreadable message, UID {item.uid} in {ctx.folder})",
+        thread_ref=remote_id,
+        headers=_location(item, ctx),
+        problems=(f"the message {why}",),
+    )
+
+
+def _uid_id(item: Fetched, ctx: MapContext) -> str:
+    return f"<uid.{item.uid}.{ctx.uidvalidity}.{ctx.folder}@frontdesk.invalid>".replace(" ", "_")
+
+
+def _convert(parsed: ParsedMessage, item: Fetched, ctx: MapContext) -> InboundMessage:
+    problems = list(parsed.problems)
+    remote_id = parsed.message_id or synthetic_message_id(item.raw)
+    if parsed.message_id is None:
+        problems.append("no Message-ID: stored under an id made from the message's hash")
+    author = _identity(parsed.sender)
+    if author is None:
+        problems.append("no readable From address")
+    outbound = author is not None and author.address == ctx.own_address
+    customer = _first_other(parsed, ctx.own_address) if outbound else author
+    sent_at, date_note = _sent_at(parsed, item)
+    return InboundMessage(
+        account_id=ctx.account_id,
+        remote_id=remote_id,
+        channel="email",
+        direction="out" if outbound else "in",
+        author=author or UNKNOWN_SENDER,
+        customer=customer or UNKNOWN_SENDER,
+        sent_at=sent_at,
+        text=parsed.text,
+        subject=parsed.subject,
+        thread_ref=remote_id,
+        parent_refs=parent_refs(remote_id, parsed.in_reply_to, parsed.references),
+        group_key=normalise_subject(parsed.subject),
+        group_window=ctx.group_window,
+        html=parsed.html,
+        quote_offset=parsed.quote_offset,
+        headers=_headers(parsed, item, ctx),
+        attachments=_attachments(parsed, item, ctx),
+        problems=tuple(problems + date_note),
+    )
+
+
+def _identity(address: Address | None) -> IdentityRef | None:
+    if address is None or not address.email:
+        return None
+    return IdentityRef("email", address.email, address.name)
+
+
+def _first_other(parsed: ParsedMessage, ours: str) -> IdentityRef:
+    for address in (*parsed.to, *parsed.cc):
+        if address.email != ours:
+            return IdentityRef("email", address.email, address.name)
+    return UNDISCLOSED
+
+
+def _sent_at(parsed: ParsedMessage, item: Fetched) -> tuple[float, list[str]]:
+    arrived = item.internaldate
+    if parsed.date is None:
+        note = "no readable Date: the time the server received it is used"
+        return (arrived if arrived is not None else time.time()), [note]
+    sent = parsed.date.timestamp()
+    if arrived is not None and sent > arrived + MAX_FUTURE_SKEW:
+        return arrived, ["Date is after the server received it: the arrival time is used"]
+    return sent, []
+
+
+def _pairs(addresses: tuple[Address, ...]) -> list[list[str]]:
+    return [[a.name, a.email] for a in addresses]
+
+
+def _headers(parsed: ParsedMessage, item: Fetched, ctx: MapContext) -> dict[str, object]:
+    """What replying and re-fetching need later: ids, recipients, where the message lives."""
+    return {
+        "message_id": parsed.message_id,
+        "in_reply_to": parsed.in_reply_to,
+        "references": list(parsed.references),
+        "reply_to": _pairs(parsed.reply_to),
+        "to": _pairs(parsed.to),
+        "cc": _pairs(parsed.cc),
+        **_location(item, ctx),
+    }
+
+
+def _location(item: Fetched, ctx: MapContext) -> dict[str, object]:
+    return {"folder": ctx.folder, "uidvalidity": ctx.uidvalidity, "uid": item.uid}
+
+
+def _attachments(parsed: ParsedMessage, item: Fetched, ctx: MapContext) -> tuple[AttachmentIn, ...]:
+    where = f"imap:{ctx.folder}:{ctx.uidvalidity}:{item.uid}"
+    return tuple(
+        AttachmentIn(a.filename, a.content_type, a.size, remote_ref=f"{where}:{n}")
+        for n, a in enumerate(parsed.attachments)
+    )

@@ -1,0 +1,75 @@
+"""Client-side pacing per API method, so we stay inside a server's published rate limits.
+
+Slack answers a burst beyond a method's tier with HTTP 429 and makes us wait (Retry-After);
+pacing ourselves costs less than being told to stop. The pacing is GCRA (a token bucket kept
+as one timestamp per key): `burst` calls may go at once, then one per interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Awaitable, Callable, Mapping
+
+# Calls per minute, from https://api.slack.com/docs/rate-limits (Tier 2: 20+, Tier 3: 50+,
+# Tier 4: 100+). chat.postMessage is "special": about one message per second per channel.
+SLACK_RATES: Mapping[str, float] = {
+    "conversations.list": 20,
+    "conversations.info": 50,
+    "conversations.history": 50,
+    "conversations.replies": 50,
+    "users.info": 100,
+    "chat.postMessage": 60,
+}
+# Methods whose limit applies per channel rather than per workspace.
+PER_CHANNEL = frozenset({"chat.postMessage"})
+# Slack tolerates short bursts above the tier rate; a few calls back to back are fine.
+DEFAULT_BURST = 3
+
+
+class RateLimiter:
+    """Waits before each call just long enough to keep every method inside its rate.
+
+    `per_minute` maps a method to its calls per minute; methods not listed (or listed with
+    `math.inf`) are not paced. Tests and benchmarks pass `{}` to lift every limit.
+    """
+
+    def __init__(
+        self,
+        per_minute: Mapping[str, float] = SLACK_RATES,
+        *,
+        burst: int = DEFAULT_BURST,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._interval = {m: 60.0 / r for m, r in per_minute.items() if 0 < r < math.inf}
+        self._tolerance = max(0, burst - 1)
+        self._clock = clock
+        self._sleep = sleep
+        self._tat: dict[tuple[str, str], float] = {}  # theoretical arrival time per key
+
+    async def acquire(self, method: str, key: str = "") -> None:
+        """Return when a call to `method` (for `key`, e.g. a channel) may be made."""
+        delay = self.reserve(method, key)
+        if delay > 0:
+            await self._sleep(delay)
+
+    def reserve(self, method: str, key: str = "") -> float:
+        """Book the next slot and return how long to wait for it (synchronously, so callers
+        running concurrently never book the same slot)."""
+        interval = self._interval.get(method, 0.0)
+        slot_key = (method, key if method in PER_CHANNEL else "")
+        if not interval and slot_key not in self._tat:
+            return 0.0  # not paced and never paused: the common case in tests and benches
+        now = self._clock()
+        tat = max(self._tat.get(slot_key, now), now)
+        self._tat[slot_key] = tat + interval
+        return max(0.0, tat - now - self._tolerance * interval)
+
+    def pause(self, method: str, seconds: float, key: str = "") -> None:
+        """The server said wait (a 429 with Retry-After): no call to `method` before then."""
+        slot_key = (method, key if method in PER_CHANNEL else "")
+        interval = self._interval.get(method, 0.0)
+        resume = self._clock() + seconds + self._tolerance * interval
+        self._tat[slot_key] = max(self._tat.get(slot_key, 0.0), resume)

@@ -1,0 +1,193 @@
+"""Backfill and catch-up of Slack history, resumable from checkpoints.
+
+Checkpoints (the `sync_state` rows, one per scope):
+
+* `channel:<id>`: `{"oldest": ts}` when idle: every top-level message up to `ts` is stored.
+  During a pass it also holds `cursor` (the next history page), `newest` (the newest ts the
+  pass has stored) and `threads` (`[ts, latest_reply]` of the parents on the last stored
+  page, whose replies may still be missing). Each page is stored with its checkpoint in one
+  transaction, so a restart resumes at the next page and loses at most one page's work.
+* `thread:<channel>:<ts>`: `{"latest": ts}`, the newest reply stored (plus `cursor` and
+  `newest` mid-thread). Replies never appear in conversations.history, so later passes
+  compare a parent's `latest_reply` with this to fetch only threads with something new.
+
+History is read forward from `oldest` (with only `oldest` given, Slack pages from the
+oldest end), so messages are stored in the order they were written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from connectors.slack_api import SlackApi
+from connectors.slack_ingest import PageWriter
+from connectors.slack_map import ChannelInfo, is_reply, thread_parents, ts_us
+from storage.aio import AsyncStore
+from storage.store import Store
+
+JSON = dict[str, Any]
+Parent = tuple[str, str | None]  # a thread parent's ts and its latest_reply
+BEGINNING = "0"
+
+
+def _newest(current: str | None, messages: Iterable[JSON]) -> str | None:
+    stamps = [str(m["ts"]) for m in messages if m.get("ts")]
+    if current is not None:
+        stamps.append(current)
+    return max(stamps, key=ts_us) if stamps else None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelMark:
+    oldest: str = BEGINNING
+    cursor: str | None = None
+    newest: str | None = None
+    threads: tuple[Parent, ...] = ()
+
+    @classmethod
+    def load(cls, state: dict[str, object] | None) -> ChannelMark:
+        state = state or {}
+        cursor, newest, threads = state.get("cursor"), state.get("newest"), state.get("threads")
+        return cls(
+            oldest=str(state.get("oldest") or BEGINNING),
+            cursor=str(cursor) if cursor else None,
+            newest=str(newest) if newest else None,
+            threads=tuple(_parent(t) for t in threads) if isinstance(threads, list) else (),
+        )
+
+    def dump(self) -> dict[str, object]:
+        state: dict[str, object] = {"oldest": self.oldest}
+        if self.cursor:
+            state.update(cursor=self.cursor, newest=self.newest)
+        if self.threads:
+            state["threads"] = [list(t) for t in self.threads]
+        return state
+
+    def after_page(
+        self, messages: list[JSON], cursor: str | None, threads: tuple[Parent, ...]
+    ) -> ChannelMark:
+        newest = _newest(self.newest, messages)
+        if cursor is None:  # the pass is over: everything up to its newest message is stored
+            return ChannelMark(newest or self.oldest, None, None, threads)
+        return ChannelMark(self.oldest, cursor, newest, threads)
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadMark:
+    latest: str | None = None
+    cursor: str | None = None
+    newest: str | None = None
+
+    @classmethod
+    def load(cls, state: dict[str, object] | None) -> ThreadMark:
+        state = state or {}
+        return cls(
+            *(str(state[k]) if state.get(k) else None for k in ("latest", "cursor", "newest"))
+        )
+
+    def dump(self) -> dict[str, object]:
+        return {k: v for k, v in dataclasses.asdict(self).items() if v}
+
+    def has(self, latest_reply: str | None) -> bool:
+        """True if the replies up to `latest_reply` are all stored."""
+        if latest_reply is None or self.latest is None or self.cursor:
+            return False
+        return ts_us(latest_reply) <= ts_us(self.latest)
+
+    def after_page(self, replies: list[JSON], cursor: str | None) -> ThreadMark:
+        newest = _newest(self.newest, replies)
+        if cursor is None:
+            return ThreadMark(newest or self.latest, None, None)
+        return ThreadMark(self.latest, cursor, newest)
+
+
+class Backfill:
+    def __init__(
+        self,
+        api: SlackApi,
+        store: AsyncStore,
+        writer: PageWriter,
+        *,
+        page_size: int,
+        thread_lookback: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self.api = api
+        self.store = store
+        self.writer = writer
+        self.account_id = writer.account_id
+        self.page_size = page_size
+        self.thread_lookback = thread_lookback
+        self.clock = clock
+
+    async def channel(self, channel: ChannelInfo) -> None:
+        """Store what is new in `channel` since its checkpoint, then refresh recent threads."""
+        scope = f"channel:{channel.id}"
+        mark = ChannelMark.load(await self.store.call(Store.checkpoint, self.account_id, scope))
+        start = mark.oldest
+        await self._threads(channel, mark.threads)  # a crash may have left them unfetched
+        while True:
+            page = await self.api.history(
+                channel.id, oldest=mark.oldest, cursor=mark.cursor, limit=self.page_size
+            )
+            parents = thread_parents(page.items)
+            before, mark = mark, mark.after_page(page.items, page.cursor, tuple(parents))
+            if page.items or mark != before:
+                await self.writer.write(channel, page.items, (self.account_id, scope, mark.dump()))
+            await self._threads(channel, parents)
+            if page.cursor is None:
+                break
+        if mark.threads:
+            await self._save(scope, dataclasses.replace(mark, threads=()).dump())
+        await self._refresh_threads(channel, start)
+
+    async def thread(self, channel: ChannelInfo, parent_ts: str, latest: str | None) -> None:
+        """Store the replies of one thread that are newer than its checkpoint."""
+        scope = f"thread:{channel.id}:{parent_ts}"
+        mark = ThreadMark.load(await self.store.call(Store.checkpoint, self.account_id, scope))
+        if mark.has(latest):
+            return
+        while True:
+            page = await self.api.replies(
+                channel.id, parent_ts, oldest=mark.latest, cursor=mark.cursor, limit=self.page_size
+            )
+            replies = [m for m in page.items if is_reply(m)]  # every page repeats the parent
+            mark = mark.after_page(replies, page.cursor)
+            await self.writer.write(channel, page.items, (self.account_id, scope, mark.dump()))
+            if page.cursor is None:
+                return
+
+    async def _threads(self, channel: ChannelInfo, parents: Iterable[Parent]) -> None:
+        for parent_ts, latest in parents:
+            await self.thread(channel, parent_ts, latest)
+
+    async def _refresh_threads(self, channel: ChannelInfo, upto: str) -> None:
+        """New replies to threads started before this pass: history shows each parent's
+        `latest_reply`, so one history scan of the recent past finds the threads to fetch."""
+        since = self.clock() - self.thread_lookback
+        if upto == BEGINNING or ts_us(upto) <= since * 1_000_000:
+            return
+        cursor: str | None = None
+        while True:
+            page = await self.api.history(
+                channel.id,
+                oldest=f"{max(since, 0):.6f}",
+                latest=upto,
+                cursor=cursor,
+                limit=self.page_size,
+            )
+            await self._threads(channel, thread_parents(page.items))
+            if page.cursor is None:
+                return
+            cursor = page.cursor
+
+    async def _save(self, scope: str, state: dict[str, object]) -> None:
+        await self.store.call(Store.ingest, [], checkpoint=(self.account_id, scope, state))
+
+
+def _parent(saved: object) -> Parent:
+    ts, latest = saved if isinstance(saved, list) and len(saved) == 2 else (saved, None)
+    return str(ts), str(latest) if latest else None

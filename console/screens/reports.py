@@ -1,0 +1,247 @@
+"""`R`: how fast each tier was answered, what breaches or will breach, who is due a check-in.
+
+The numbers come from storage.metrics through console.report (the same as `frontdesk report`),
+computed on a worker thread over its own read-only connection: a report over a busy period
+reads thousands of messages and must never hold up the key handlers.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Sparkline, Static
+
+from console import report as reporting
+from console.report import ReportData
+from storage import metrics
+from storage.metrics import Dimension, Period
+from storage.policy import SimplePolicy, SlaPolicy
+from storage.store import Store
+
+DAY = 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    label: str
+    seconds: float
+
+
+SPANS = (
+    Span("24 hours", DAY),
+    Span("7 days", 7 * DAY),
+    Span("30 days", 30 * DAY),
+    Span("90 days", 90 * DAY),
+)
+CARDS = ("new", "first", "next", "resolution", "fcr", "breaches", "backlog")  # card ids
+
+
+def _slice_binding(key: str, dimension: str) -> Binding:
+    return Binding(
+        key,
+        f"slice('{dimension}')",
+        f"By {dimension}",
+        id=f"reports.by_{dimension}",
+        tooltip=f"Slice the numbers by {dimension} (again: totals only)",
+    )
+
+
+class ReportsScreen(Screen[None]):
+    DEFAULT_CSS = """
+    ReportsScreen #reports-title { height: 1; background: $panel; color: $text; padding: 0 1; }
+    ReportsScreen #headline { height: 4; margin: 1 0 0 0; }
+    ReportsScreen .card {
+        width: 1fr; height: 4; padding: 0 1; margin: 0 1 0 0; border-left: tall $accent;
+    }
+    ReportsScreen #charts { height: 5; margin: 1 0 0 0; }
+    ReportsScreen .chart { width: 1fr; padding: 0 1; }
+    ReportsScreen .chart Sparkline { height: 3; }
+    ReportsScreen .section { margin: 1 1 0 1; height: auto; }
+    ReportsScreen #lists { height: auto; }
+    ReportsScreen #at-risk { width: 4fr; }
+    ReportsScreen #checkins { width: 3fr; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="reports.back", tooltip="Back to the queue"),
+        Binding(
+            "p",
+            "next_span",
+            "Period",
+            id="reports.period",
+            tooltip="Cycle the period: 24 hours, 7 days, 30 days, 90 days",
+        ),
+        Binding(
+            "left,h",
+            "shift(1)",
+            "Earlier",
+            id="reports.earlier",
+            tooltip="The period before this one",
+        ),
+        Binding(
+            "right,l",
+            "shift(-1)",
+            "Later",
+            id="reports.later",
+            tooltip="The period after this one (up to now)",
+        ),
+        _slice_binding("t", "tier"),
+        _slice_binding("c", "channel"),
+        _slice_binding("a", "agent"),
+        _slice_binding("g", "tag"),
+    ]
+
+    def __init__(self, store: Store, clock: Callable[[], float]) -> None:
+        super().__init__()
+        self.store = store
+        self.clock = clock
+        policy = store.policy
+        self.policy: SlaPolicy = policy if isinstance(policy, SlaPolicy) else SimplePolicy()
+        self.span = SPANS[1]
+        self.periods_back = 0  # 0: the period ending now; 1: the one before ...
+        self.by: Dimension = "all"
+        self.data: ReportData | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("Reports", id="reports-title")
+        with VerticalScroll():
+            with Horizontal(id="headline"):
+                for name in CARDS:
+                    yield Static(classes="card", id=f"card-{name}")
+            with Horizontal(id="charts"):
+                with Vertical(classes="chart"):
+                    yield Static(id="volume-label")
+                    yield Sparkline([], id="volume-chart")
+                with Vertical(classes="chart"):
+                    yield Static(id="response-label")
+                    yield Sparkline([], id="response-chart")
+            yield Static(id="slices", classes="section")
+            with Horizontal(id="lists"):
+                yield Static(id="at-risk", classes="section")
+                yield Static(id="checkins", classes="section")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_data()
+
+    # the period and the slice ---------------------------------------------------------------
+
+    def period(self, now: float) -> Period:
+        end = now - self.periods_back * self.span.seconds
+        return Period(end - self.span.seconds, end)
+
+    def action_next_span(self) -> None:
+        self.span = SPANS[(SPANS.index(self.span) + 1) % len(SPANS)]
+        self.periods_back = 0
+        self.refresh_data()
+
+    def action_shift(self, back: int) -> None:
+        self.periods_back = max(0, self.periods_back + back)
+        self.refresh_data()
+
+    def action_slice(self, dimension: str) -> None:
+        chosen = reporting.dimension(dimension)
+        self.by = "all" if chosen == self.by else chosen
+        self.refresh_data()
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    # loading --------------------------------------------------------------------------------
+
+    def refresh_data(self) -> None:
+        """Recompute (on a worker); the app calls this too when the store changes."""
+        self.load(self.clock())
+
+    @work(thread=True, exclusive=True, group="report")
+    def load(self, now: float) -> None:
+        conn = sqlite3.connect(f"file:{self.store.path}?mode=ro", uri=True)
+        try:
+            data = reporting.gather(conn, self.period(now), self.by, self.policy, now)
+        finally:
+            conn.close()
+        self.app.call_from_thread(self.show, data)
+
+    # showing --------------------------------------------------------------------------------
+
+    def show(self, data: ReportData) -> None:
+        self.data = data
+        self._title(data)
+        self._cards(data.report.total)
+        self._charts(data)
+        self.query_one("#slices", Static).update(reporting.slices_table(data.report))
+        self._lists(data)
+
+    def _title(self, data: ReportData) -> None:
+        when = "" if self.periods_back == 0 else f", {self.periods_back} back"
+        text = f"Reports · last {self.span.label}{when} · {reporting.title(data)}"
+        self.query_one("#reports-title", Static).update(Text(text, style="bold"))
+
+    def _cards(self, total: metrics.SliceMetrics) -> None:
+        for name, title, value, note in card_texts(total):
+            card = Text(f"{title}\n", style="dim")
+            card.append(value, style="bold")
+            if note:
+                card.append(f"\n{note}", style="dim")
+            self.query_one(f"#card-{name}", Static).update(card)
+
+    def _charts(self, data: ReportData) -> None:
+        period = data.report.period
+        volume = metrics.series(data.trend, period, lambda r: r.conversations)
+        response = metrics.series(data.trend, period, lambda r: r.first_response_median)
+        self.query_one("#volume-chart", Sparkline).data = volume
+        self.query_one("#response-chart", Sparkline).data = response
+        peak = reporting.duration_label(max(response)) if any(response) else "—"
+        self.query_one("#volume-label", Static).update(
+            Text(f"New conversations per day (peak {max(volume, default=0):.0f})", style="dim")
+        )
+        self.query_one("#response-label", Static).update(
+            Text(f"First response, median per day (peak {peak})", style="dim")
+        )
+
+    def _lists(self, data: ReportData) -> None:
+        risky = Text(f"Breaching or due within 4h: {len(data.at_risk)}\n", style="bold")
+        self.query_one("#at-risk", Static).update(
+            _with_table(risky, reporting.at_risk_table(data.at_risk, data.now, limit=12))
+        )
+        due = Text(f"Check-ins due within 7 days: {len(data.checkins_due)}\n", style="bold")
+        if not self.policy.checkin_every:
+            due.append("No tier has checkin_every set.", style="dim")
+        self.query_one("#checkins", Static).update(
+            _with_table(due, reporting.checkins_table(data.checkins_due, data.now, limit=12))
+        )
+
+
+def card_texts(total: metrics.SliceMetrics) -> list[tuple[str, str, str, str]]:
+    """(card id, title, value, note) for the headline."""
+    label = reporting.duration_label
+    first, following, resolution = total.first_response, total.next_response, total.resolution
+    return [
+        ("new", "New conversations", str(total.conversations), ""),
+        ("first", "First response", label(first.median), f"p90 {label(first.p90)}"),
+        ("next", "Next response", label(following.median), f"p90 {label(following.p90)}"),
+        ("resolution", "Resolution", label(resolution.median), f"p90 {label(resolution.p90)}"),
+        (
+            "fcr",
+            "First-contact res.",
+            reporting.rate_label(total.fcr_rate),
+            f"{total.fcr_resolved} of {total.fcr_total}",
+        ),
+        ("breaches", "SLA breaches", str(total.breaches), ""),
+        ("backlog", "Waiting now", str(total.backlog), ""),
+    ]
+
+
+def _with_table(heading: Text, table: Table) -> Group:
+    """A heading above a table, as one renderable for a Static."""
+    return Group(heading, table)

@@ -1,0 +1,175 @@
+"""What an agent does to conversations, the same from the queue and from a conversation.
+
+The queue acts on the selected conversations (or the one under the cursor); a conversation
+screen acts on itself. Every action goes through `console.actions.Actions`, so one `u` undoes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.screen import Screen
+
+from console.actions import Actions
+from console.render import safe_line
+from console.screens.snooze import SnoozeChoice, SnoozeScreen
+from console.widgets.picker import Choice, Picker
+from storage.store import Store
+
+if TYPE_CHECKING:
+    from console.app import FrontdeskApp
+
+TAG_COLORS = ["cyan", "magenta", "yellow", "green", "blue", "red", "white"]
+
+
+class WorkflowScreen(Screen[None]):
+    BINDINGS = [
+        Binding(
+            "e",
+            "close_conversation",
+            "Close",
+            id="action.close",
+            tooltip="Close the conversation(s)",
+        ),
+        Binding("o", "reopen", "Reopen", id="action.reopen", tooltip="Reopen the conversation(s)"),
+        Binding(
+            "a",
+            "assign",
+            "Assign",
+            id="action.assign",
+            tooltip="Assign the conversation(s) to an agent",
+        ),
+        Binding(
+            "A",
+            "assign_me",
+            "Assign me",
+            id="action.assign_me",
+            tooltip="Assign the conversation(s) to me",
+            show=False,
+        ),
+        Binding("t", "tag", "Tag", id="action.tag", tooltip="Add or remove a tag"),
+        Binding(
+            "s",
+            "snooze",
+            "Snooze",
+            id="action.snooze",
+            tooltip="Snooze until a time, or until the customer writes",
+        ),
+        Binding(
+            "u",
+            "undo",
+            "Undo",
+            id="action.undo",
+            tooltip="Undo the last action or macro",
+            show=False,
+        ),
+    ]
+
+    @property
+    def fd_app(self) -> FrontdeskApp:
+        return self.app  # type: ignore[return-value]
+
+    @property
+    def actions(self) -> Actions:
+        return self.fd_app.actions
+
+    @property
+    def store(self) -> Store:
+        return self.fd_app.store
+
+    def targets(self) -> list[int]:
+        """The conversations an action applies to now."""
+        raise NotImplementedError
+
+    def after_change(self) -> None:
+        """Re-read what changed."""
+        raise NotImplementedError
+
+    def _act(self, done: str, run: Any) -> None:
+        ids = self.targets()
+        if not ids:
+            self.notify("No conversation here", severity="warning")
+            return
+        run(ids)
+        self.after_change()
+        self.notify(f"{done} {_count(ids)}", timeout=3)
+
+    def action_close_conversation(self) -> None:
+        self._act("Closed", self.actions.close)
+
+    def action_reopen(self) -> None:
+        self._act("Reopened", self.actions.reopen)
+
+    def action_assign_me(self) -> None:
+        self._act("Assigned to you:", lambda ids: self.actions.assign(ids, self.fd_app.me))
+
+    def action_assign(self) -> None:
+        choices = [Choice("", Text("nobody (unassign)", style="dim"), "nobody unassign")]
+        choices += [
+            Choice(email, Text.assemble(safe_line(name, "bold"), f"  {email}"), f"{name} {email}")
+            for name, email in self.fd_app.agents
+        ]
+        self.app.push_screen(Picker("Assign to…", choices), self._assign_chosen)
+
+    def _assign_chosen(self, chosen: str | None) -> None:
+        if chosen is not None:
+            who = chosen or None
+            self._act(f"Assigned to {who or 'nobody'}:", lambda ids: self.actions.assign(ids, who))
+
+    def action_tag(self) -> None:
+        on = self._tags_on_all()
+        choices = [
+            Choice(
+                name, Text.assemble(("✓ " if name in on else "  "), safe_line(name, color)), name
+            )
+            for name, color in self.store.tags()
+        ]
+        title = "Toggle a tag (type a new name to create it)"
+        self.app.push_screen(Picker(title, choices, allow_new=True), self._tag_chosen)
+
+    def _tags_on_all(self) -> set[str]:
+        ids = self.targets()
+        sets = [{name for name, _ in self.store.detail(i).tags} for i in ids[:200]]
+        return set.intersection(*sets) if sets else set()
+
+    def _tag_chosen(self, chosen: str | None) -> None:
+        if chosen is None:
+            return
+        if chosen.startswith("new:"):
+            name = chosen[4:]
+            color = TAG_COLORS[len(self.store.tags()) % len(TAG_COLORS)]
+            self.store.ensure_tag(name, color)
+            self._act(f"Tagged {name}:", lambda ids: self.actions.tag(ids, name, True))
+            return
+        on = chosen not in self._tags_on_all()
+        verb = "Tagged" if on else "Untagged"
+        self._act(f"{verb} {chosen}:", lambda ids: self.actions.tag(ids, chosen, on))
+
+    def action_snooze(self) -> None:
+        count = len(self.targets())
+        self.app.push_screen(SnoozeScreen(self.fd_app.clock, count), self._snooze_chosen)
+
+    def _snooze_chosen(self, choice: SnoozeChoice | None) -> None:
+        if choice is None:
+            return
+        self._act(
+            "Snoozed",
+            lambda ids: self.actions.snooze(
+                ids, choice.until, wake_on_reply=choice.wake_on_reply, note=choice.note
+            ),
+        )
+
+    def action_undo(self) -> None:
+        label = self.actions.undo()
+        if label is None:
+            self.notify("Nothing to undo", severity="warning")
+            return
+        self.after_change()
+        self.notify(f"Undone: {label}", timeout=3)
+
+
+def _count(ids: Sequence[int]) -> str:
+    return f"{len(ids)} conversations" if len(ids) != 1 else f"#{ids[0]}"
