@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from connectors.secrets import SecretSource, check_command
 
 Security = Literal["tls", "starttls", "none"]
+_PASSWORD_KEYS = ("password_cmd", "password_env", "password_keyring")
 
 
 def refuse_inline_secrets(data: Any, keys: tuple[str, ...], hint: str) -> Any:
@@ -32,6 +33,7 @@ class ImapAccountSettings(BaseModel):
     username: str = Field(min_length=1)
     password_cmd: str | None = None
     password_env: str | None = None
+    password_keyring: str | None = None  # a keyring service name; the username is `username`
     folders: list[str] = Field(default_factory=lambda: ["INBOX"], min_length=1)
     sent_folder: str = "Sent"
     smtp_host: str = Field(min_length=1)
@@ -45,7 +47,10 @@ class ImapAccountSettings(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _no_plain_password(cls, data: Any) -> Any:
-        hint = 'use password_cmd = "pass show ..." or password_env = "VAR" instead'
+        hint = (
+            'use password_cmd = "pass show ...", password_env = "VAR" or'
+            ' password_keyring = "service" instead'
+        )
         return refuse_inline_secrets(data, ("password", "smtp_password"), hint)
 
     @field_validator("password_cmd")
@@ -55,14 +60,16 @@ class ImapAccountSettings(BaseModel):
 
     @model_validator(mode="after")
     def _one_password_source(self) -> ImapAccountSettings:
-        if bool(self.password_cmd) == bool(self.password_env):
-            raise ValueError("set exactly one of password_cmd or password_env")
+        sources = [self.password_cmd, self.password_env, self.password_keyring]
+        if sum(bool(source) for source in sources) != 1:
+            raise ValueError("set exactly one of password_cmd, password_env or password_keyring")
         return self
 
     @property
     def password(self) -> SecretSource:
-        return SecretSource(cmd=self.password_cmd, env=self.password_env)
+        keyring = (self.password_keyring, self.username) if self.password_keyring else None
+        return SecretSource(cmd=self.password_cmd, env=self.password_env, keyring=keyring)
 
     def secret_sources(self) -> list[tuple[str, SecretSource]]:
-        key = "password_cmd" if self.password_cmd else "password_env"
+        key = next(k for k in _PASSWORD_KEYS if getattr(self, k))
         return [(key, self.password)]

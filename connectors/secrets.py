@@ -9,6 +9,10 @@ from dataclasses import dataclass
 
 SECRET_CMD_TIMEOUT = 30.0
 
+# Every secret read in this process, so log output can be scrubbed of them (defence in depth:
+# nothing should log a secret in the first place).
+KNOWN_SECRETS: set[str] = set()
+
 
 class SecretError(Exception):
     """A secret could not be read; the message names the source, never the secret."""
@@ -18,15 +22,27 @@ class SecretError(Exception):
 class SecretSource:
     cmd: str | None = None
     env: str | None = None
+    keyring: tuple[str, str] | None = None  # (service, username) in the system keyring
 
     def describe(self) -> str:
-        return f"command `{self.cmd}`" if self.cmd else f"environment variable {self.env}"
+        if self.cmd:
+            return f"command `{self.cmd}`"
+        if self.keyring:
+            return f"keyring entry {self.keyring[0]!r} / {self.keyring[1]!r}"
+        return f"environment variable {self.env}"
 
     def read(self) -> str:
+        secret = self._read()
+        KNOWN_SECRETS.add(secret)
+        return secret
+
+    def _read(self) -> str:
         if self.cmd:
             return _run(self.cmd)
         if self.env:
             return _from_env(self.env)
+        if self.keyring:
+            return _from_keyring(*self.keyring)
         raise SecretError("no secret source is configured")
 
 
@@ -43,6 +59,22 @@ def check_command(cmd: str | None) -> str | None:
     if not words:
         raise ValueError("the command is empty: write the command that prints the secret")
     return cmd
+
+
+def _from_keyring(service: str, username: str) -> str:
+    import keyring  # loads the platform's backends: only when a secret is read from it
+    from keyring.errors import KeyringError
+
+    try:
+        value = keyring.get_password(service, username)
+    except KeyringError as exc:
+        raise SecretError(f"keyring entry {service!r} could not be read: {exc}") from exc
+    if not value:
+        raise SecretError(
+            f"keyring has no entry {service!r} for {username!r}"
+            f" (store it with: keyring set {service} {username})"
+        )
+    return value
 
 
 def _from_env(name: str) -> str:

@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from connectors.imap_settings import refuse_inline_secrets
 from connectors.secrets import SecretSource, check_command
 
+_SOURCES = ("env", "cmd", "keyring")
+
 
 class SlackAccountSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -17,8 +19,10 @@ class SlackAccountSettings(BaseModel):
     kind: Literal["slack"]
     bot_token_env: str | None = None
     bot_token_cmd: str | None = None
+    bot_token_keyring: str | None = None  # keyring service; the username is the account name
     app_token_env: str | None = None
     app_token_cmd: str | None = None
+    app_token_keyring: str | None = None
     api_url: str = "https://slack.com/api/"
     channels: list[str] = Field(default_factory=list)
     group_window_minutes: float = Field(default=60, ge=0)
@@ -26,7 +30,7 @@ class SlackAccountSettings(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _no_plain_tokens(cls, data: Any) -> Any:
-        hint = "use bot_token_env / app_token_env (or *_cmd) instead"
+        hint = "use bot_token_env / app_token_env (or *_cmd, *_keyring) instead"
         return refuse_inline_secrets(data, ("bot_token", "app_token", "token"), hint)
 
     @field_validator("bot_token_cmd", "app_token_cmd")
@@ -36,27 +40,36 @@ class SlackAccountSettings(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> SlackAccountSettings:
-        if bool(self.bot_token_env) == bool(self.bot_token_cmd):
-            raise ValueError("set exactly one of bot_token_env or bot_token_cmd")
-        if self.app_token_env and self.app_token_cmd:
-            raise ValueError("set at most one of app_token_env or app_token_cmd")
+        if len(self._given("bot_token")) != 1:
+            raise ValueError("set exactly one of bot_token_env, bot_token_cmd or bot_token_keyring")
+        if len(self._given("app_token")) > 1:
+            raise ValueError("set at most one of app_token_env, app_token_cmd, app_token_keyring")
         if not self.api_url.endswith("/api/"):
             raise ValueError(f"api_url must end in /api/ (got {self.api_url!r})")
         return self
 
+    def _given(self, prefix: str) -> list[str]:
+        return [f"{prefix}_{s}" for s in _SOURCES if getattr(self, f"{prefix}_{s}")]
+
+    def _source(self, prefix: str) -> SecretSource:
+        service = getattr(self, f"{prefix}_keyring")
+        return SecretSource(
+            cmd=getattr(self, f"{prefix}_cmd"),
+            env=getattr(self, f"{prefix}_env"),
+            keyring=(service, self.name) if service else None,
+        )
+
     @property
     def bot_token(self) -> SecretSource:
-        return SecretSource(cmd=self.bot_token_cmd, env=self.bot_token_env)
+        return self._source("bot_token")
 
     @property
     def app_token(self) -> SecretSource | None:
-        if not (self.app_token_cmd or self.app_token_env):
-            return None
-        return SecretSource(cmd=self.app_token_cmd, env=self.app_token_env)
+        return self._source("app_token") if self._given("app_token") else None
 
     def secret_sources(self) -> list[tuple[str, SecretSource]]:
-        found = [("bot_token_cmd" if self.bot_token_cmd else "bot_token_env", self.bot_token)]
-        if self.app_token is not None:
-            key = "app_token_cmd" if self.app_token_cmd else "app_token_env"
-            found.append((key, self.app_token))
-        return found
+        return [
+            (self._given(prefix)[0], self._source(prefix))
+            for prefix in ("bot_token", "app_token")
+            if self._given(prefix)
+        ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 import sys
 import time
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from console import logs
 from console.config import ConfigError, FrontdeskConfig, default_config_path, load_config
 from storage import search
 from storage.db import StoreError
@@ -31,11 +33,26 @@ config_option = click.option(
 
 def _load(config_path: Path | None) -> FrontdeskConfig:
     """The validated config, or a clear message on stderr and exit 2: never a traceback."""
+    path = config_path or default_config_path()
     try:
-        return load_config(config_path or default_config_path())
+        config = load_config(path)
     except ConfigError as exc:
         click.echo(f"frontdesk: {exc}", err=True)
         sys.exit(EXIT_CONFIG)
+    _warn_if_readable(path, config)
+    return config
+
+
+def _warn_if_readable(path: Path, config: FrontdeskConfig) -> None:
+    """The file says where every secret lives: others on the machine should not read it."""
+    mode = path.stat().st_mode
+    if config.accounts and mode & (stat.S_IRGRP | stat.S_IROTH):
+        click.echo(
+            f"frontdesk: warning: {path} is readable by other users"
+            f" (mode {stat.S_IMODE(mode):o}) and names where your secrets come from:"
+            f" chmod 600 {path}",
+            err=True,
+        )
 
 
 @contextmanager
@@ -53,9 +70,17 @@ def _open_store(path: Path, config: FrontdeskConfig | None = None) -> Iterator[S
 
 @click.group(invoke_without_command=True)
 @config_option
+@click.option(
+    "--log-level",
+    type=click.Choice(logs.LEVELS),
+    default="info",
+    show_default=True,
+    help="How much to write to the log file (in the XDG state dir, never the terminal).",
+)
 @click.pass_context
-def main(ctx: click.Context, config_path: Path | None) -> None:
+def main(ctx: click.Context, config_path: Path | None, log_level: str) -> None:
     """Frontdesk: one keyboard-driven queue for support email and Slack."""
+    logs.setup(log_level)
     if ctx.invoked_subcommand is not None:
         return
     config = _load(config_path)

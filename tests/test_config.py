@@ -50,7 +50,7 @@ def test_plain_password_is_refused_with_the_way_out(tmp_path: Path) -> None:
 
 def test_missing_secret_source_is_named(tmp_path: Path) -> None:
     message = error_of(write(tmp_path, IMAP))
-    assert "exactly one of password_cmd or password_env" in message
+    assert "exactly one of password_cmd, password_env or password_keyring" in message
 
 
 def test_unknown_key_names_its_line_and_the_fix(tmp_path: Path) -> None:
