@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from textual.widgets import Input
+from textual.widgets import Input, TextArea
 
 from console.app import FrontdeskApp
 from console.canned import TemplateProblem, render, variables
@@ -388,3 +388,34 @@ def test_snooze_picker_snapshot(demo_store: Store, clock: FakeClock, snap_compar
         await pilot.pause()
 
     assert snap_compare(make_app(demo_store, clock), terminal_size=(120, 30), run_before=run_before)
+
+
+async def test_agents_write_and_edit_canned_replies_in_the_console(
+    demo_store: Store, clock: FakeClock
+) -> None:
+    from console.screens.canned_editor import CannedEditor
+
+    app = make_app(demo_store, clock)
+    async with app.run_test(size=(150, 40)) as pilot:
+        await open_current(pilot)
+        await pilot.press("c", *"Holiday hours", "ctrl+n")
+        await pilot.pause()
+        assert isinstance(app.screen, CannedEditor)
+        body = app.screen.query_one("#canned-body", TextArea)
+        body.text = "Hi {{ contact.nickname }}"
+        await pilot.press("ctrl+s")
+        problem = str(app.screen.query_one("#canned-problem").render())
+        assert "contact.nickname" in problem  # refused before it can reach a customer
+        body.text = "Hi {{ contact.first_name }}, we are closed on Friday."
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, Picker)  # back to choosing, the new one listed
+        saved = {r.name: r for r in demo_store.canned_replies()}["Holiday hours"]
+        assert saved.source == "agent"
+        await pilot.press(*"holiday", "ctrl+e")
+        await pilot.pause()
+        app.screen.query_one("#canned-body", TextArea).text = "Closed Friday, {{ agent.name }}."
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        edited = {r.name: r for r in demo_store.canned_replies()}["Holiday hours"]
+        assert edited.body == "Closed Friday, {{ agent.name }}."

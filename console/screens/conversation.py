@@ -13,6 +13,7 @@ from textual.widgets import Footer, Static, TextArea
 
 from console import canned
 from console.render import safe_line
+from console.screens.canned_editor import CannedDraft, CannedEditor
 from console.screens.confirm import ConfirmScreen
 from console.screens.knowledge import Insert, KnowledgeScreen
 from console.screens.workflow import WorkflowScreen
@@ -227,13 +228,40 @@ class ConversationScreen(WorkflowScreen):
             )
             for rid, r in replies.items()
         ]
-        title = "Canned reply — enter inserts at the cursor"
-        self.app.push_screen(Picker(title, choices, preview=preview), self._insert_canned)
+        title = "Canned reply — enter inserts · ctrl+n new · ctrl+e edit"
+        picker = Picker(title, choices, preview=preview, editable=True)
+        self.app.push_screen(picker, self._insert_canned)
 
     def _insert_canned(self, chosen: str | None) -> None:
-        if chosen is not None:
-            reply = next(r for r in self.store.canned_replies() if str(r.id) == chosen)
-            self._insert_reply(reply.name, reply.body)
+        if chosen is None:
+            return
+        kind, _, value = chosen.partition(":")
+        if kind in ("new", "edit"):
+            self._edit_canned(value if kind == "edit" else None, value if kind == "new" else "")
+            return
+        reply = next(r for r in self.store.canned_replies() if str(r.id) == chosen)
+        self._insert_reply(reply.name, reply.body)
+
+    def _edit_canned(self, reply_id: str | None, name: str) -> None:
+        existing = next((r for r in self.store.canned_replies() if str(r.id) == reply_id), None)
+        draft = (
+            CannedDraft(existing.name, existing.folder, existing.shortcut, existing.body)
+            if existing
+            else CannedDraft(name, "", None, "Hi {{ contact.first_name }},\n\n")
+        )
+        self.app.push_screen(CannedEditor(draft), self._save_canned)
+
+    def _save_canned(self, draft: CannedDraft | None) -> None:
+        if draft is not None:
+            self.store.upsert_canned_reply(
+                draft.name,
+                draft.body,
+                shortcut=draft.shortcut,
+                folder=draft.folder,
+                source="agent",
+            )
+            self.notify(f"Canned reply {draft.name!r} saved", timeout=2)
+        self.action_canned()
 
     def insert_canned_by_name(self, name: str) -> None:
         reply = next((r for r in self.store.canned_replies() if r.name == name), None)

@@ -43,6 +43,16 @@ class Picker(ModalScreen[str | None]):
         Binding("escape", "cancel", "Cancel", id="picker.cancel", tooltip="Close without choosing"),
         Binding("down", "move(1)", "Down", id="picker.down", show=False, priority=True),
         Binding("up", "move(-1)", "Up", id="picker.up", show=False, priority=True),
+        # priority: the search Input has its own ctrl+e (end of line)
+        Binding("ctrl+n", "new", "New", id="picker.new", tooltip="Create a new one", priority=True),
+        Binding(
+            "ctrl+e",
+            "edit",
+            "Edit",
+            id="picker.edit",
+            tooltip="Edit the highlighted one",
+            priority=True,
+        ),
     ]
 
     def __init__(
@@ -52,6 +62,7 @@ class Picker(ModalScreen[str | None]):
         *,
         preview: Preview | None = None,
         allow_new: bool = False,
+        editable: bool = False,
         placeholder: str = "type to search",
     ) -> None:
         super().__init__()
@@ -59,6 +70,7 @@ class Picker(ModalScreen[str | None]):
         self.choices = choices
         self.preview = preview
         self.allow_new = allow_new
+        self.editable = editable
         self.placeholder = placeholder
 
     def compose(self) -> ComposeResult:
@@ -127,3 +139,15 @@ class Picker(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """New and edit exist only where the caller can create and edit (canned replies)."""
+        return self.editable if action in ("new", "edit") else True
+
+    def action_new(self) -> None:
+        self.dismiss(f"new:{self.query_one(Input).value.strip()}")
+
+    def action_edit(self) -> None:
+        chosen = self._highlighted()
+        if chosen is not None and chosen != "new":
+            self.dismiss(f"edit:{chosen}")
