@@ -23,7 +23,13 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 
 from connectors.email_map import own_address
 from connectors.email_outbox import EmailOutbox
-from connectors.imap_client import ConnectionLost, ImapError, ImapSession, backoff_delay
+from connectors.imap_client import (
+    ConnectionLost,
+    ImapError,
+    ImapSession,
+    LoginRefused,
+    backoff_delay,
+)
 from connectors.imap_settings import ImapAccountSettings
 from connectors.imap_sync import (
     POOL_THRESHOLD,
@@ -205,6 +211,10 @@ class ImapConnector:
                 await self._sync_folders(store, sessions, self.folders)
                 failures = 0
                 await self._idle_loop(store, sessions)
+            except LoginRefused:
+                # Retrying cannot fix a wrong password: the runner shows "auth failed" and
+                # tries again after its restart delay, without hammering the server.
+                raise
             except ImapError as exc:
                 delay = backoff_delay(failures)
                 failures += 1

@@ -54,6 +54,10 @@ class ConnectionLost(ImapError):
     """The connection dropped (or never came up): reconnect and resume from the checkpoint."""
 
 
+class LoginRefused(ImapError):
+    """The server refused the username/password: retrying will not help until they change."""
+
+
 def backoff_delay(attempt: int, *, first: float = 1.0, cap: float = 300.0) -> float:
     """Exponential backoff with full jitter: clients that dropped together retry apart."""
     ceiling = min(cap, first * 2 ** min(attempt, 20))
@@ -218,9 +222,14 @@ class ImapSession:
             ssl_context=context,
         )
         try:
-            await self._client.wait_hello_from_server()
-        except (OSError, TimeoutError, aioimaplib.AioImapException) as exc:
-            raise ConnectionLost(f"cannot connect to {s.imap_host}:{s.imap_port}: {exc}") from exc
+            # Guarded: a server that closes before its greeting (restarting, overloaded)
+            # would otherwise leave us waiting COMMAND_TIMEOUT for a hello that never comes.
+            await self._guard(self._client.wait_hello_from_server())
+        except ConnectionLost as lost:
+            cause = lost.__cause__ or lost
+            raise ConnectionLost(
+                f"cannot connect to {s.imap_host}:{s.imap_port}: {cause}"
+            ) from cause
         if s.imap_security == "starttls":
             await self._starttls()
 
@@ -244,7 +253,7 @@ class ImapSession:
     async def _login(self, password: str) -> None:
         response = await self._guard(self._client.login(self.settings.username, password))
         if response.result != "OK":
-            raise ImapError(f"login as {self.settings.username} refused: {_text(response)}")
+            raise LoginRefused(f"login as {self.settings.username} refused: {_text(response)}")
 
     def _on_lost(self, exc: Exception | None) -> None:
         self.lost.set()
@@ -282,7 +291,9 @@ class ImapSession:
             lost.cancel()
             if not command.done():
                 command.cancel()
-        if command.cancelled():
+        # The drop won the race: cancel() above only *requests* the command's cancellation,
+        # so it is not done yet (its result() would raise InvalidStateError).
+        if not command.done() or command.cancelled():
             raise ConnectionLost("the IMAP connection dropped")
         try:
             return command.result()

@@ -15,7 +15,9 @@ from connectors.imap_settings import ImapAccountSettings
 from connectors.slack_settings import SlackAccountSettings
 from storage import checkins
 from storage.aio import AsyncStore
+from storage.db import StoreError
 from storage.store import Store
+from storage.sync_status import SyncState
 
 AccountSettings = ImapAccountSettings | SlackAccountSettings
 WAKE_INTERVAL = 30.0
@@ -34,11 +36,15 @@ ConnectorFactory = Callable[[AccountSettings, int], Connector]
 CONNECTORS: dict[str, ConnectorFactory] = {}
 
 
-async def run_once(store: AsyncStore, accounts: Sequence[AccountSettings]) -> list[str]:
-    """One full pass over every account; returns one line per failed account."""
+async def run_once(
+    store: AsyncStore, accounts: Sequence[AccountSettings], *, retry_in: float | None = None
+) -> list[str]:
+    """One full pass over every account; returns one line per failed account.
+
+    `retry_in`: when the next pass will come (run_forever), shown with a failed account."""
     failures = []
     for settings in accounts:
-        problem = await _sync_account(store, settings)
+        problem = await _sync_account(store, settings, retry_in)
         if problem:
             failures.append(f"{settings.name}: {problem}")
     await store.call(Store.wake_due)
@@ -46,16 +52,88 @@ async def run_once(store: AsyncStore, accounts: Sequence[AccountSettings]) -> li
     return failures
 
 
-async def _sync_account(store: AsyncStore, settings: AccountSettings) -> str | None:
+async def _sync_account(
+    store: AsyncStore, settings: AccountSettings, retry_in: float | None
+) -> str | None:
+    account_id = await store.call(Store.ensure_account, settings.name, settings.kind)
     factory = CONNECTORS.get(settings.kind)
     if factory is None:
-        return f"no connector is available for kind {settings.kind!r} yet; nothing was synced"
-    account_id = await store.call(Store.ensure_account, settings.name, settings.kind)
+        problem = f"no connector is available for kind {settings.kind!r} yet; nothing was synced"
+        await store.call(Store.set_sync_status, account_id, "error", problem)
+        return problem
+    await store.call(Store.set_sync_status, account_id, "syncing")
     try:
         await factory(settings, account_id).sync_once(store)
+    except StoreError:
+        raise  # the store cannot be written (disk full...): no other account can sync either
     except Exception as exc:  # one account failing must not stop the others
+        await _record_failure(store, settings.kind, account_id, exc, retry_in)
         return f"{type(exc).__name__}: {exc}"
+    await store.call(Store.set_sync_status, account_id, "idle")
     return None
+
+
+async def _record_failure(
+    store: AsyncStore, kind: str, account_id: int, exc: Exception, retry_in: float | None
+) -> None:
+    state, reason = classify(kind, exc)
+    await store.call(Store.set_sync_status, account_id, state, reason, retry_in)
+
+
+def classify(kind: str, exc: Exception) -> tuple[SyncState, str]:
+    """The status an account's failure shows: a refused login needs the admin (no retry will
+    fix it), a network problem fixes itself, anything else is an error to look at."""
+    auth = _auth_failure(kind, exc)
+    if auth is not None:
+        return "auth failed", auth
+    if _chain_has(exc, ConnectionRefusedError):
+        return "retrying", "connection refused"
+    if _transient(kind, exc):
+        return "retrying", str(exc) or type(exc).__name__
+    return "error", f"{type(exc).__name__}: {exc}"
+
+
+def _auth_failure(kind: str, exc: Exception) -> str | None:
+    # Imported here: the kind's connector has already loaded these modules by now.
+    if kind == "imap":
+        import aiosmtplib
+
+        from connectors.imap_client import LoginRefused
+
+        if isinstance(exc, LoginRefused | aiosmtplib.SMTPAuthenticationError):
+            return str(exc)
+    if kind == "slack":
+        from slack_sdk.errors import SlackApiError
+
+        if isinstance(exc, SlackApiError):
+            error = str(exc.response.get("error", ""))
+            if error in SLACK_AUTH_ERRORS:
+                return f"Slack said {error}"
+    return None
+
+
+SLACK_AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "token_revoked", "account_inactive"})
+
+
+def _transient(kind: str, exc: Exception) -> bool:
+    if _chain_has(exc, OSError):  # refused, reset, unreachable, timed out
+        return True
+    if kind == "imap":
+        from connectors.imap_client import ConnectionLost
+
+        return isinstance(exc, ConnectionLost)
+    return False
+
+
+def _chain_has(exc: BaseException, kind: type[BaseException]) -> bool:
+    seen: BaseException | None = exc
+    for _ in range(10):  # bounded: a cause chain can in principle loop
+        if seen is None:
+            return False
+        if isinstance(seen, kind):
+            return True
+        seen = seen.__cause__  # only explicit causes: a __context__ may be unrelated
+    return False
 
 
 async def run_forever(store: AsyncStore, accounts: Sequence[AccountSettings]) -> None:
@@ -66,7 +144,7 @@ async def run_forever(store: AsyncStore, accounts: Sequence[AccountSettings]) ->
     polled = [a for a in accounts if a not in live]
     try:
         while True:
-            await run_once(store, polled)
+            await run_once(store, polled, retry_in=WAKE_INTERVAL)
             await asyncio.sleep(WAKE_INTERVAL)
     finally:
         for task in tasks:
@@ -79,10 +157,12 @@ async def _supervise_live(store: AsyncStore, settings: AccountSettings) -> None:
     account_id = await store.call(Store.ensure_account, settings.name, settings.kind)
     while True:
         connector = CONNECTORS[settings.kind](settings, account_id)
+        await store.call(Store.set_sync_status, account_id, "syncing", "live")
         try:
             await cast(LiveConnector, connector).run_live(store)
-        except Exception:
+        except Exception as exc:
             log.exception("%s: the live sync stopped; restarting", settings.name)
+            await _record_failure(store, settings.kind, account_id, exc, LIVE_RESTART_DELAY)
         await asyncio.sleep(LIVE_RESTART_DELAY)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from textual import work
 from textual.app import App
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 
 from console import keymap
 from console.actions import Actions
@@ -92,6 +93,18 @@ class FrontdeskApp(App[None]):
         if self.knowledge_folder is not None:
             self.reindex_knowledge()
             self.set_interval(KNOWLEDGE_SECONDS, self.reindex_knowledge)
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Notifications quote customer and admin text (queries, names): never as markup."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def _queue_screen(self) -> QueueScreen:
         return QueueScreen(

@@ -167,7 +167,11 @@ def sync(config_path: Path | None, once: bool) -> None:
 
     config = _load(config_path)
     with _open_store(config.storage.path, config) as store:
-        failures = run_sync(store, config, once=once)
+        try:
+            failures = run_sync(store, config, once=once)
+        except StoreError as exc:  # disk full, read-only file: the user's to fix, no traceback
+            click.echo(f"frontdesk sync: {exc}", err=True)
+            sys.exit(1)
     for line in failures:
         click.echo(f"frontdesk sync: {line}", err=True)
     sys.exit(1 if failures else 0)

@@ -48,6 +48,10 @@ class _Query:
 
 def parse(query: str, *, me: str | None = None) -> View:
     """Turn a search string into a view; raise SearchError on a bad operator or value."""
+    try:
+        query.encode("utf-8")
+    except UnicodeEncodeError as exc:  # lone surrogates: SQLite cannot take them
+        raise SearchError("the search contains characters that are not text") from exc
     parsed = _Query()
     tokens = _tokens(query)
     for token in tokens:

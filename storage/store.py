@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from storage import conversation, presence, queue, rules, undo
+from storage import conversation, presence, queue, rules, sync_status, undo
 from storage.db import connect, transaction
 from storage.ingest import ingest_one, resolve_identity
 from storage.models import (
@@ -71,6 +71,21 @@ class Store:
             "SELECT state FROM sync_state WHERE account_id = ? AND scope = ?", (account_id, scope)
         ).fetchone()
         return None if row is None else dict(json.loads(row[0]))
+
+    def set_sync_status(
+        self,
+        account_id: int,
+        state: sync_status.SyncState,
+        detail: str = "",
+        retry_in: float | None = None,
+    ) -> None:
+        """What sync is doing for the account; the detail is scrubbed of token-like text."""
+        now = self.clock()
+        retry_at = None if retry_in is None else now + retry_in
+        sync_status.write(self.conn, account_id, state, detail, retry_at, now)
+
+    def sync_statuses(self) -> list[sync_status.SyncStatus]:
+        return sync_status.read_all(self.conn)
 
     def _save_checkpoint(self, account_id: int, scope: str, state: dict[str, object]) -> None:
         self.conn.execute(

@@ -19,9 +19,10 @@ from console.screens.workflow import WorkflowScreen
 from console.widgets.picker import Choice, Picker
 from console.widgets.queue_list import QueueList
 from console.widgets.search_bar import SearchBar
-from storage import queue, search
+from storage import queue, search, sync_status
 from storage.models import CannedReply
 from storage.queue import View
+from storage.sanitize import clean_line
 from storage.store import Store
 
 
@@ -104,6 +105,7 @@ class QueueScreen(WorkflowScreen):
 
     def compose(self) -> ComposeResult:
         yield Static(id="view-bar")
+        yield Static(id="sync-status")
         yield SearchBar(id="search")
         yield QueueList(self._store, self.views[0], clock=self.clock, id="queue")
         yield Footer()
@@ -111,6 +113,7 @@ class QueueScreen(WorkflowScreen):
     def on_mount(self) -> None:
         self.queue_list.focus()
         self.refresh_counts()
+        self._show_sync_status()
 
     @property
     def queue_list(self) -> QueueList:
@@ -129,6 +132,16 @@ class QueueScreen(WorkflowScreen):
     def refresh_data(self) -> None:
         self.queue_list.reload()
         self.refresh_counts()
+        self._show_sync_status()
+
+    def _show_sync_status(self) -> None:
+        """One line per `frontdesk sync` account state; hidden while sync never ran (one row
+        per account: a sync read is cheap enough for the UI thread)."""
+        now = self.clock()
+        line = " · ".join(sync_status.describe(s, now) for s in self._store.sync_statuses())
+        bar = self.query_one("#sync-status", Static)
+        bar.display = bool(line)
+        bar.update(safe_line(line))  # details quote servers: no escape sequences reach us
 
     @work(thread=True, exclusive=True, group="counts")
     def refresh_counts(self) -> None:
@@ -152,7 +165,9 @@ class QueueScreen(WorkflowScreen):
             label = f" {n} {view.name}" + (f" {count}" if count is not None else "") + " "
             bar.append(label, style="bold reverse" if view == current else "")
         if current not in self.views:
-            bar.append(f" {current.name} ", style="bold reverse")
+            # A search view is named after the typed query, and a query can be pasted
+            # customer text: escapes in it must not reach the terminal.
+            bar.append(f" {clean_line(current.name)} ", style="bold reverse")
             bar.append(f" {self.queue_list.total} found", style="dim")
         self.query_one("#view-bar", Static).update(bar)
 

@@ -14,6 +14,7 @@ from console.render import local_time, safe_block, safe_line, size_label
 from storage.models import ConversationDetail, Event, Message
 
 CHANNEL_ICON = {"email": "✉", "slack": "#"}
+MAX_SHOWN = 50_000  # characters of one message laid out in the thread
 EVENT_TEXT = {
     "closed": "closed the conversation",
     "reopened": "reopened the conversation",
@@ -92,7 +93,11 @@ class ThreadView(VerticalScroll, can_focus=True):
         text, folded = message.text, ""
         if message.quote_offset is not None and not self.show_quotes:
             text, folded = text[: message.quote_offset].rstrip(), text[message.quote_offset :]
-        parts: list[RenderableType] = [safe_block(text)]
+        hidden = max(0, len(text) - MAX_SHOWN)
+        parts: list[RenderableType] = [safe_block(text[:MAX_SHOWN])]
+        if hidden:
+            # A 10 MB message would take seconds to lay out: show its start, say what is left.
+            parts.append(Text(f"··· {hidden:,} more characters not shown", style="dim italic"))
         if folded.strip():
             lines = folded.strip().count("\n") + 1
             parts.append(
