@@ -14,6 +14,7 @@ from textual.notifications import SeverityLevel
 from console import keymap
 from console.actions import Actions
 from console.commands import ActionsProvider
+from console.guard import store_write
 from console.macros import Macro, MacroRunner
 from console.screens.conversation import ConversationScreen
 from console.screens.help import HelpScreen
@@ -89,7 +90,7 @@ class FrontdeskApp(App[None]):
         self.set_interval(POLL_SECONDS, self._poll_store)
         self.set_interval(WAKE_SECONDS, self.wake_due)
         if self._tick is not None:
-            self.set_interval(self._tick_seconds, self._tick)
+            self.set_interval(self._tick_seconds, self._run_tick)
         if self.knowledge_folder is not None:
             self.reindex_knowledge()
             self.set_interval(KNOWLEDGE_SECONDS, self.reindex_knowledge)
@@ -122,6 +123,12 @@ class FrontdeskApp(App[None]):
         if callable(refresh):
             refresh()
 
+    @store_write
+    def _run_tick(self) -> None:
+        if self._tick is not None:
+            self._tick()
+
+    @store_write
     def wake_due(self) -> None:
         """Snoozes come back on time even when no `frontdesk sync` runs."""
         if self.store.wake_due():

@@ -279,3 +279,22 @@ def test_help_screen_snapshot(demo_store: Store, snap_compare) -> None:  # type:
         await settle(pilot)
 
     assert snap_compare(make_app(demo_store), terminal_size=(150, 50), run_before=run_before)
+
+
+async def test_a_full_disk_is_told_and_the_console_goes_on(demo_store: Store) -> None:
+    app = make_app(demo_store)
+    async with app.run_test(size=(150, 40)) as pilot:
+        pages = demo_store.conn.execute("PRAGMA page_count").fetchone()[0]
+        demo_store.conn.execute(f"PRAGMA max_page_count = {pages}")  # no room to grow
+        cid = app.screen.query_one(QueueList).current_id()
+        big = "x" * 200_000
+        await pilot.press("enter", "n")
+        app.screen.query_one(Composer).editor.text = big
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert any("disk is full" in str(n.message) for n in app._notifications)
+        assert app.is_running
+        demo_store.conn.execute(f"PRAGMA max_page_count = {pages * 100}")
+        await pilot.press("ctrl+s")  # the note is still in the composer: try again
+        await pilot.pause()
+        assert demo_store.detail(cid).messages[-1].text == big  # type: ignore[arg-type]

@@ -12,6 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Static, TextArea
 
 from console import canned
+from console.guard import store_write
 from console.render import safe_line
 from console.screens.canned_editor import CannedDraft, CannedEditor
 from console.screens.confirm import ConfirmScreen
@@ -111,6 +112,7 @@ class ConversationScreen(WorkflowScreen):
     def composer(self) -> Composer:
         return self.query_one(Composer)
 
+    @store_write
     def load(self, conversation_id: int) -> None:
         """Show a conversation (also used to move to another one in place)."""
         self._keep_draft()
@@ -144,6 +146,7 @@ class ConversationScreen(WorkflowScreen):
 
     # presence -----------------------------------------------------------------------------
 
+    @store_write
     def _heartbeat(self) -> None:
         state: PresenceState = "replying" if self.composer.is_open else "viewing"
         self.store.heartbeat(self.fd_app.agent_name, self.conversation_id, state)
@@ -160,6 +163,7 @@ class ConversationScreen(WorkflowScreen):
         self.query_one("#conversation-presence", Static).update(line)
         self.query_one("#conversation-presence", Static).display = bool(others)
 
+    @store_write
     def on_unmount(self) -> None:
         self.store.leave(self.fd_app.agent_name, self.conversation_id)
 
@@ -171,6 +175,7 @@ class ConversationScreen(WorkflowScreen):
     def after_change(self) -> None:
         self.refresh_data()
 
+    @store_write
     def action_back(self) -> None:
         self._keep_draft()
         self.dismiss()
@@ -251,6 +256,7 @@ class ConversationScreen(WorkflowScreen):
         )
         self.app.push_screen(CannedEditor(draft), self._save_canned)
 
+    @store_write
     def _save_canned(self, draft: CannedDraft | None) -> None:
         if draft is not None:
             self.store.upsert_canned_reply(
@@ -315,6 +321,7 @@ class ConversationScreen(WorkflowScreen):
         if self.composer.is_open and self.composer.mode == "reply":
             self._submit("reply", self.composer.editor.text, close=True)
 
+    @store_write
     def _submit(self, mode: str, raw: str, *, close: bool) -> None:
         text = raw.strip()
         if not text:
@@ -379,6 +386,7 @@ class ConversationScreen(WorkflowScreen):
         self.refresh_data()
         self._heartbeat()
 
+    @store_write
     def on_composer_left(self, event: Composer.Left) -> None:
         if event.mode == "reply":
             self.store.save_draft(self.conversation_id, event.text)

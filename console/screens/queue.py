@@ -13,6 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Input, Static
 
 from console import followup
+from console.guard import store_write
 from console.render import safe_line
 from console.screens.followup import BlockedScreen, FollowUpChoice, FollowUpScreen
 from console.screens.workflow import WorkflowScreen
@@ -248,6 +249,7 @@ class QueueScreen(WorkflowScreen):
             lambda choice: self._queue_batch(rendered, choice),
         )
 
+    @store_write
     def _queue_batch(
         self, rendered: list[followup.Rendered], choice: FollowUpChoice | None
     ) -> None:
@@ -265,6 +267,7 @@ class QueueScreen(WorkflowScreen):
         self.after_change()
         self.notify(f"{len(rendered)} replies queued (ctrl+x cancels those not sent yet)")
 
+    @store_write
     def action_cancel_follow_up(self) -> None:
         if not self.last_batch:
             self.notify("No follow-up batch to cancel", severity="warning")

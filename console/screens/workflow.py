@@ -14,6 +14,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from console.actions import Actions
+from console.guard import store_write
 from console.render import safe_line
 from console.screens.snooze import SnoozeChoice, SnoozeScreen
 from console.widgets.picker import Choice, Picker
@@ -88,6 +89,7 @@ class WorkflowScreen(Screen[None]):
         """Re-read what changed."""
         raise NotImplementedError
 
+    @store_write
     def _act(self, done: str, run: Any) -> None:
         ids = self.targets()
         if not ids:
@@ -162,6 +164,7 @@ class WorkflowScreen(Screen[None]):
             ),
         )
 
+    @store_write
     def action_undo(self) -> None:
         label = self.actions.undo()
         if label is None:
