@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from email.utils import make_msgid
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -16,7 +17,6 @@ from console.guard import store_write
 from console.render import safe_line
 from console.screens.canned_editor import CannedDraft, CannedEditor
 from console.screens.confirm import ConfirmScreen
-from console.screens.knowledge import Insert, KnowledgeScreen
 from console.screens.workflow import WorkflowScreen
 from console.widgets.composer import Composer
 from console.widgets.context_panel import ContextPanel
@@ -24,6 +24,9 @@ from console.widgets.picker import Choice, Picker
 from console.widgets.thread_view import ThreadView
 from storage.models import ConversationDetail
 from storage.presence import PresenceState
+
+if TYPE_CHECKING:
+    from console.screens.knowledge import Insert
 
 Step = Callable[[int], int | None]
 HEARTBEAT_SECONDS = 5.0
@@ -293,6 +296,8 @@ class ConversationScreen(WorkflowScreen):
     # knowledge base -----------------------------------------------------------------------
 
     def action_knowledge(self, query: str = "") -> None:
+        from console.screens.knowledge import KnowledgeScreen  # Markdown: loaded on first use
+
         self.app.push_screen(KnowledgeScreen(self.store, query), self._insert_knowledge)
 
     def _insert_knowledge(self, chosen: Insert | None) -> None:
