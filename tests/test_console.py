@@ -17,6 +17,7 @@ from console.widgets.context_panel import ContextPanel
 from console.widgets.queue_list import QueueList
 from storage import queue, search
 from storage.models import IdentityRef
+from storage.sanitize import clean_line
 from storage.store import Store
 from tests.conftest import FakeClock
 from tests.factories import email
@@ -298,3 +299,22 @@ async def test_a_full_disk_is_told_and_the_console_goes_on(demo_store: Store) ->
         await pilot.press("ctrl+s")  # the note is still in the composer: try again
         await pilot.pause()
         assert demo_store.detail(cid).messages[-1].text == big  # type: ignore[arg-type]
+
+
+async def test_the_cursor_row_is_painted_where_it_is_after_scrolling(demo_store: Store) -> None:
+    app = make_app(demo_store)
+    async with app.run_test(size=(140, 14)) as pilot:
+        qlist = app.screen.query_one(QueueList)
+        await pilot.press(*["j"] * 30)
+        await pilot.pause()
+        assert qlist.scroll_offset.y > 0
+        cursor_bg = qlist.get_component_rich_style("queue-list--cursor").bgcolor
+        on_screen = qlist.cursor + 1 - int(qlist.scroll_offset.y)
+
+        def background(y: int) -> object:
+            return next(iter(qlist.render_line(y))).style.bgcolor  # type: ignore[union-attr]
+
+        assert background(on_screen) == cursor_bg
+        assert all(background(y) != cursor_bg for y in range(1, 12) if y != on_screen)
+        row = qlist.row(qlist.cursor)
+        assert row is not None and clean_line(row.contact_name)[:10] in line_text(qlist, on_screen)

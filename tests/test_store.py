@@ -262,3 +262,15 @@ def test_migration_numbers_are_unique_and_contiguous() -> None:
     # A gap or a duplicate would be skipped silently on stores already past that number.
     numbers = [number for number, _ in migrations()]
     assert numbers == list(range(1, len(numbers) + 1))
+
+
+def test_the_message_index_can_be_rebuilt_and_quoted(store: Store, clock: FakeClock) -> None:
+    # External-content FTS reads its columns from `messages` by name: they must all exist.
+    account = store.ensure_account("mail", "imap")
+    store.ingest([email(account, "<a@x>", clock.now, text="the parcel never arrived")])
+    store.conn.execute("INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')")
+    row = store.conn.execute(
+        "SELECT snippet(messages_fts, 1, '[', ']', '…', 5) FROM messages_fts"
+        " WHERE messages_fts MATCH 'parcel'"
+    ).fetchone()
+    assert row[0] == "the [parcel] never arrived"

@@ -179,22 +179,22 @@ CREATE TABLE presence (
 
 -- Full-text index over messages (external content: the text lives once, in messages).
 CREATE VIRTUAL TABLE messages_fts USING fts5(
-    subject, text, author,
+    subject, text, author_name,
     content = 'messages', content_rowid = 'id',
     tokenize = 'unicode61 remove_diacritics 2',
     prefix = '2 3'
 );
 CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
-    INSERT INTO messages_fts(rowid, subject, text, author)
+    INSERT INTO messages_fts(rowid, subject, text, author_name)
     VALUES (new.id, new.subject, new.text, new.author_name);
 END;
 CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
-    INSERT INTO messages_fts(messages_fts, rowid, subject, text, author)
+    INSERT INTO messages_fts(messages_fts, rowid, subject, text, author_name)
     VALUES ('delete', old.id, old.subject, old.text, old.author_name);
 END;
 CREATE TRIGGER messages_fts_update AFTER UPDATE OF subject, text, author_name ON messages BEGIN
-    INSERT INTO messages_fts(messages_fts, rowid, subject, text, author)
+    INSERT INTO messages_fts(messages_fts, rowid, subject, text, author_name)
     VALUES ('delete', old.id, old.subject, old.text, old.author_name);
-    INSERT INTO messages_fts(rowid, subject, text, author)
+    INSERT INTO messages_fts(rowid, subject, text, author_name)
     VALUES (new.id, new.subject, new.text, new.author_name);
 END;
