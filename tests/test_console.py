@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from textual.widgets import OptionList, Static
 
 from console import keymap
@@ -318,3 +320,38 @@ async def test_the_cursor_row_is_painted_where_it_is_after_scrolling(demo_store:
         assert all(background(y) != cursor_bg for y in range(1, 12) if y != on_screen)
         row = qlist.row(qlist.cursor)
         assert row is not None and clean_line(row.contact_name)[:10] in line_text(qlist, on_screen)
+
+
+def thread_text(app: FrontdeskApp) -> str:
+    console = Console(width=120, record=True, file=io.StringIO())
+    console.print(app.screen.query_one("#thread-body", Static).content)
+    return console.export_text()
+
+
+async def test_a_long_thread_opens_at_its_recent_end_and_m_shows_the_rest(
+    db_path: Path,
+) -> None:
+    store = Store(db_path, clock=lambda: NOW)
+    account = store.ensure_account("mail", "imap")
+    msgs = [
+        email(
+            account,
+            f"<m{i}@x>",
+            NOW - 10_000 + i,
+            text=f"message number {i}",
+            parents=(f"<m{i - 1}@x>",) if i else (),
+        )
+        for i in range(200)
+    ]
+    store.ingest(msgs)
+    app = make_app(store)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press("enter")
+        await pilot.pause()
+        body = thread_text(app)
+        assert "170 earlier messages" in body
+        assert "message number 199" in body and "message number 0\n" not in body
+        await pilot.press("m")
+        await pilot.pause()
+        body = thread_text(app)
+        assert "message number 0" in body and "earlier messages" not in body

@@ -15,6 +15,7 @@ from storage.models import ConversationDetail, Event, Message
 
 CHANNEL_ICON = {"email": "✉", "slack": "#"}
 MAX_SHOWN = 50_000  # characters of one message laid out in the thread
+RECENT_ITEMS = 30  # messages and events shown when a thread opens
 EVENT_TEXT = {
     "closed": "closed the conversation",
     "reopened": "reopened the conversation",
@@ -39,18 +40,28 @@ class ThreadView(VerticalScroll, can_focus=True):
             id="thread.quotes",
             tooltip="Show or fold quoted text and signatures",
         ),
+        Binding(
+            "m",
+            "show_all",
+            "Earlier",
+            id="thread.earlier",
+            tooltip="Show the earlier messages of a long thread",
+        ),
     ]
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.detail: ConversationDetail | None = None
         self.show_quotes = False
+        self.show_all = False
 
     def compose(self):  # type: ignore[no-untyped-def]
         yield Static(id="thread-body")
 
     def show(self, detail: ConversationDetail, *, keep_scroll: bool = False) -> None:
         at_end = self.scroll_y >= self.max_scroll_y - 1
+        if self.detail is None or self.detail.conversation.id != detail.conversation.id:
+            self.show_all = False
         self.detail = detail
         self.query_one("#thread-body", Static).update(self._render_thread(detail))
         if not keep_scroll or at_end:
@@ -61,16 +72,33 @@ class ThreadView(VerticalScroll, can_focus=True):
         if self.detail is not None:
             self.show(self.detail, keep_scroll=True)
 
+    def action_show_all(self) -> None:
+        if self.detail is not None and not self.show_all:
+            self.show_all = True
+            self.show(self.detail, keep_scroll=True)
+            self.call_after_refresh(self.scroll_home, animate=False)
+
     def _render_thread(self, detail: ConversationDetail) -> RenderableType:
-        items: list[tuple[float, int, RenderableType]] = []
-        channel = detail.conversation.channel
-        for message in detail.messages:
-            items.append((message.sent_at, 0, self._message(message, channel)))
-        for event in detail.events:
-            if event.kind in EVENT_TEXT:
-                items.append((event.at, 1, _event(event)))
+        items: list[tuple[float, int, Message | Event]] = [
+            (m.sent_at, 0, m) for m in detail.messages
+        ] + [(e.at, 1, e) for e in detail.events if e.kind in EVENT_TEXT]
         items.sort(key=lambda item: (item[0], item[1]))
-        return Group(*(renderable for _, _, renderable in items))
+        # Laying out a long thread costs ~2 ms a message: show the recent end, which is what
+        # the agent answers, and the rest on `m`.
+        hidden = 0 if self.show_all else max(0, len(items) - RECENT_ITEMS)
+        parts: list[RenderableType] = []
+        if hidden:
+            parts.append(
+                Text(
+                    f"··· {hidden} earlier messages and events (m shows them)\n", style="dim italic"
+                )
+            )
+        channel = detail.conversation.channel
+        for _, _, item in items[hidden:]:
+            parts.append(
+                self._message(item, channel) if isinstance(item, Message) else _event(item)
+            )
+        return Group(*parts)
 
     def _message(self, message: Message, channel: str) -> RenderableType:
         body = self._body(message)
