@@ -428,6 +428,19 @@ class Store:
         rows = self.conn.execute("SELECT name, color FROM tags ORDER BY name")
         return [(r[0], r[1]) for r in rows]
 
+    def common_tags(self, conversation_ids: Sequence[int]) -> set[str]:
+        """The tags every one of these conversations has (the tag picker's check marks)."""
+        ids = list(dict.fromkeys(conversation_ids))
+        if not ids:
+            return set()
+        marks = ",".join("?" * len(ids))
+        rows = self.conn.execute(
+            "SELECT t.name FROM conversation_tags x JOIN tags t ON t.id = x.tag_id"
+            f" WHERE x.conversation_id IN ({marks}) GROUP BY t.id HAVING count(*) = ?",
+            [*ids, len(ids)],
+        )
+        return {r[0] for r in rows}
+
     def canned_replies(self) -> list[CannedReply]:
         rows = self.conn.execute(
             "SELECT id, name, shortcut, folder, body, source FROM canned_replies"

@@ -274,3 +274,12 @@ def test_the_message_index_can_be_rebuilt_and_quoted(store: Store, clock: FakeCl
         " WHERE messages_fts MATCH 'parcel'"
     ).fetchone()
     assert row[0] == "the [parcel] never arrived"
+
+
+def test_common_tags_are_those_every_conversation_has(store: Store, clock: FakeClock) -> None:
+    ids = _fill(store, clock, 300)
+    store.tag(ids, "Sam", "billing")
+    store.tag(ids[:299], "Sam", "vip")
+    assert store.common_tags(ids) == {"billing"}
+    assert store.common_tags(ids[:299]) == {"billing", "vip"}
+    assert store.common_tags([]) == set()

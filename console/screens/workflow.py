@@ -122,7 +122,7 @@ class WorkflowScreen(Screen[None]):
             self._act(f"Assigned to {who or 'nobody'}:", lambda ids: self.actions.assign(ids, who))
 
     def action_tag(self) -> None:
-        on = self._tags_on_all()
+        on = self.store.common_tags(self.targets())
         choices = [
             Choice(
                 name, Text.assemble(("✓ " if name in on else "  "), safe_line(name, color)), name
@@ -130,14 +130,10 @@ class WorkflowScreen(Screen[None]):
             for name, color in self.store.tags()
         ]
         title = "Toggle a tag (type a new name to create it)"
-        self.app.push_screen(Picker(title, choices, allow_new=True), self._tag_chosen)
+        picker = Picker(title, choices, allow_new=True)
+        self.app.push_screen(picker, lambda chosen: self._tag_chosen(chosen, on))
 
-    def _tags_on_all(self) -> set[str]:
-        ids = self.targets()
-        sets = [{name for name, _ in self.store.detail(i).tags} for i in ids[:200]]
-        return set.intersection(*sets) if sets else set()
-
-    def _tag_chosen(self, chosen: str | None) -> None:
+    def _tag_chosen(self, chosen: str | None, on_all: set[str]) -> None:
         if chosen is None:
             return
         if chosen.startswith("new:"):
@@ -146,7 +142,7 @@ class WorkflowScreen(Screen[None]):
             self.store.ensure_tag(name, color)
             self._act(f"Tagged {name}:", lambda ids: self.actions.tag(ids, name, True))
             return
-        on = chosen not in self._tags_on_all()
+        on = chosen not in on_all  # a tag every target has is removed; otherwise added
         verb = "Tagged" if on else "Untagged"
         self._act(f"{verb} {chosen}:", lambda ids: self.actions.tag(ids, chosen, on))
 
