@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 PresenceState = Literal["viewing", "replying"]
-PRESENCE_TTL = 30.0
+PRESENCE_TTL = 45.0  # three missed refreshes of a console (every 15 s)
 
 
 @dataclass(frozen=True)

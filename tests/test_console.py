@@ -355,3 +355,25 @@ async def test_a_long_thread_opens_at_its_recent_end_and_m_shows_the_rest(
         await pilot.pause()
         body = thread_text(app)
         assert "message number 0" in body and "earlier messages" not in body
+
+
+async def test_other_consoles_presence_does_not_redraw_the_thread(
+    demo_store: Store, db_path: Path
+) -> None:
+    app = make_app(demo_store)
+    async with app.run_test(size=(150, 40)) as pilot:
+        await pilot.press("enter")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, ConversationScreen)
+        body = screen.query_one("#thread-body", Static)
+        drawn = body.content
+        other = Store(db_path, clock=FakeClock(NOW))
+        other.heartbeat("Kim Osei", screen.conversation_id, "viewing")
+        await pilot.pause(1.2)  # two data_version polls
+        assert body.content is drawn  # nothing in the conversation changed: no new layout
+        other.add_note(screen.conversation_id, "Kim Osei", "Called them, all good")
+        other.close()
+        await pilot.pause(1.2)
+        assert body.content is not drawn
+        assert "Called them, all good" in thread_text(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from email.utils import make_msgid
 from typing import TYPE_CHECKING
@@ -29,7 +30,8 @@ if TYPE_CHECKING:
     from console.screens.knowledge import Insert
 
 Step = Callable[[int], int | None]
-HEARTBEAT_SECONDS = 5.0
+HEARTBEAT_SECONDS = 5.0  # how often others' presence is re-read
+PRESENCE_REFRESH = 15.0  # how often an unchanged presence of ours is rewritten
 
 
 class ConversationScreen(WorkflowScreen):
@@ -96,6 +98,8 @@ class ConversationScreen(WorkflowScreen):
         self.detail: ConversationDetail | None = None
         self.reply_base = 0  # newest message id when the composer opened (collisions)
         self.collision_checked = False
+        self._last_beat: tuple[int, str] | None = None
+        self._last_beat_at = 0.0
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -143,16 +147,30 @@ class ConversationScreen(WorkflowScreen):
         self.query_one(ContextPanel).show(detail, self.fd_app.clock())
 
     def refresh_data(self) -> None:
-        """Something changed the store: re-read, keep the reader's place."""
-        self._show(self.store.detail(self.conversation_id), keep_scroll=True)
+        """Something changed the store: re-read, keep the reader's place.
+
+        The store changes for many reasons (other conversations, presence): laying out a
+        thread is the expensive part, so only a conversation that did change is shown again.
+        """
+        detail = self.store.detail(self.conversation_id)
+        if detail != self.detail:
+            self._show(detail, keep_scroll=True)
         self._show_presence()
 
     # presence -----------------------------------------------------------------------------
 
     @store_write
     def _heartbeat(self) -> None:
+        """Say we are here; write only on a change or to keep the entry alive.
+
+        Every write wakes the other consoles' data_version poll, so an unchanged presence is
+        rewritten only every PRESENCE_REFRESH seconds (well inside the store's PRESENCE_TTL).
+        """
         state: PresenceState = "replying" if self.composer.is_open else "viewing"
-        self.store.heartbeat(self.fd_app.agent_name, self.conversation_id, state)
+        beat = (self.conversation_id, state)
+        if beat != self._last_beat or time.monotonic() - self._last_beat_at > PRESENCE_REFRESH:
+            self.store.heartbeat(self.fd_app.agent_name, self.conversation_id, state)
+            self._last_beat, self._last_beat_at = beat, time.monotonic()
         self._show_presence()
 
     def _show_presence(self) -> None:
