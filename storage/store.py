@@ -507,7 +507,11 @@ class Store:
                 "INSERT INTO canned_replies (name, shortcut, folder, body, source, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET"
                 " shortcut = excluded.shortcut, folder = excluded.folder, body = excluded.body,"
-                " source = excluded.source, updated_at = excluded.updated_at",
+                " source = excluded.source, updated_at = excluded.updated_at"
+                # Every console start re-applies the config's replies: unchanged ones are left
+                # alone, so nothing is written and no other console is woken for nothing.
+                " WHERE (shortcut, folder, body, source) IS NOT"
+                " (excluded.shortcut, excluded.folder, excluded.body, excluded.source)",
                 (name, shortcut, folder, body, source, self.clock()),
             )
 

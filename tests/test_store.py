@@ -283,3 +283,22 @@ def test_common_tags_are_those_every_conversation_has(store: Store, clock: FakeC
     assert store.common_tags(ids) == {"billing"}
     assert store.common_tags(ids[:299]) == {"billing", "vip"}
     assert store.common_tags([]) == set()
+
+
+def test_reapplying_an_unchanged_canned_reply_writes_nothing(
+    store: Store, clock: FakeClock, db_path: Path
+) -> None:
+    store.upsert_canned_reply(
+        "Hi", "Hello {{ contact.first_name }}", shortcut="hi", folder="", source="config"
+    )
+    watcher = Store(db_path)
+    version = watcher.data_version()
+    clock.advance(60)
+    store.upsert_canned_reply(
+        "Hi", "Hello {{ contact.first_name }}", shortcut="hi", folder="", source="config"
+    )
+    assert watcher.data_version() == version
+    store.upsert_canned_reply("Hi", "Hello!", shortcut="hi", folder="", source="config")
+    assert watcher.data_version() != version
+    assert [r.body for r in store.canned_replies()] == ["Hello!"]
+    watcher.close()
