@@ -8,9 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from email.utils import make_msgid
 
 from storage.store import Store
 from storage.undo import Snapshot
+
+
+def reply_message_id(agent_email: str) -> str:
+    """A fresh Message-ID for a reply (also its key in the store, so the Sent copy dedupes)."""
+    return make_msgid(domain=agent_email.rsplit("@", 1)[-1] or "frontdesk.local")
 
 
 @dataclass

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from email.utils import make_msgid
 
 from console import canned
+from console.actions import reply_message_id
 from storage.models import CannedReply, ConversationDetail
 from storage.queue import View, cursor_of
 from storage.store import Store
@@ -70,13 +70,12 @@ def queue_batch(
 ) -> str:
     """Queue one reply per conversation through the outbox; returns the batch id."""
     batch = uuid.uuid4().hex[:12]
-    domain = agent_email.rsplit("@", 1)[-1] or "frontdesk.local"
     for item in rendered:
         store.queue_reply(
             item.conversation_id,
             agent_name,
             item.text,
-            remote_id=make_msgid(domain=domain),
+            remote_id=reply_message_id(agent_email),
             close=close,
             batch=batch,
         )

@@ -14,6 +14,7 @@ from console.macros import Macro, MacroStep
 from console.screens.conversation import ConversationScreen
 from console.widgets.picker import Picker
 from console.widgets.queue_list import QueueList
+from storage import queue
 from storage.store import Store
 from tests.conftest import FakeClock
 from tests.factories import email
@@ -68,7 +69,7 @@ async def pick(pilot, text: str) -> None:  # type: ignore[no-untyped-def]
 def test_canned_reply_is_personalised_and_undefined_names_the_variable(
     demo_store: Store,
 ) -> None:
-    cid = demo_store.page(__import__("storage.queue").queue.needs_reply(), limit=1)[0].id
+    cid = demo_store.page(queue.needs_reply(), limit=1)[0].id
     values = variables(demo_store.detail(cid), "Sam Rivera", "sam@x")
     first = demo_store.detail(cid).contact.name.split()[0]
     assert render("hi", "Hi {{ contact.first_name }}, {{ agent.first_name }} here", values) == (

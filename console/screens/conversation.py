@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from email.utils import make_msgid
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -14,6 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Static, TextArea
 
 from console import canned
+from console.actions import reply_message_id
 from console.guard import store_write
 from console.render import safe_line
 from console.screens.canned_editor import CannedDraft, CannedEditor
@@ -21,7 +21,7 @@ from console.screens.confirm import ConfirmScreen
 from console.screens.workflow import WorkflowScreen
 from console.widgets.composer import Composer
 from console.widgets.context_panel import ContextPanel
-from console.widgets.picker import Choice, Picker
+from console.widgets.picker import Picker, canned_choices
 from console.widgets.thread_view import ThreadView
 from storage.models import ConversationDetail
 from storage.presence import PresenceState
@@ -242,18 +242,7 @@ class ConversationScreen(WorkflowScreen):
             except canned.TemplateProblem as exc:
                 return Text(f"Cannot be used here:\n{exc}", style="bold red")
 
-        choices = [
-            Choice(
-                rid,
-                Text.assemble(
-                    safe_line(r.name, "bold"),
-                    (f"  {r.folder}", "dim"),
-                    (f"  ;{r.shortcut}" if r.shortcut else "", "cyan"),
-                ),
-                f"{r.name} {r.folder} {r.shortcut or ''} {r.body}",
-            )
-            for rid, r in replies.items()
-        ]
+        choices = canned_choices(list(replies.values()))
         title = "Canned reply — enter inserts · ctrl+n new · ctrl+e edit"
         picker = Picker(title, choices, preview=preview, editable=True)
         self.app.push_screen(picker, self._insert_canned)
@@ -391,12 +380,11 @@ class ConversationScreen(WorkflowScreen):
         return text
 
     def _send(self, text: str, close: bool) -> None:
-        domain = self.fd_app.me.rsplit("@", 1)[-1] or "frontdesk.local"
         self.store.queue_reply(
             self.conversation_id,
             self.fd_app.agent_name,
             text,
-            remote_id=make_msgid(domain=domain),
+            remote_id=reply_message_id(self.fd_app.me),
             close=close,
         )
         self.store.save_draft(self.conversation_id, "")

@@ -17,7 +17,7 @@ from console.guard import store_write
 from console.render import safe_line
 from console.screens.followup import BlockedScreen, FollowUpChoice, FollowUpScreen
 from console.screens.workflow import WorkflowScreen
-from console.widgets.picker import Choice, Picker
+from console.widgets.picker import Picker, canned_choices
 from console.widgets.queue_list import QueueList
 from console.widgets.search_bar import SearchBar
 from storage import queue, search, sync_status
@@ -227,10 +227,7 @@ class QueueScreen(WorkflowScreen):
             self.notify("This view is empty", severity="warning")
             return
         replies = {str(r.id): r for r in self.store.canned_replies()}
-        choices = [
-            Choice(rid, safe_line(r.name, "bold"), f"{r.name} {r.folder} {r.body}")
-            for rid, r in replies.items()
-        ]
+        choices = canned_choices(list(replies.values()))
         title = f"Follow up with {len(ids)} conversation(s): which canned reply?"
         self.app.push_screen(
             Picker(title, choices), lambda chosen: self._review(ids, replies.get(chosen or ""))

@@ -16,6 +16,7 @@ from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from console.render import safe_line
+from storage.models import CannedReply
 
 
 @dataclass(frozen=True)
@@ -151,3 +152,19 @@ class Picker(ModalScreen[str | None]):
         chosen = self._highlighted()
         if chosen is not None and chosen != "new":
             self.dismiss(f"edit:{chosen}")
+
+
+def canned_choices(replies: list[CannedReply]) -> list[Choice]:
+    """Canned replies as picker rows: name, folder, shortcut; searched on all and the body."""
+    return [
+        Choice(
+            str(r.id),
+            Text.assemble(
+                safe_line(r.name, "bold"),
+                (f"  {r.folder}", "dim"),
+                (f"  ;{r.shortcut}" if r.shortcut else "", "cyan"),
+            ),
+            f"{r.name} {r.folder} {r.shortcut or ''} {r.body}",
+        )
+        for r in replies
+    ]
