@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 from textual.widgets import OptionList, Static
 
 from console import keymap
@@ -17,6 +15,7 @@ from console.screens.queue import QueueScreen
 from console.widgets.composer import Composer
 from console.widgets.context_panel import ContextPanel
 from console.widgets.queue_list import QueueList
+from console.widgets.thread_view import ThreadView
 from storage import queue, search
 from storage.models import IdentityRef
 from storage.sanitize import clean_line
@@ -323,12 +322,15 @@ async def test_the_cursor_row_is_painted_where_it_is_after_scrolling(demo_store:
 
 
 def thread_text(app: FrontdeskApp) -> str:
-    console = Console(width=120, record=True, file=io.StringIO())
-    console.print(app.screen.query_one("#thread-body", Static).content)
-    return console.export_text()
+    return "\n".join(strip.text.rstrip() for strip in app.screen.query_one(ThreadView).lines())
 
 
-async def test_a_long_thread_opens_at_its_recent_end_and_m_shows_the_rest(
+def visible_thread_text(app: FrontdeskApp) -> str:
+    thread = app.screen.query_one(ThreadView)
+    return "\n".join(thread.render_line(y).text.rstrip() for y in range(thread.size.height))
+
+
+async def test_a_long_thread_opens_at_its_end_and_scrolls_back_to_its_start(
     db_path: Path,
 ) -> None:
     store = Store(db_path, clock=lambda: NOW)
@@ -348,13 +350,19 @@ async def test_a_long_thread_opens_at_its_recent_end_and_m_shows_the_rest(
     async with app.run_test(size=(140, 40)) as pilot:
         await pilot.press("enter")
         await pilot.pause()
-        body = thread_text(app)
-        assert "170 earlier messages" in body
-        assert "message number 199" in body and "message number 0\n" not in body
-        await pilot.press("m")
+        shown = visible_thread_text(app)
+        assert "message number 199" in shown and "message number 198" in shown
+        assert "message number 100 " not in shown + " "
+        await pilot.pause()  # the earlier messages are laid out a refresh or two later
         await pilot.pause()
         body = thread_text(app)
-        assert "message number 0" in body and "earlier messages" not in body
+        assert all(f"message number {i}\n" in body + "\n" for i in range(200))
+        assert body.index("message number 0\n") < body.index("message number 199")
+        thread = app.screen.query_one(ThreadView)
+        assert "message number 199" in visible_thread_text(app)  # still at the end
+        thread.scroll_home(animate=False, immediate=True)
+        await pilot.pause()
+        assert "message number 0\n" in visible_thread_text(app) + "\n"
 
 
 async def test_other_consoles_presence_does_not_redraw_the_thread(
@@ -366,14 +374,14 @@ async def test_other_consoles_presence_does_not_redraw_the_thread(
         await pilot.pause()
         screen = app.screen
         assert isinstance(screen, ConversationScreen)
-        body = screen.query_one("#thread-body", Static)
-        drawn = body.content
+        thread = screen.query_one(ThreadView)
+        drawn = thread._lines
         other = Store(db_path, clock=FakeClock(NOW))
         other.heartbeat("Kim Osei", screen.conversation_id, "viewing")
         await pilot.pause(1.2)  # two data_version polls
-        assert body.content is drawn  # nothing in the conversation changed: no new layout
+        assert thread._lines is drawn  # nothing in the conversation changed: no new layout
         other.add_note(screen.conversation_id, "Kim Osei", "Called them, all good")
         other.close()
         await pilot.pause(1.2)
-        assert body.content is not drawn
+        assert thread._lines is not drawn
         assert "Called them, all good" in thread_text(app)

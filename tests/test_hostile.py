@@ -37,6 +37,7 @@ from console.screens.conversation import ConversationScreen
 from console.widgets.context_panel import ContextPanel
 from console.widgets.queue_list import QueueList
 from console.widgets.search_bar import SearchBar
+from console.widgets.thread_view import ThreadView
 from storage import search
 from storage.aio import AsyncStore
 from storage.models import IdentityRef
@@ -299,9 +300,11 @@ async def test_console_lists_and_opens_every_hostile_conversation_safely(
             seen.add(screen.conversation_id)
             where = f"conversation {screen.conversation_id}"
             _assert_paints_safely(screen._compositor.render_strips(), where)
-            body = screen.query_one("#thread-body")
-            assert body.size.height > 0, f"{where}: the thread was not painted"
-            _assert_paints_safely(_widget_lines(body), where + " thread")
+            thread = screen.query_one(ThreadView)
+            assert thread.size.height > 0, f"{where}: the thread was not painted"
+            assert thread.lines(), f"{where}: the thread is empty"
+            _assert_paints_safely(_widget_lines(thread), where + " thread")
+            _assert_paints_safely(thread.lines(), where + " whole thread")
             one_line = _widget_lines(screen.query_one("#conversation-title"))
             one_line += _widget_lines(screen.query_one(ContextPanel).query_one("#context-summary"))
             _assert_no_invisibles(one_line, where + " title/name")

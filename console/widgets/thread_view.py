@@ -1,4 +1,10 @@
-"""The thread of a conversation, oldest first: messages, notes and what happened, in order."""
+"""The thread of a conversation, oldest first: messages, notes and what happened, in order.
+
+A virtual view on the Line API (like the queue): items are rendered to strips with Rich
+(customer text through `safe_block`/`safe_line`: never markup, controls stripped; at most
+MAX_SHOWN characters of one message, with a note of what is left), cached per item, width
+and quote state, and painted line by line. A thread opens at its end.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +13,18 @@ from rich.panel import Panel
 from rich.rule import Rule
 from rich.text import Text
 from textual.binding import Binding
-from textual.containers import VerticalScroll
-from textual.widgets import Static
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from console.render import local_time, safe_block, safe_line, size_label
 from storage.models import ConversationDetail, Event, Message
 
 CHANNEL_ICON = {"email": "✉", "slack": "#"}
 MAX_SHOWN = 50_000  # characters of one message laid out in the thread
-RECENT_ITEMS = 30  # messages and events shown when a thread opens
+ITEM_CACHE_SIZE = 2000  # rendered messages and events (per width and quote state)
+EARLIER_CHUNK = 40  # items laid out per refresh above the visible tail of a long thread
 EVENT_TEXT = {
     "closed": "closed the conversation",
     "reopened": "reopened the conversation",
@@ -27,10 +36,16 @@ EVENT_TEXT = {
 }
 
 
-class ThreadView(VerticalScroll, can_focus=True):
+class ThreadView(ScrollView, can_focus=True):
+    """A virtual view on Textual's Line API: only what is on screen is ever rendered.
+
+    Each message or event is rendered to strips once per (item, width, quote state) and cached;
+    a thread opens at its end with only the items that fill the screen laid out, and the
+    earlier ones are laid out a refresh later (the view stays anchored on what is shown).
+    """
+
     DEFAULT_CSS = """
     ThreadView { height: 1fr; padding: 0 1; }
-    ThreadView > Static { width: 100%; }
     """
     BINDINGS = [
         Binding(
@@ -40,65 +55,118 @@ class ThreadView(VerticalScroll, can_focus=True):
             id="thread.quotes",
             tooltip="Show or fold quoted text and signatures",
         ),
-        Binding(
-            "m",
-            "show_all",
-            "Earlier",
-            id="thread.earlier",
-            tooltip="Show the earlier messages of a long thread",
-        ),
     ]
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.detail: ConversationDetail | None = None
         self.show_quotes = False
-        self.show_all = False
-
-    def compose(self):  # type: ignore[no-untyped-def]
-        yield Static(id="thread-body")
+        self._items: list[Message | Event] = []
+        self._first = 0  # index of the first item laid out: the ones before come a refresh later
+        self._lines: list[Strip] = []
+        self._cache: LRUCache[tuple[object, ...], list[Strip]] = LRUCache(ITEM_CACHE_SIZE)
+        self._width = 0
 
     def show(self, detail: ConversationDetail, *, keep_scroll: bool = False) -> None:
         at_end = self.scroll_y >= self.max_scroll_y - 1
-        if self.detail is None or self.detail.conversation.id != detail.conversation.id:
-            self.show_all = False
         self.detail = detail
-        self.query_one("#thread-body", Static).update(self._render_thread(detail))
-        if not keep_scroll or at_end:
-            self.call_after_refresh(self.scroll_end, animate=False)
+        self._items = _items(detail)
+        keep = keep_scroll and not at_end
+        self._layout(self._tail_start() if not keep else 0)
+        if not keep:
+            self._scroll_end()
+        if self._first:
+            self.call_after_refresh(self._layout_earlier)
+
+    def lines(self) -> list[Strip]:
+        """Every line of the thread (laying out what is not yet): for tests and tools."""
+        if self._first:
+            self._prepend(0)
+        return list(self._lines)
 
     def action_toggle_quotes(self) -> None:
         self.show_quotes = not self.show_quotes
         if self.detail is not None:
             self.show(self.detail, keep_scroll=True)
 
-    def action_show_all(self) -> None:
-        if self.detail is not None and not self.show_all:
-            self.show_all = True
-            self.show(self.detail, keep_scroll=True)
-            self.call_after_refresh(self.scroll_home, animate=False)
+    # layout -------------------------------------------------------------------------------
 
-    def _render_thread(self, detail: ConversationDetail) -> RenderableType:
-        items: list[tuple[float, int, Message | Event]] = [
-            (m.sent_at, 0, m) for m in detail.messages
-        ] + [(e.at, 1, e) for e in detail.events if e.kind in EVENT_TEXT]
-        items.sort(key=lambda item: (item[0], item[1]))
-        # Laying out a long thread costs ~2 ms a message: show the recent end, which is what
-        # the agent answers, and the rest on `m`.
-        hidden = 0 if self.show_all else max(0, len(items) - RECENT_ITEMS)
-        parts: list[RenderableType] = []
-        if hidden:
-            parts.append(
-                Text(
-                    f"··· {hidden} earlier messages and events (m shows them)\n", style="dim italic"
-                )
-            )
-        channel = detail.conversation.channel
-        for _, _, item in items[hidden:]:
-            parts.append(
-                self._message(item, channel) if isinstance(item, Message) else _event(item)
-            )
-        return Group(*parts)
+    def _content_width(self) -> int:
+        return self.scrollable_content_region.width or max(self.app.size.width - 48, 20)
+
+    def _tail_start(self) -> int:
+        """The first item of the shortest tail that fills two screens."""
+        width, need = self._content_width(), 2 * (self.size.height or self.app.size.height)
+        first, height = len(self._items), 0
+        while first > 0 and height < need:
+            first -= 1
+            height += len(self._item_lines(self._items[first], width))
+        return first
+
+    def _layout(self, first: int) -> None:
+        width = self._width = self._content_width()
+        self._first = first
+        self._lines = [s for item in self._items[first:] for s in self._item_lines(item, width)]
+        self.virtual_size = Size(width, len(self._lines))
+        self.refresh()
+
+    def _prepend(self, first: int) -> None:
+        """Lay out items [first, self._first) above what is shown, keeping the view still."""
+        width = self._width
+        lines = [
+            s for item in self._items[first : self._first] for s in self._item_lines(item, width)
+        ]
+        self._first = first
+        self._lines = lines + self._lines
+        self.virtual_size = Size(self._width, len(self._lines))
+        self.scroll_to(y=self.scroll_y + len(lines), animate=False, immediate=True)
+        self.refresh()
+
+    def _layout_earlier(self) -> None:
+        if self._first:
+            self._prepend(max(0, self._first - EARLIER_CHUNK))
+        if self._first:
+            self.call_after_refresh(self._layout_earlier)
+
+    def _scroll_end(self) -> None:
+        self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
+        self.call_after_refresh(self.scroll_end, animate=False, immediate=True)
+
+    def on_resize(self) -> None:
+        if self.detail is not None and self._content_width() != self._width:
+            at_end = self.scroll_y >= self.max_scroll_y - 1
+            self._layout(self._first)
+            if at_end:
+                self._scroll_end()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._cache.clear()
+        if self.detail is not None:
+            self._layout(self._first)
+
+    def render_line(self, y: int) -> Strip:
+        index = int(self.scroll_offset.y) + y
+        if 0 <= index < len(self._lines):
+            return self._lines[index]
+        return Strip.blank(self._width, self.rich_style)
+
+    # rendering ----------------------------------------------------------------------------
+
+    def _item_lines(self, item: Message | Event, width: int) -> list[Strip]:
+        key = (*_key(item), width, self.show_quotes)
+        lines = self._cache.get(key)
+        if lines is None:
+            lines = self._cache[key] = self._render_item(item, width)
+        return lines
+
+    def _render_item(self, item: Message | Event, width: int) -> list[Strip]:
+        channel = self.detail.conversation.channel if self.detail else ""
+        renderable = self._message(item, channel) if isinstance(item, Message) else _event(item)
+        console = self.app.console
+        options = console.options.update_width(width).update(highlight=False)
+        rendered = console.render_lines(renderable, options, style=self.rich_style)
+        return [Strip(line, width) for line in rendered]
 
     def _message(self, message: Message, channel: str) -> RenderableType:
         body = self._body(message)
@@ -134,6 +202,23 @@ class ThreadView(VerticalScroll, can_focus=True):
         parts += [_attachment(a.filename, a.content_type, a.size) for a in message.attachments]
         parts += [Text(f"⚠ {problem}", style="yellow") for problem in message.problems]
         return Group(*parts)
+
+
+def _items(detail: ConversationDetail) -> list[Message | Event]:
+    """Messages and the events worth showing, oldest first (a message before an event at
+    the same time)."""
+    items: list[tuple[float, int, Message | Event]] = [
+        (m.sent_at, 0, m) for m in detail.messages
+    ] + [(e.at, 1, e) for e in detail.events if e.kind in EVENT_TEXT]
+    items.sort(key=lambda item: (item[0], item[1]))
+    return [item for _, _, item in items]
+
+
+def _key(item: Message | Event) -> tuple[object, ...]:
+    """What an item's rendering depends on (an event's detail is a dict: not hashable)."""
+    if isinstance(item, Message):
+        return ("m", item)
+    return ("e", item.at, item.actor, item.kind, repr(sorted(item.detail.items())))
 
 
 def _header(message: Message, icon: str) -> Text:
