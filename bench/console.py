@@ -435,8 +435,9 @@ def bench_in_process(db: Path, meta: dict[str, Any]) -> dict[str, Any]:
                 await pilot.pause(0.2)
                 return shown[0] - t0, shown[-1] - t0
 
-            small_id = store.conn.execute(
-                "SELECT id FROM conversations WHERE status = 'pending' LIMIT 1"
+            small_id = store.conn.execute(  # a 6-message conversation (issue 18)
+                "SELECT conversation_id FROM messages GROUP BY conversation_id"
+                " HAVING count(*) = 6 LIMIT 1"
             ).fetchone()[0]
             for name, conversation_id in (("200", long_id), ("small", small_id)):
                 timed = [await open_timed(conversation_id) for _ in range(5)]

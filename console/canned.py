@@ -9,16 +9,24 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
-from jinja2.exceptions import SecurityError
-from jinja2.sandbox import SandboxedEnvironment
+from functools import cache
+from typing import TYPE_CHECKING
 
 from storage.models import ConversationDetail
 
-_ENV = SandboxedEnvironment(
-    undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False
-)
+if TYPE_CHECKING:  # Jinja2 is imported on the first render: not on the path to the first frame
+    from jinja2 import UndefinedError
+    from jinja2.sandbox import SandboxedEnvironment
+
+
+@cache
+def _env() -> SandboxedEnvironment:
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
+    return SandboxedEnvironment(
+        undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False
+    )
 
 
 class TemplateProblem(ValueError):
@@ -56,8 +64,11 @@ def _first(name: str) -> str:
 
 
 def render(name: str, body: str, values: dict[str, object]) -> str:
+    from jinja2 import TemplateSyntaxError, UndefinedError
+    from jinja2.exceptions import SecurityError
+
     try:
-        return _ENV.from_string(body).render(values).strip("\n")
+        return _env().from_string(body).render(values).strip("\n")
     except TemplateSyntaxError as exc:
         raise TemplateProblem(f"canned reply {name!r}, line {exc.lineno}: {exc.message}") from exc
     except UndefinedError as exc:

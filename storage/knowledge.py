@@ -10,8 +10,6 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from storage.db import transaction
 from storage.search import fts_expression
 
@@ -46,6 +44,8 @@ def parse_article(path: Path, text: str) -> tuple[str, tuple[str, ...], str | No
 
 
 def _load_yaml(path: Path, block: str) -> dict[str, object]:
+    import yaml  # on the first article read: not on the path to the console's first frame
+
     try:
         meta = yaml.safe_load(block) or {}
     except yaml.YAMLError as exc:
