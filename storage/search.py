@@ -1,15 +1,20 @@
 """Search with operators over the FTS5 index, returned as a queue view.
 
-`from:alice tag:billing is:open channel:email assignee:me before:2026-01-31 refund "two words"`
-Free words are AND-ed and matched as FTS5 strings (a trailing `*` makes a prefix), so customer
-text typed into the box can never be FTS5 syntax. Words search the newest `SEARCH_MESSAGES`
-matching messages: see `_FTS_IDS`.
+Grammar (Gmail-like): terms are AND-ed; `a OR b` joins two terms; `-term` or `NOT term` negates
+one; `"two words"` is a phrase; `op:value` (or `op:"a value"`) is an operator from `_OPERATORS`:
+`from: tag: is: channel: assignee: before: after: subject: has:attachment`. Tags ignore case;
+`assignee:` takes `me`, `none`, an agent's email, name or first name. Free words are matched as
+FTS5 strings (a trailing `*` makes a prefix), so text typed into the box is never FTS5 syntax.
+Words search the newest `SEARCH_MESSAGES` matching messages (see `_FTS_IDS`), so a negated
+common word excludes only the conversations of those. An unknown operator, a missing value or
+a dangling `OR`/`NOT` raises SearchError naming it and its column (1-based); an unclosed quote
+(mid-typing) closes at the end.
 """
 
 from __future__ import annotations
 
-import shlex
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -40,42 +45,149 @@ class _Query:
     where: list[str] = field(default_factory=list)
     params: list[object] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
+    agents: Sequence[tuple[str, str]] = ()
 
     def add(self, clause: str, *params: object) -> None:
         self.where.append(clause)
         self.params.extend(params)
 
 
-def parse(query: str, *, me: str | None = None) -> View:
-    """Turn a search string into a view; raise SearchError on a bad operator or value."""
+@dataclass(frozen=True)
+class _Token:
+    column: int  # 1-based, where the token starts
+    negated: bool
+    operator: str | None
+    value: str
+    quoted: bool
+
+    @property
+    def keyword(self) -> str | None:
+        plain = not (self.quoted or self.negated or self.operator)
+        return self.value if plain and self.value in ("OR", "NOT") else None
+
+
+def parse(query: str, *, me: str | None = None, agents: Sequence[tuple[str, str]] = ()) -> View:
+    """Turn a search string into a view; raise SearchError on a bad operator or value.
+
+    `agents` are (name, email) pairs, for `assignee:` by name."""
     try:
         query.encode("utf-8")
     except UnicodeEncodeError as exc:  # lone surrogates: SQLite cannot take them
         raise SearchError("the search contains characters that are not text") from exc
-    parsed = _Query()
-    tokens = _tokens(query)
+    terms = _terms(_tokens(query))
+    top = _Query(agents=agents)
+    singles = [term[0] for term in terms if len(term) == 1 and not term[0].negated]
+    top.words = [t.value for t in singles if t.operator is None]
+    for term in terms:
+        if len(term) == 1 and not term[0].negated and term[0].operator is None:
+            continue  # a plain word: merged into one FTS expression below
+        clauses = [_clause(token, top, me, probe=bool(top.words)) for token in term]
+        top.add(_either(clauses), *[p for _, params in clauses for p in params])
+    if top.words:
+        top.add(f"c.id IN ({_FTS_IDS})", fts_expression(top.words))
+    where = " AND ".join(top.where) or "1"
+    return View(f"search: {query}", where, tuple(top.params), "last_message_at", "desc")
+
+
+def _either(clauses: list[tuple[str, list[object]]]) -> str:
+    if len(clauses) == 1:
+        return clauses[0][0]
+    return "(" + " OR ".join(sql for sql, _ in clauses) + ")"
+
+
+def _clause(token: _Token, top: _Query, me: str | None, *, probe: bool) -> tuple[str, list[object]]:
+    """One token as (SQL, params): an operator's clauses AND-ed, or a word; NOT when negated."""
+    sub = _Query(agents=top.agents)
+    if token.operator is None:
+        sub.add(f"c.id IN ({_FTS_IDS})", fts_expression([token.value]))
+    else:
+        _OPERATORS[token.operator](sub, token.value, me)
+    for tag in sub.tags:
+        sub.add(_TAG_PROBE if probe else _TAG_LIST, tag)
+    sql = " AND ".join(sub.where) or "1"
+    return (f"NOT ({sql})" if token.negated else f"({sql})"), sub.params
+
+
+def _terms(tokens: list[_Token]) -> list[list[_Token]]:
+    """Group tokens into AND-ed terms, each a list of OR-ed tokens; NOT folds into its token."""
+    terms: list[list[_Token]] = []
+    pending_or: _Token | None = None
+    pending_not: _Token | None = None
     for token in tokens:
-        name, sep, value = token.partition(":")
-        if sep and name.lower() in _OPERATORS and value:
-            _OPERATORS[name.lower()](parsed, value, me)
+        if token.keyword == "OR":
+            if pending_or or pending_not or not terms:
+                raise SearchError(f"OR at column {token.column} needs a term before it")
+            pending_or = token
+        elif token.keyword == "NOT":
+            if pending_not:
+                raise SearchError(f"NOT at column {token.column} follows another NOT")
+            pending_not = token
         else:
-            parsed.words.append(token)
-    for tag in parsed.tags:
-        parsed.add(_TAG_PROBE if parsed.words else _TAG_LIST, tag)
-    if parsed.words:
-        parsed.add(f"c.id IN ({_FTS_IDS})", fts_expression(parsed.words))
-    where = " AND ".join(parsed.where) or "1"
-    return View(f"search: {query}", where, tuple(parsed.params), "last_message_at", "desc")
+            if pending_not:
+                token = _Token(
+                    token.column, not token.negated, token.operator, token.value, token.quoted
+                )
+            if pending_or:
+                terms[-1].append(token)
+            else:
+                terms.append([token])
+            pending_or = pending_not = None
+    dangling = pending_or or pending_not
+    if dangling:
+        raise SearchError(f"{dangling.value} at column {dangling.column} needs a term after it")
+    return terms
 
 
-def _tokens(query: str) -> list[str]:
-    """Words and "quoted phrases"; an unclosed quote (mid-typing) closes at the end."""
-    for attempt in (query, query + '"', query + "'"):
-        try:
-            return shlex.split(attempt)
-        except ValueError:
+def _tokens(query: str) -> list[_Token]:
+    """Scan words, "quoted phrases", -negations and op:values, each with its column."""
+    tokens: list[_Token] = []
+    i, n = 0, len(query)
+    while i < n:
+        if query[i].isspace():
+            i += 1
             continue
-    return query.split()
+        start = i
+        negated = query[i] == "-" and i + 1 < n and not query[i + 1].isspace()
+        i += negated
+        operator, i = _operator_at(query, i)
+        value, quoted, i = _value_at(query, i)
+        if operator is not None:
+            _check_operator(operator, value, start + 1)
+        elif quoted and not value.strip():
+            continue  # an empty phrase: nothing to look for
+        tokens.append(_Token(start + 1, negated, operator, value, quoted))
+    return tokens
+
+
+def _operator_at(query: str, i: int) -> tuple[str | None, int]:
+    j = i
+    while j < len(query) and (query[j].isascii() and (query[j].isalpha() or query[j] == "_")):
+        j += 1
+    if j > i and j < len(query) and query[j] == ":":
+        return query[i:j].lower(), j + 1
+    return None, i
+
+
+def _value_at(query: str, i: int) -> tuple[str, bool, int]:
+    if i < len(query) and query[i] in "\"'":
+        end = query.find(query[i], i + 1)
+        end = len(query) if end < 0 else end
+        return query[i + 1 : end], True, end + 1
+    j = i
+    while j < len(query) and not query[j].isspace():
+        j += 1
+    return query[i:j], False, j
+
+
+def _check_operator(operator: str, value: str, column: int) -> None:
+    if operator not in _OPERATORS:
+        known = " ".join(name + ":" for name in _OPERATORS)
+        raise SearchError(
+            f"unknown operator {operator}: at column {column} — use one of {known},"
+            ' or quote it ("...") to search the text'
+        )
+    if not value.strip():
+        raise SearchError(f"{operator}: at column {column} needs a value")
 
 
 def fts_expression(words: list[str]) -> str:
@@ -115,13 +227,12 @@ def _from(q: _Query, value: str, _me: str | None) -> None:
 # A tag alone lists its conversations; with words, whose matches are at most a few thousand,
 # each of those is probed instead: otherwise SQLite may drive from the tag's list (a common
 # tag: 100k conversations, ~70 ms a statement) rather than from the words'.
-_TAG_LIST = (
-    "c.id IN (SELECT conversation_id FROM conversation_tags"
-    " WHERE tag_id = (SELECT id FROM tags WHERE name = ?))"
-)
+# Tag names ignore case: `tag:BILLING` is `tag:billing` (the tags table is small; NOCASE reads it).
+_TAG_IDS = "SELECT id FROM tags WHERE name = ? COLLATE NOCASE"
+_TAG_LIST = f"c.id IN (SELECT conversation_id FROM conversation_tags WHERE tag_id IN ({_TAG_IDS}))"
 _TAG_PROBE = (
     "EXISTS (SELECT 1 FROM conversation_tags x WHERE x.conversation_id = c.id"
-    " AND x.tag_id = (SELECT id FROM tags WHERE name = ?))"
+    f" AND x.tag_id IN ({_TAG_IDS}))"
 )
 
 
@@ -149,7 +260,37 @@ def _assignee(q: _Query, value: str, me: str | None) -> None:
     if value == "none":
         q.add("likelihood(c.assignee IS NULL, 0.5)")
         return
-    q.add("likelihood(c.assignee = ?, 0.2)", me if value == "me" else value)
+    q.add("likelihood(c.assignee = ?, 0.2)", me if value == "me" else _agent_email(q, value))
+
+
+def _agent_email(q: _Query, value: str) -> str:
+    """An agent's email from their email, full name or first name, in any case."""
+    wanted = value.casefold()
+    for name, email in q.agents:
+        names = (email.casefold(), name.casefold(), name.split()[0].casefold() if name else "")
+        if wanted in names:
+            return email
+    if "@" in value or not q.agents:
+        return value
+    known = ", ".join(name.split()[0] for name, _ in q.agents)
+    raise SearchError(f"assignee:{value} — no agent of that name or email (agents: {known})")
+
+
+def _subject(q: _Query, value: str, _me: str | None) -> None:
+    """Words (or a "phrase") in a message's subject: an FTS5 column filter."""
+    q.add(f"c.id IN ({_FTS_IDS})", "subject : " + fts_expression([value]))
+
+
+_HAS = {
+    "attachment": "EXISTS (SELECT 1 FROM messages m JOIN attachments a ON a.message_id = m.id"
+    " WHERE m.conversation_id = c.id)",
+}
+
+
+def _has(q: _Query, value: str, _me: str | None) -> None:
+    if value.lower() not in _HAS:
+        raise SearchError(f"has:{value} — use {' '.join('has:' + h for h in _HAS)}")
+    q.add(_HAS[value.lower()])
 
 
 def _date(value: str, operator: str) -> float:
@@ -176,6 +317,8 @@ _OPERATORS = {
     "assignee": _assignee,
     "before": _before,
     "after": _after,
+    "subject": _subject,
+    "has": _has,
 }
 
 
