@@ -8,6 +8,8 @@ import subprocess
 from dataclasses import dataclass
 
 SECRET_CMD_TIMEOUT = 30.0
+# The only environment a secret command sees: not the other accounts' tokens.
+CMD_ENV_NAMES = ("PATH", "HOME", "LANG", "GNUPGHOME", "GPG_AGENT_INFO", "XDG_RUNTIME_DIR")
 
 # Every secret read in this process, so log output can be scrubbed of them (defence in depth:
 # nothing should log a secret in the first place).
@@ -84,6 +86,11 @@ def _from_env(name: str) -> str:
     return value
 
 
+def command_env() -> dict[str, str]:
+    """The minimal environment of a secret command: PATH, HOME, LANG and what gpg needs."""
+    return {name: os.environ[name] for name in CMD_ENV_NAMES if name in os.environ}
+
+
 def _run(cmd: str) -> str:
     """The first line of the command's output, like mbsync's PassCmd."""
     try:
@@ -91,15 +98,15 @@ def _run(cmd: str) -> str:
             shlex.split(cmd),
             capture_output=True,
             text=True,
+            env=command_env(),
             timeout=SECRET_CMD_TIMEOUT,
             check=False,
         )
     except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
         raise SecretError(f"command `{cmd}` could not run: {exc}") from exc
     if done.returncode != 0:
-        # stderr may help ("gpg: decryption failed") but is cut short: it must not leak much.
-        reason = done.stderr.strip().splitlines()[-1:] or ["no message"]
-        raise SecretError(f"command `{cmd}` exited {done.returncode}: {reason[0][:200]}")
+        # Never its stderr: it may echo the secret, and the message is stored in sync status.
+        raise SecretError(f"command `{cmd}` exited {done.returncode}")
     secret = done.stdout.splitlines()[0] if done.stdout else ""
     if not secret:
         raise SecretError(f"command `{cmd}` printed nothing")

@@ -134,3 +134,24 @@ def test_a_config_readable_by_others_gets_a_warning(dovecot: DovecotServer, tmp_
     assert done.returncode == 0 and "readable by other users" in done.stderr
     loose.chmod(0o600)
     assert "readable" not in run(["check-config", "--config", str(loose)], {}).stderr
+
+
+def test_a_secret_command_sees_only_the_minimal_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OTHER_ACCOUNT_TOKEN", "xoxb-other")
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    script = "import os, json; print(json.dumps(sorted(os.environ)))"
+    seen = SecretSource(cmd=f"{sys.executable} -c '{script}'").read()
+    names = set(__import__("json").loads(seen))
+    assert "OTHER_ACCOUNT_TOKEN" not in names
+    assert {"PATH", "LANG"} <= names
+    assert names <= {"PATH", "HOME", "LANG", "GNUPGHOME", "GPG_AGENT_INFO", "XDG_RUNTIME_DIR"}
+
+
+def test_a_failing_command_stderr_is_never_kept() -> None:
+    script = "import sys; sys.stderr.write('echoed hun' + 'ter2'); sys.exit(4)"
+    with pytest.raises(SecretError) as caught:
+        SecretSource(cmd=f'{sys.executable} -c "{script}"').read()
+    assert "exited 4" in str(caught.value)
+    assert "hunter2" not in str(caught.value)
