@@ -385,3 +385,23 @@ async def test_other_consoles_presence_does_not_redraw_the_thread(
         await pilot.pause(1.2)
         assert thread._lines is not drawn
         assert "Called them, all good" in thread_text(app)
+
+
+async def test_search_finds_a_colleagues_conversations_by_first_name(demo_store: Store) -> None:
+    """`assignee:quinn` in the search box means the configured agent Quinn, not a literal."""
+    ids = [row.id for row in demo_store.page(queue.needs_reply(), limit=2)]
+    for cid in ids:
+        demo_store.assign(cid, "Sam Rivera", "quinn.ortega@example.net")
+    app = FrontdeskApp(
+        demo_store,
+        me=AGENT.address,
+        agent_name="Sam Rivera",
+        clock=lambda: NOW,
+        agents=[("Sam Rivera", AGENT.address), ("Quinn Ortega", "quinn.ortega@example.net")],
+    )
+    async with app.run_test(size=(150, 40)) as pilot:
+        await pilot.press("slash", *"assignee:quinn", "enter")
+        qlist = app.screen.query_one(QueueList)
+        assert qlist.view.name.startswith("search:")
+        assert qlist.total == 2
+        assert {qlist.current_id()} <= set(ids)

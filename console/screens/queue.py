@@ -182,7 +182,7 @@ class QueueScreen(WorkflowScreen):
         if not text:
             return
         try:
-            view = search.parse(text, me=self.me)
+            view = search.parse(text, me=self.me, agents=self.fd_app.agents)
             search.check(self.store.conn, view)
         except search.SearchError as exc:
             self.notify(str(exc), title="Search", severity="error")
