@@ -7,6 +7,7 @@ come back with their next cursor so callers can checkpoint it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from connectors.ratelimit import RateLimiter
+
+log = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
 HTTP_TIMEOUT = 30
@@ -158,11 +161,19 @@ class SlackApi:
         return Page(page.get("messages", []), _next_cursor(page))
 
     async def user(self, user_id: str) -> JSON | None:
-        """users.info's `user`, or None for an id Slack does not know."""
+        """users.info's `user`, or None for an id Slack does not know or will not show us.
+
+        `user_not_visible` (documented for users.info: a user of another organisation, a guest)
+        costs that one name, never the page or batch that mentions the user: the caller shows
+        the id and asks again in a later run.
+        """
         try:
             found = await self._call("users.info", lambda: self.client.users_info(user=user_id))
         except SlackApiError as exc:
             if exc.response.get("error") in ("user_not_found", "users_not_found"):
+                return None
+            if exc.response.get("error") == "user_not_visible":
+                log.info("users.info: %s is not visible to this app", user_id)
                 return None
             raise
         user = found.get("user")

@@ -225,7 +225,7 @@ class Mapper:
 
     def _person(self, user_id: str) -> IdentityRef:
         user = self.users.get(user_id)
-        return user.ref() if user else IdentityRef("slack", user_id, user_id)
+        return user.ref() if user else IdentityRef("slack", user_id, f"Slack user {user_id}")
 
     def _customer(
         self, channel: ChannelInfo, msg: JSON, author: IdentityRef, ours: bool

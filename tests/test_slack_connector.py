@@ -739,3 +739,23 @@ async def _frontdesk(*args: str) -> tuple[int, str, str]:
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout=60)
     return process.returncode or 0, out.decode(), err.decode()
+
+
+async def test_a_user_slack_will_not_show_costs_only_their_name(
+    local_slack: LocalSlack, astore: AsyncStore
+) -> None:
+    """users.info `user_not_visible` for one author must not fail the page (issue 16, gap 1)."""
+    channel, alice, bob = people(local_slack)
+    guest = local_slack.add_user("guest", real_name="Gita Guest")
+    local_slack.workspace.hidden.add(guest)
+    local_slack.post(channel, alice, "first question", emit=False)
+    local_slack.post(channel, guest, f"me too, ask <@{bob}>", emit=False)
+
+    await (await connector(local_slack, astore)).sync_once(astore)
+
+    texts = sorted(r[3] for r in await messages(astore))
+    assert texts == ["first question", "me too, ask @Bob Builder"]
+    names = await rows(
+        astore, "SELECT display_name FROM identities WHERE kind = 'slack' AND address = ?", guest
+    )
+    assert names == [("Slack user " + guest,)]

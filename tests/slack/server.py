@@ -208,6 +208,10 @@ class Workspace:
         self.domain = domain
         self.app_id = "A0LOCAL01"
         self.users: dict[str, User] = {}
+        # Users the app's token may not see (another org of a shared channel, a guest):
+        # users.info answers `user_not_visible` for them, as documented in its error table
+        # (https://api.slack.com/methods/users.info#errors), while their messages still appear.
+        self.hidden: set[str] = set()
         self.channels: dict[str, Channel] = {}
         self._ids = itertools.count(1)
         self._bot_ids = itertools.count(1)
@@ -288,6 +292,8 @@ class Workspace:
         raise SlackError("channel_not_found")
 
     def user(self, user: str) -> User:
+        if user in self.hidden:
+            raise SlackError("user_not_visible")
         found = self.users.get(user)
         if found is None:
             raise SlackError("user_not_found")
