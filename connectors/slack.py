@@ -202,6 +202,8 @@ class SlackRun:
         return wanted, [f"{c}: not found, or the bot is not a member" for c in missing]
 
     def wanted(self, channel: ChannelInfo) -> bool:
+        if channel.is_im:
+            return self.settings.dms
         configured = self.settings.channels
         names = (channel.id, channel.name, f"#{channel.name}")
         return not configured or any(name in configured for name in names)

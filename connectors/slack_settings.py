@@ -25,6 +25,9 @@ class SlackAccountSettings(BaseModel):
     app_token_keyring: str | None = None
     api_url: str = "https://slack.com/api/"
     channels: list[str] = Field(default_factory=list)
+    """Channels to serve (ids or names); empty: every channel the bot is a member of."""
+    dms: bool = True
+    """Serve direct messages to the bot, whatever `channels` lists."""
     group_window_minutes: float = Field(default=60, ge=0)
 
     @model_validator(mode="before")

@@ -759,3 +759,21 @@ async def test_a_user_slack_will_not_show_costs_only_their_name(
         astore, "SELECT display_name FROM identities WHERE kind = 'slack' AND address = ?", guest
     )
     assert names == [("Slack user " + guest,)]
+
+
+@pytest.mark.parametrize(("dms", "expected"), [(None, 2), (False, 1)])
+async def test_direct_messages_are_served_whatever_channels_lists(
+    local_slack: LocalSlack, astore: AsyncStore, dms: bool | None, expected: int
+) -> None:
+    """A non-empty `channels` used to drop every DM silently (issue 16, gap 15)."""
+    channel, alice, _bob = people(local_slack)
+    dm = local_slack.add_im(alice)
+    local_slack.post(channel, alice, "in the channel", emit=False)
+    local_slack.post(dm, alice, "in a DM", emit=False)
+    account: dict[str, Any] = {"channels": [channel]}
+    if dms is not None:
+        account["dms"] = dms
+    await (await connector(local_slack, astore, account=account)).sync_once(astore)
+
+    texts = sorted(r[3] for r in await messages(astore))
+    assert texts == ["in a DM", "in the channel"][2 - expected :]
