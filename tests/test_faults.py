@@ -9,8 +9,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,7 @@ import pytest
 from storage.db import StoreError
 from storage.store import Store
 from tests.factories import email
+from tests.servers.fixtures import in_ci
 from tests.writer_proc import write_for
 
 WRITERS = 3
@@ -113,35 +112,51 @@ def test_a_full_disk_is_a_plain_error_and_the_store_stays_intact(db_path: Path) 
 # ---- read-only ------------------------------------------------------------------------------
 
 
-@contextmanager
-def _read_only(path: Path) -> Iterator[None]:
-    """Make the file unwritable even for root (CI runs as root, which ignores modes)."""
+_BIND_RO = 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"'
+_WRITE_ONCE = """
+import sys
+from storage.db import StoreError
+from storage.store import Store
+store = Store(sys.argv[1])  # opening still works (a console can show the queue)
+try:
+    store.ensure_account("mail", "imap")
+except StoreError as error:
+    print(error)
+    sys.exit(3)
+finally:
+    store.close()
+"""
+
+
+def _run_read_only(path: Path, argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run `argv` in a child that sees `path` read-only, without chattr.
+
+    As root (CI), the child gets a private mount namespace (`unshare -m`) where the file is a
+    read-only bind mount: even root's writes fail with EROFS. Otherwise a plain mode 0444 does.
+    """
+    run = {"capture_output": True, "text": True, "timeout": 60, "check": False}
     if os.geteuid() != 0:
         path.chmod(0o444)
         try:
-            yield
+            return subprocess.run(argv, **run)  # type: ignore[call-overload, no-any-return]
         finally:
             path.chmod(0o644)
-        return
-    chattr = shutil.which("chattr")
-    if chattr is None or subprocess.run([chattr, "+i", str(path)], check=False).returncode:
-        pytest.skip("cannot make a file read-only for root here (chattr +i)")
-    try:
-        yield
-    finally:
-        subprocess.run([chattr, "-i", str(path)], check=True)
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        reason = "root without unshare(1): cannot make the store read-only"
+        if in_ci():
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    prefix = [unshare, "-m", "sh", "-c", _BIND_RO, "sh", str(path)]
+    return subprocess.run([*prefix, *argv], **run)  # type: ignore[call-overload, no-any-return]
 
 
 def test_a_read_only_store_file_is_a_plain_error_on_write(db_path: Path) -> None:
     Store(db_path).close()
-    with _read_only(db_path):
-        # Opening still works (a console can show the queue); the first write says why not.
-        store = Store(db_path)
-        try:
-            with pytest.raises(StoreError, match="is read-only"):
-                store.ensure_account("mail", "imap")
-        finally:
-            store.close()
+    done = _run_read_only(db_path, [sys.executable, "-c", _WRITE_ONCE, str(db_path)])
+    assert done.returncode == 3, done.stderr  # the first write raised StoreError, nothing else
+    assert "is read-only" in done.stdout
+    assert "Traceback" not in done.stderr
     assert _integrity(db_path) == "ok"
 
 
@@ -154,14 +169,8 @@ def test_the_cli_says_why_it_cannot_write_and_exits_non_zero(tmp_path: Path) -> 
         'bot_token_env = "FD_NOT_SET"\napi_url = "http://127.0.0.1:9/api/"\n',
         encoding="utf-8",
     )
-    with _read_only(db):
-        done = subprocess.run(
-            [sys.executable, "-m", "console", "sync", "--once", "--config", str(config)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+    argv = [sys.executable, "-m", "console", "sync", "--once", "--config", str(config)]
+    done = _run_read_only(db, argv)
     assert done.returncode != 0
     assert "Traceback" not in done.stderr, done.stderr
     assert "is read-only" in done.stderr

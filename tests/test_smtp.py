@@ -30,6 +30,7 @@ from tests.imap_helpers import (
 )
 from tests.servers.dovecot import DovecotServer
 from tests.servers.smtp import RecordingSMTPServer
+from tests.waits import until_async
 
 pytestmark = pytest.mark.usefixtures("imap_password")
 
@@ -181,8 +182,8 @@ async def test_live_mode_delivers_a_queued_reply(
     live = asyncio.create_task(connector.run_live(astore))
     try:
         await mail_server.wait_for_async(1, timeout=5)
-        while _outbox(store, outbox_id).status != "sent":  # then copied to Sent, then marked
-            await asyncio.sleep(0.02)
+        # then copied to Sent, then marked: bounded, so a regression fails instead of hanging
+        await until_async(lambda: _outbox(store, outbox_id).status == "sent", "outbox sent")
     finally:
         live.cancel()
         await asyncio.gather(live, return_exceptions=True)

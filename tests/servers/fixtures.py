@@ -14,6 +14,11 @@ from tests.servers.dovecot import DovecotServer, missing_tools
 from tests.servers.smtp import RecordingSMTPServer
 
 
+def in_ci() -> bool:
+    """`CI` read as a boolean, as CI services set it ("true", "1", "yes", any case)."""
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
 def require_dovecot() -> None:
     """Skip without Dovecot on a developer machine; in CI a missing server is a failure."""
     missing = missing_tools()
@@ -23,7 +28,7 @@ def require_dovecot() -> None:
         f"real IMAP tests need {', '.join(missing)}: "
         "apt-get install -y dovecot-imapd openssl (Debian/Ubuntu)"
     )
-    if os.environ.get("CI") == "true":
+    if in_ci():
         pytest.fail(reason, pytrace=False)
     pytest.skip(reason)
 
