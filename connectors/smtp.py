@@ -3,8 +3,9 @@
 The reply answers the customer's latest message in the conversation (or, with none, our own
 latest message): In-Reply-To is that message's Message-ID, References its References plus it,
 To its Reply-To or else its From, Cc everyone else it was addressed to but us (reply-all, so
-the people the customer copied stay in the loop). The body is the agent's text, then
-"On <date>, <name> wrote:" and that message quoted with "> ".
+the people the customer copied stay in the loop). A reply queued with its own `to` (headers,
+`frontdesk reply --to`) goes there instead; its `cc` addresses are copied as well. The body
+is the agent's text, then "On <date>, <name> wrote:" and that message quoted with "> ".
 """
 
 from __future__ import annotations
@@ -68,11 +69,15 @@ def _answered(ctx: ReplyContext) -> ThreadMessage | None:
 def _recipients(
     ctx: ReplyContext, target: ThreadMessage | None, ours: str
 ) -> tuple[list[Pair], list[Pair]]:
-    to = _reply_to(ctx, target)
+    to = _pairs(ctx.reply.headers.get("to")) or _reply_to(ctx, target)
     if not to:
         raise ReplyError("no address to send the reply to: the contact has no email address")
     taken = {ours, *(address for _, address in to)}
     copied = [] if target is None else _others(target, taken)
+    for name, address in _pairs(ctx.reply.headers.get("cc")):  # the agent's own additions
+        if address not in taken:
+            taken.add(address)
+            copied.append((name, address))
     return to, copied
 
 

@@ -19,6 +19,35 @@ def reply_message_id(agent_email: str) -> str:
     return make_msgid(domain=agent_email.rsplit("@", 1)[-1] or "frontdesk.local")
 
 
+def send_reply(
+    store: Store,
+    conversation_id: int,
+    *,
+    agent_name: str,
+    agent_email: str,
+    text: str,
+    close: bool = False,
+    to: Sequence[str] = (),
+    cc: Sequence[str] = (),
+) -> int:
+    """Queue an agent's reply in the outbox (the sync delivers it): ctrl+s in the composer and
+    `frontdesk reply` both come here. `to`/`cc`, when given, address an email reply instead
+    of the thread's own recipients (connectors/smtp.py). Returns the stored message's id."""
+    headers: dict[str, object] = {}
+    if to:
+        headers["to"] = [["", address] for address in to]
+    if cc:
+        headers["cc"] = [["", address] for address in cc]
+    return store.queue_reply(
+        conversation_id,
+        agent_name,
+        text,
+        remote_id=reply_message_id(agent_email),
+        close=close,
+        headers=headers or None,
+    )
+
+
 @dataclass
 class Actions:
     store: Store

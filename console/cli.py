@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from console import logs
+from console import logs, scripting
 from console.config import ConfigError, FrontdeskConfig, default_config_path, load_config
 from storage import search
 from storage.db import StoreError
@@ -255,3 +255,7 @@ def check_config(config_path: Path | None, secrets: bool) -> None:
         click.echo("\n".join(f"frontdesk: {p}" for p in problems), err=True)
         sys.exit(EXIT_CONFIG)
     click.echo(f"{path}: OK ({len(config.accounts)} accounts)")
+
+
+for _command in scripting.COMMANDS:  # list, show, export and the agent actions
+    main.add_command(_command)

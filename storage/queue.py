@@ -68,6 +68,20 @@ def by_tag(tag: str) -> View:
     )
 
 
+def standard_views(me: str) -> list[View]:
+    """The console's views on keys 1-8, in order (`frontdesk list --view` names them too)."""
+    return [
+        needs_reply(),
+        mine(me),
+        unassigned(),
+        by_status("pending"),
+        by_status("snoozed"),
+        by_status("closed"),
+        by_channel("email"),
+        by_channel("slack"),
+    ]
+
+
 def by_ids(name: str, ids_sql: str, params: tuple[object, ...]) -> View:
     """Conversations whose id comes from a sub-select (search results)."""
     return View(name, f"c.id IN ({ids_sql})", params, key="last_message_at", order="desc")

@@ -2,7 +2,8 @@
 
 Grammar (Gmail-like): terms are AND-ed; `a OR b` joins two terms; `-term` or `NOT term` negates
 one; `"two words"` is a phrase; `op:value` (or `op:"a value"`) is an operator from `_OPERATORS`:
-`from: tag: is: channel: assignee: before: after: subject: has:attachment`. Tags ignore case;
+`from: tag: is: channel: assignee: before: after: subject: has:attachment msgid:`. Tags ignore
+case; `msgid:` takes an email Message-ID with or without its angle brackets;
 `assignee:` takes `me`, `none`, an agent's email, name or first name. Free words are matched as
 FTS5 strings (a trailing `*` makes a prefix), so text typed into the box is never FTS5 syntax.
 Words search the newest `SEARCH_MESSAGES` matching messages (see `_FTS_IDS`), so a negated
@@ -309,6 +310,23 @@ def _after(q: _Query, value: str, _me: str | None) -> None:
     q.add("c.last_message_at >= ?", _date(value, "after"))
 
 
+def _msgid(q: _Query, value: str, _me: str | None) -> None:
+    """The conversation holding the message with this email Message-ID.
+
+    Email messages are stored under their Message-ID (`<id@host>`, as connectors/mime.py
+    normalises it, and as our replies are queued). `account_id IN (accounts)` lets SQLite
+    probe the (account_id, remote_id) unique index once per account: a handful of lookups.
+    """
+    inner = value.strip().removeprefix("<").removesuffix(">").strip()
+    if not inner or any(c in inner for c in "<> "):
+        raise SearchError(f"msgid:{value} — write a Message-ID, e.g. msgid:<abc@example.com>")
+    q.add(
+        "c.id IN (SELECT m.conversation_id FROM messages m"
+        " WHERE m.account_id IN (SELECT id FROM accounts) AND m.remote_id = ?)",
+        f"<{inner}>",
+    )
+
+
 _OPERATORS = {
     "from": _from,
     "tag": _tag,
@@ -319,6 +337,7 @@ _OPERATORS = {
     "after": _after,
     "subject": _subject,
     "has": _has,
+    "msgid": _msgid,
 }
 
 

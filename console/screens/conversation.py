@@ -13,7 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Static, TextArea
 
 from console import canned
-from console.actions import reply_message_id
+from console.actions import send_reply
 from console.guard import store_write
 from console.render import safe_line
 from console.screens.canned_editor import CannedDraft, CannedEditor
@@ -380,11 +380,12 @@ class ConversationScreen(WorkflowScreen):
         return text
 
     def _send(self, text: str, close: bool) -> None:
-        self.store.queue_reply(
+        send_reply(
+            self.store,
             self.conversation_id,
-            self.fd_app.agent_name,
-            text,
-            remote_id=reply_message_id(self.fd_app.me),
+            agent_name=self.fd_app.agent_name,
+            agent_email=self.fd_app.me,
+            text=text,
             close=close,
         )
         self.store.save_draft(self.conversation_id, "")

@@ -29,16 +29,7 @@ from storage.store import Store
 
 def standard_views(me: str) -> list[View]:
     """The views on keys 1-8, in order; saved views from the config follow."""
-    return [
-        queue.needs_reply(),
-        queue.mine(me),
-        queue.unassigned(),
-        queue.by_status("pending"),
-        queue.by_status("snoozed"),
-        queue.by_status("closed"),
-        queue.by_channel("email"),
-        queue.by_channel("slack"),
-    ]
+    return queue.standard_views(me)
 
 
 class QueueScreen(WorkflowScreen):
