@@ -5,7 +5,8 @@ The field names are a contract (issue 12): fields may be added, never renamed or
 A conversation: `id`, `channel`, `account`, `subject`, `status`, `contact` {`name`,
 `identities` ["email:a@b", "slack:U1"]}, `assignee`, `tags`, `tier`, `waiting_since`,
 `sla_due_at`, `snoozed_until`, `created_at`, `last_message_at`, `message_count`, and with
-`messages=True` its `messages`: {`id`, `direction`, `author` {`name`, `address`}, `sent_at`,
+`messages=True` its `events` (the history: {`at`, `actor`, `kind`, `detail`}) and its
+`messages`: {`id`, `direction`, `author` {`name`, `address`}, `sent_at`,
 `message_id`, `remote_id`, `thread_reason`, `to`, `cc`, `subject`, `text`, `attachments`
 [{`filename`, `content_type`, `size`}], `delivery`}. Times are ISO 8601 in UTC to the second
 ("2026-12-05T08:37:38Z", what jq's `fromdateiso8601` reads), null when unset. Texts are
@@ -63,6 +64,8 @@ def records(conn: sqlite3.Connection, ids: Sequence[int], *, messages: bool) -> 
         if messages:
             for conversation_id, items in _messages(conn, chunk).items():
                 found[conversation_id]["messages"] = items
+            for conversation_id, items in _events(conn, chunk).items():
+                found[conversation_id]["events"] = items
     return [found[i] for i in ids if i in found]
 
 
@@ -211,5 +214,18 @@ def _attachments(conn: sqlite3.Connection, ids: list[int]) -> dict[int, list[Rec
     ):
         found.setdefault(message_id, []).append(
             {"filename": filename, "content_type": content_type, "size": size}
+        )
+    return found
+
+
+def _events(conn: sqlite3.Connection, ids: list[int]) -> dict[int, list[Record]]:
+    found: dict[int, list[Record]] = {i: [] for i in ids}
+    for conversation_id, at, actor, kind, detail in conn.execute(
+        "SELECT conversation_id, at, actor, kind, detail FROM events"
+        f" WHERE conversation_id IN ({_marks(ids)}) ORDER BY conversation_id, at, id",
+        ids,
+    ):
+        found[conversation_id].append(
+            {"at": iso(at), "actor": actor, "kind": kind, "detail": json.loads(detail or "{}")}
         )
     return found
