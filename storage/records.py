@@ -8,9 +8,11 @@ A conversation: `id`, `channel`, `account`, `subject`, `status`, `contact` {`nam
 `messages=True` its `events` (the history: {`at`, `actor`, `kind`, `detail`}) and its
 `messages`: {`id`, `direction`, `author` {`name`, `address`}, `sent_at`,
 `message_id`, `remote_id`, `thread_reason`, `to`, `cc`, `subject`, `text`, `attachments`
-[{`filename`, `content_type`, `size`}], `delivery`}. Times are ISO 8601 in UTC to the second
-("2026-12-05T08:37:38Z", what jq's `fromdateiso8601` reads), null when unset. Texts are
-exactly what is stored.
+[{`filename`, `content_type`, `size`}], `delivery`}. `to`/`cc` are the addresses stored with the
+message (an email's headers; a reply's own `--to`/`--cc`, else [] as the thread decides them
+when it is sent); `delivery` is the outbox's state of a reply. Times are ISO 8601 in UTC to
+the second ("2026-12-05T08:37:38Z", what jq's `fromdateiso8601` reads), null when unset.
+Texts are exactly what is stored.
 
 Records are read in batches (`records`, a few queries per batch, never per row), and
 `ids_by_id` walks a view by primary key with a keyset, so `export` holds one batch at a time
