@@ -30,7 +30,7 @@ from typing import NoReturn, TextIO
 
 import click
 
-from console import jsonout
+from console import jsonout, readable
 from console.actions import Actions, send_reply
 from console.config import AgentSettings, FrontdeskConfig
 from storage import queue, records, search
@@ -56,7 +56,7 @@ as_option = click.option(
     help="Act as this configured agent (default: the config's [agent]).",
 )
 json_option = click.option(
-    "--json", "as_json", is_flag=True, help="Print JSON (the only format for now)."
+    "--json", "as_json", is_flag=True, help="Print JSON (default: lines for a person to read)."
 )
 
 
@@ -227,9 +227,13 @@ def list_command(
     limit: int | None,
     as_json: bool,
 ) -> None:
-    """Conversations matching QUERY (console search grammar) as a JSON array."""
+    """Conversations matching QUERY (console search grammar); --json: a JSON array."""
     with session(config_path) as s, stdout_pipe() as out:
-        jsonout.write_array(out, listed(s.store.conn, selection(s, query, view_name), limit))
+        found = listed(s.store.conn, selection(s, query, view_name), limit)
+        if as_json:
+            jsonout.write_array(out, found)
+        else:
+            out.writelines(readable.summary(record) + "\n" for record in found)
 
 
 @click.command("show")
@@ -237,11 +241,11 @@ def list_command(
 @click.argument("conversation")
 @json_option
 def show_command(config_path: Path | None, conversation: str, as_json: bool) -> None:
-    """One conversation with its messages, as JSON."""
+    """One conversation with its messages; --json: as JSON."""
     with session(config_path) as s, stdout_pipe() as out:
         [conversation_id] = conversation_ids(s.store, [conversation])
         [record] = records.records(s.store.conn, [conversation_id], messages=True)
-        out.write(jsonout.dumps(record) + "\n")
+        out.write(jsonout.dumps(record) + "\n" if as_json else readable.thread(record))
 
 
 @click.command("export")

@@ -216,6 +216,25 @@ MESSAGE_KEYS = [
 ]
 
 
+def test_without_json_a_person_reads_lines_with_escape_sequences_removed(desk: Desk) -> None:
+    thread = desk.ok("show", "1")
+    assert "\x1b" not in thread
+    assert "Hi there, café ☕\n<b>not markup</b>\n" in thread
+    assert "--- 2023-12-31T23:01:00Z in Alice Martin <alice@customer.example>\n" in thread
+    lines = desk.ok("list", "is:open").splitlines()
+    assert [line.split()[0] for line in lines] == ["#3", "#2", "#1"]
+    assert lines[2].split()[1:] == [
+        "open",
+        "email",
+        "Alice",
+        "Martin",
+        "Help",
+        "with",
+        "my",
+        "order",
+    ]
+
+
 def test_list_every_conversation_a_query_a_view_and_a_limit(desk: Desk) -> None:
     desk.ok("close", "2")
     everything = json.loads(desk.ok("list", "--json"))
