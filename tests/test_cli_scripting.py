@@ -390,6 +390,7 @@ BAD_INPUT = [
     (("tag", "x1", "+vip"), "'x1' is not a conversation ID"),
     (("list", "colour:red", "--json"), "unknown operator colour:"),
     (("export", "is:maybe"), "is:maybe"),
+    (("list", "msgid:<>"), "msgid:<> — write a Message-ID"),
     (("list", "--view", "nope"), "no view named 'nope'"),
     (("reply", "3", "--text", "hello"), "account 'old-mail' is closed"),
     (("reply", "1", "--text", "   "), "the text is empty"),
