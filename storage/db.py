@@ -1,10 +1,18 @@
-"""Opening the SQLite store: pragmas, numbered migrations, transactions."""
+"""Opening the SQLite store: pragmas, numbered migrations, transactions.
+
+Customer data stays private on a shared host: a new store, its WAL/SHM and the folders created
+for it are 0600/0700 whatever the umask (`private_files`), and an existing store readable by
+others is reported once per process (`loose_modes`) with the chmod to run.
+"""
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import sqlite3
+import stat
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,27 +37,76 @@ def migrations() -> list[tuple[int, str]]:
     return sorted(found)
 
 
+PRIVATE_FILE = 0o600
+PRIVATE_DIR = 0o700
+_warned_modes: set[Path] = set()
+
+
 def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
     """Open (creating if needed) the store at `path`, migrated to the latest schema."""
     path = Path(path)
     if not readonly:
-        _ensure_parent(path)
+        make_private_dir(path.parent)
+    warn_loose_modes(path)
     uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
     try:
-        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
-        _configure(conn)
-        if not readonly:
-            migrate(conn)
+        with private_files():
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+            _configure(conn)
+            if not readonly:
+                migrate(conn)
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"cannot open the store at {path}: {exc}") from exc
     return conn
 
 
-def _ensure_parent(path: Path) -> None:
+def make_private_dir(folder: Path) -> None:
+    """Create `folder` (and missing parents) 0700; an existing folder is left as it is."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        with private_files():
+            folder.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
     except OSError as exc:
-        raise StoreError(f"cannot create the folder for the store {path}: {exc}") from exc
+        raise StoreError(f"cannot create the folder {folder}: {exc}") from exc
+
+
+@contextmanager
+def private_files() -> Iterator[None]:
+    """Files and folders created inside are 0600/0700 whatever the umask. SQLite creates the
+    WAL and SHM with the main file's mode, and later opens reuse it: the mode set at creation
+    holds. The umask is process-wide; every store and log creation goes through here."""
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def loose_modes(path: Path) -> list[tuple[Path, int]]:
+    """The store and its WAL/SHM when others (group or world) may read or write them."""
+    found = []
+    for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            mode = stat.S_IMODE(candidate.stat().st_mode)
+        except OSError:
+            continue
+        if mode & 0o077:
+            found.append((candidate, mode))
+    return found
+
+
+def warn_loose_modes(path: Path) -> None:
+    """Warn once per process, on stderr, that an existing store is readable by others."""
+    if path in _warned_modes:
+        return
+    loose = loose_modes(path)
+    if not loose:
+        return
+    _warned_modes.add(path)
+    names = " ".join(str(p) for p, _ in loose)
+    sys.stderr.write(
+        f"frontdesk: warning: the store {path} is readable by other users"
+        f" ({', '.join(f'{p.name} {m:o}' for p, m in loose)}): run  chmod go-rwx {names}\n"
+    )
 
 
 def _configure(conn: sqlite3.Connection) -> None:
