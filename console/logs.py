@@ -12,15 +12,17 @@ import functools
 import json
 import logging
 import re
+import sys
 import urllib.parse
 from io import TextIOWrapper
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
+from typing import TextIO
 
 import platformdirs
 
 from connectors.secrets import KNOWN_SECRETS
-from storage.db import make_private_dir, private_files
+from storage.db import StoreError, make_private_dir, private_files
 
 LEVELS = ("debug", "info", "warning", "error")
 MAX_BYTES = 5 * 1024 * 1024
@@ -123,13 +125,37 @@ def log_path() -> Path:
     return Path(platformdirs.user_state_dir("frontdesk")) / "frontdesk.log"
 
 
-def setup(level: str = "info") -> Path:
-    """Send every logger of the process to the rotating file; returns its path."""
-    path = log_path()
-    make_private_dir(path.parent)
-    handler = PrivateRotatingFileHandler(
-        path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8"
-    )
+class CurrentStderr(logging.StreamHandler[TextIO]):
+    """Writes to whatever sys.stderr is at the time (Textual captures it while it runs)."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass
+
+
+def setup(level: str = "info") -> Path | None:
+    """Send every logger of the process to the rotating file; returns its path.
+
+    A log folder that cannot be made or written (read-only, /proc, full) does not stop the
+    command: one warning on stderr, and the log goes to stderr (None is returned)."""
+    path: Path | None = log_path()
+    assert path is not None
+    handler: logging.Handler
+    try:
+        make_private_dir(path.parent)
+        handler = PrivateRotatingFileHandler(
+            path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8"
+        )
+    except (OSError, StoreError) as exc:
+        sys.stderr.write(
+            f"frontdesk: warning: cannot write the log file {path} ({exc}):"
+            " logging to stderr instead\n"
+        )
+        handler, path = CurrentStderr(), None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(ScrubSecrets())
     root = logging.getLogger()

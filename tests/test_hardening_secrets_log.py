@@ -129,6 +129,7 @@ def test_every_form_of_a_secret_is_masked_in_the_log_file(
     KNOWN_SECRETS.add(SECRET)
     try:
         path = logs.setup("debug")
+        assert path is not None
         log = logging.getLogger("hardening")
         log.debug("AUTH PLAIN %s", FORMS[-2])
         log.debug("334 VXNlcm5hbWU6 / %s / 235 ok", FORMS[-1])
