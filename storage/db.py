@@ -69,9 +69,9 @@ def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
         try:
             return _open(path, "ro" if readonly else "rwc", migrated=not readonly)
         except sqlite3.OperationalError as exc:
-            if readonly or _code(exc) not in (_READONLY, _CANTOPEN) or not path.is_file():
+            if _code(exc) not in (_READONLY, _CANTOPEN) or not path.is_file():
                 raise
-            return _open_read_only(path)
+            return _open_read_only(path, current=not readonly)
     except sqlite3.DatabaseError as exc:
         if _code(exc) in (_CORRUPT, _NOTADB):
             raise StoreDamaged(DAMAGED.format(path=path, problem=exc)) from exc
@@ -92,15 +92,16 @@ def _open(path: Path, mode: str, *, migrated: bool, immutable: bool = False) -> 
     return conn
 
 
-def _open_read_only(path: Path) -> sqlite3.Connection:
+def _open_read_only(path: Path, *, current: bool) -> sqlite3.Connection:
     """The store where this process may not write (read-only file system, folder or file):
     readable, every write refused. Without a writable folder SQLite cannot make the WAL index,
-    and reads the file as immutable (nobody can be writing it either)."""
+    and reads the file as immutable (nobody can be writing it either). `current`: the caller
+    expects the latest schema (it was asking for a writable store)."""
     try:
         conn = _open(path, "ro", migrated=False)
     except sqlite3.OperationalError:
         conn = _open(path, "ro", migrated=False, immutable=True)
-    if schema_version(conn) < migrations()[-1][0]:
+    if current and schema_version(conn) < migrations()[-1][0]:
         conn.close()
         raise StoreError(
             f"the store {path} is read-only and needs a schema upgrade: make it writable once"

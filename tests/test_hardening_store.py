@@ -168,3 +168,40 @@ def test_a_store_on_a_read_only_mount_still_reads(tmp_path: Path) -> None:
     sync = _read_only(folder, [*FRONTDESK, "sync", "--once", "--config", str(config)], tmp_path)
     assert sync.returncode == 1
     assert "is read-only" in _one_line(sync.stderr)
+    doctor = _read_only(folder, [*FRONTDESK, "doctor", "--config", str(config)], tmp_path)
+    assert "integrity: quick_check ok" in doctor.stdout, doctor.stdout + doctor.stderr
+
+
+# The real console, headless, on the store seen read-only: its view counts read on a thread of
+# their own, and opening a conversation marks it read (a write, refused). It must keep running.
+_CONSOLE_OPENS = """
+import sys
+from console.app import FrontdeskApp
+from storage.store import Store
+
+async def open_first(pilot):
+    await pilot.pause()
+    await pilot.press("enter")
+    await pilot.pause()
+    pilot.app.exit(return_code=5)  # only reached if the write did not end the app
+
+app = FrontdeskApp(Store(sys.argv[1]), me="sam@example.com")
+app.run(headless=True, auto_pilot=open_first)
+sys.exit(app.return_code or 0)
+"""
+
+
+def test_the_console_runs_on_a_read_only_store(tmp_path: Path) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    db = folder / "store.db"
+    store = Store(db)
+    account = store.ensure_account("mail", "imap")
+    store.ingest([email(account, "<a@x>", 1.0)])
+    store.close()
+    done = _read_only(folder, [sys.executable, "-c", _CONSOLE_OPENS, str(db)], tmp_path)
+    assert done.returncode == 5, done.stdout + done.stderr  # ran to the pilot's exit
+    assert "Traceback" not in done.stderr + done.stdout
+    # What the console logged (no log file set up here: stderr) is the refused write, named.
+    logged = done.stderr.strip().splitlines()
+    assert logged and all("is read-only" in line for line in logged), done.stderr
