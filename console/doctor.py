@@ -32,6 +32,12 @@ class Finding:
     text: str
 
 
+def _damaged(path: Path, problem: object) -> str:
+    return db.DAMAGED.format(path=path, problem=problem).replace(
+        " (`frontdesk doctor` shows the details)", ""
+    )
+
+
 def diagnose(path: Path, now: float | None = None) -> list[Finding]:
     """Every check on the store at `path`, in the order they are shown."""
     now = time.time() if now is None else now
@@ -41,17 +47,18 @@ def diagnose(path: Path, now: float | None = None) -> list[Finding]:
     try:
         conn = db.connect(path, readonly=True)
     except db.StoreError as exc:
-        return [*findings, Finding("FAIL", str(exc))]
+        text = str(exc).replace(" (`frontdesk doctor` shows the details)", "")
+        return [*findings, Finding("FAIL", text)]
     try:
         problems = db.integrity_problems(conn)
         if problems:
-            damaged = db.DAMAGED.format(path=path, problem="; ".join(problems))
+            damaged = _damaged(path, "; ".join(problems))
             return [*findings, Finding("FAIL", f"integrity: {damaged}")]
         findings.append(Finding("ok", "integrity: quick_check ok"))
         findings += [_wal(conn, path), _schema(conn)]
         findings += _outbox(conn, now) + _sync(conn, now)
     except sqlite3.DatabaseError as exc:  # a page the quick check did not reach
-        findings.append(Finding("FAIL", db.DAMAGED.format(path=path, problem=exc)))
+        findings.append(Finding("FAIL", _damaged(path, exc)))
     finally:
         conn.close()
     return findings

@@ -18,6 +18,7 @@ import re
 import sqlite3
 import stat
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -153,16 +154,21 @@ def make_private_dir(folder: Path) -> None:
         raise StoreError(f"cannot create the folder {folder}: {exc}") from exc
 
 
+_UMASK_LOCK = threading.RLock()
+
+
 @contextmanager
 def private_files() -> Iterator[None]:
     """Files and folders created inside are 0600/0700 whatever the umask. SQLite creates the
     WAL and SHM with the main file's mode, and later opens reuse it: the mode set at creation
-    holds. The umask is process-wide; every store and log creation goes through here."""
-    old = os.umask(0o077)
-    try:
-        yield
-    finally:
-        os.umask(old)
+    holds. The umask is process-wide: a lock keeps two threads from restoring each other's
+    value (another thread creating a file meanwhile only gets a stricter mode)."""
+    with _UMASK_LOCK:
+        old = os.umask(0o077)
+        try:
+            yield
+        finally:
+            os.umask(old)
 
 
 def loose_modes(path: Path) -> list[tuple[Path, int]]:
