@@ -38,6 +38,7 @@ from connectors.imap_sync import (
     ProcessParser,
     scope,
 )
+from connectors.lifeline import die_with
 from storage.aio import AsyncStore
 from storage.store import Store
 
@@ -52,10 +53,16 @@ PARSE_WORKERS = max(1, min(2, os.cpu_count() or 1))
 
 def parse_pool() -> Executor:
     """Worker processes for parsing. forkserver, not fork: the parent runs threads (the store's)
-    and forking those is unsafe; the server preloads the parser so workers start warm."""
+    and forking those is unsafe; the server preloads the parser so workers start warm. Each
+    worker dies with this process, even SIGKILLed (connectors/lifeline.py)."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["connectors.email_map"])
-    return ProcessPoolExecutor(max_workers=PARSE_WORKERS, mp_context=context)
+    context.set_forkserver_preload(["connectors.email_map", "connectors.lifeline"])
+    return ProcessPoolExecutor(
+        max_workers=PARSE_WORKERS,
+        mp_context=context,
+        initializer=die_with,
+        initargs=(os.getpid(),),
+    )
 
 
 class Sessions:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
+import signal
 import subprocess
 from dataclasses import dataclass
 
@@ -92,22 +94,39 @@ def command_env() -> dict[str, str]:
 
 
 def _run(cmd: str) -> str:
-    """The first line of the command's output, like mbsync's PassCmd."""
+    """The first line of the command's output, like mbsync's PassCmd.
+
+    The command gets SECRET_CMD_TIMEOUT seconds. It runs in its own session so that on timeout
+    the whole group is killed: a shell's `sleep` holding the pipes would keep us waiting."""
     try:
-        done = subprocess.run(
+        process = subprocess.Popen(
             shlex.split(cmd),
-            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
             env=command_env(),
-            timeout=SECRET_CMD_TIMEOUT,
-            check=False,
+            start_new_session=True,
         )
-    except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
+    except (OSError, ValueError) as exc:
         raise SecretError(f"command `{cmd}` could not run: {exc}") from exc
-    if done.returncode != 0:
+    try:
+        stdout, _ = process.communicate(timeout=SECRET_CMD_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        _kill_group(process)
+        raise SecretError(
+            f"command `{cmd}` did not finish within {SECRET_CMD_TIMEOUT:g} s (killed)"
+        ) from None
+    if process.returncode != 0:
         # Never its stderr: it may echo the secret, and the message is stored in sync status.
-        raise SecretError(f"command `{cmd}` exited {done.returncode}")
-    secret = done.stdout.splitlines()[0] if done.stdout else ""
+        raise SecretError(f"command `{cmd}` exited {process.returncode}")
+    secret = stdout.splitlines()[0] if stdout else ""
     if not secret:
         raise SecretError(f"command `{cmd}` printed nothing")
     return secret
+
+
+def _kill_group(process: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.communicate()

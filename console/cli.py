@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import stat
 import sys
 import time
@@ -16,11 +17,12 @@ import click
 from console import logs, scripting
 from console.config import ConfigError, FrontdeskConfig, default_config_path, load_config
 from storage import search
-from storage.db import StoreError
+from storage.db import StoreError, require_intact
 from storage.queue import View
 from storage.store import Store
 
 EXIT_CONFIG = 2
+CONSOLE_CHECK = 2.0  # seconds of integrity check before the console opens (sync: all of it)
 
 config_option = click.option(
     "--config",
@@ -56,10 +58,21 @@ def _warn_if_readable(path: Path, config: FrontdeskConfig) -> None:
 
 
 @contextmanager
-def _open_store(path: Path, config: FrontdeskConfig | None = None) -> Iterator[Store]:
+def _open_store(
+    path: Path, config: FrontdeskConfig | None = None, *, check: float | None = None
+) -> Iterator[Store]:
+    """The store, or one line and exit 1. With `check`, a damaged file is refused before any
+    write (quick_check, for at most `check` seconds: 0 means to the end)."""
     try:
         store = Store(path.expanduser(), policy=config.policy() if config else None)
     except StoreError as exc:
+        click.echo(f"frontdesk: {exc}", err=True)
+        sys.exit(1)
+    try:
+        if check is not None:
+            require_intact(store.conn, budget=check or None)
+    except StoreError as exc:
+        store.close()
         click.echo(f"frontdesk: {exc}", err=True)
         sys.exit(1)
     try:
@@ -68,7 +81,24 @@ def _open_store(path: Path, config: FrontdeskConfig | None = None) -> Iterator[S
         store.close()
 
 
-@click.group(invoke_without_command=True)
+class _Frontdesk(click.Group):
+    """Store faults met by any command (damaged, read-only, unreadable file) are one line on
+    stderr and exit 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except StoreError as exc:
+            click.echo(f"frontdesk: {exc}", err=True)
+            sys.exit(1)
+        except sqlite3.DatabaseError as exc:
+            click.echo(
+                f"frontdesk: the store cannot be read: {exc}: run `frontdesk doctor`", err=True
+            )
+            sys.exit(1)
+
+
+@click.group(cls=_Frontdesk, invoke_without_command=True)
 @config_option
 @click.option(
     "--log-level",
@@ -87,7 +117,7 @@ def main(ctx: click.Context, config_path: Path | None, log_level: str) -> None:
     from console.app import FrontdeskApp  # Textual loads only when the console opens
     from console.screens.queue import standard_views
 
-    with _open_store(config.storage.path, config) as store:
+    with _open_store(config.storage.path, config, check=CONSOLE_CHECK) as store:
         _sync_canned_replies(store, config)
         views = [*standard_views(config.agent.email), *_saved_views(config)]
         FrontdeskApp(
@@ -166,7 +196,7 @@ def sync(config_path: Path | None, once: bool) -> None:
     from console.runner import run_sync
 
     config = _load(config_path)
-    with _open_store(config.storage.path, config) as store:
+    with _open_store(config.storage.path, config, check=0) as store:
         try:
             failures = run_sync(store, config, once=once)
         except StoreError as exc:  # disk full, read-only file: the user's to fix, no traceback
@@ -259,3 +289,20 @@ def check_config(config_path: Path | None, secrets: bool) -> None:
 
 for _command in scripting.COMMANDS:  # list, show, export and the agent actions
     main.add_command(_command)
+
+
+@main.command()
+@config_option
+def doctor(config_path: Path | None) -> None:
+    """Check the store: integrity, journal, schema, file modes, outbox, sync heartbeat.
+
+    Exit 0 healthy, 1 needs attention, 3 damaged; never writes to the store."""
+    from console.doctor import diagnose, verdict
+
+    config = _load(config_path)
+    findings = diagnose(config.storage.path.expanduser())
+    for finding in findings:
+        click.echo(f"{finding.level:>4}  {finding.text}")
+    code, line = verdict(findings)
+    click.echo(line)
+    sys.exit(code)

@@ -1,12 +1,16 @@
 """The admin's TOML file, validated: one model composed of what each connector declares.
 
 Errors name the file, the line (when it can be found) and key, what is wrong and the fix.
+The file itself is guarded before parsing: it must be a regular file (a FIFO or /dev/zero
+would hang the read) of at most MAX_CONFIG_BYTES, nested at most MAX_NESTING deep (deeper
+arrays or inline tables exhaust the parser's recursion): otherwise a ConfigError, exit 2.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import stat
 import tomllib
 from datetime import date
 from pathlib import Path
@@ -230,25 +234,117 @@ class ConfigError(Exception):
     """Shown to the admin as is: file, place, problem, fix. Never a traceback."""
 
 
+MAX_CONFIG_BYTES = 1024 * 1024
+MAX_NESTING = 50  # arrays and inline tables inside each other; real configs use 2 or 3
+
+
 def load_config(path: Path) -> FrontdeskConfig:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
+    text = read_config_text(path)
+    too_deep = nesting_too_deep(text)
+    if too_deep is not None:
         raise ConfigError(
-            f"{path}: no such file — copy config.example.toml there, or pass --config PATH"
-        ) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot be read: {exc}") from exc
+            f"{path}:{too_deep}: arrays or inline tables nested over {MAX_NESTING} deep:"
+            " flatten them"
+        )
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    except RecursionError as exc:  # nesting the scan above did not see (it is a guard)
+        raise ConfigError(f"{path}: nested too deep to read: flatten it") from exc
     try:
         config = FrontdeskConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(path, text, exc)) from exc
     _check_references(path, config)
     return config
+
+
+def read_config_text(path: Path) -> str:
+    """The file's text, read only if it is a regular file of at most MAX_CONFIG_BYTES.
+
+    Opened without blocking and checked on the open descriptor: a FIFO cannot make us wait
+    for a writer, and the file checked is the file read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            f"{path}: no such file — copy config.example.toml there, or pass --config PATH"
+        ) from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}") from exc
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(
+                f"{path}: not a regular file ({_kind(info.st_mode)}): point --config at the"
+                " TOML file"
+            )
+        if info.st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: {info.st_size} bytes, over the 1 MB a config may have")
+        try:
+            raw = file.read(MAX_CONFIG_BYTES + 1)
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}") from exc
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: over the 1 MB a config may have")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}): save it as UTF-8") from exc
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a file"
+
+
+def nesting_too_deep(text: str) -> int | None:
+    """The line where `[`/`{` nesting first goes over MAX_NESTING, else None.
+
+    A light TOML scan: strings (basic, literal, multi-line) and comments are skipped; table
+    headers ([a], [[a]]) open and close on their line and never get deep."""
+    depth, line, i, size = 0, 1, 0, len(text)
+    while i < size:
+        char = text[i]
+        if char == "\n":
+            line += 1
+        elif char == "#":
+            end = text.find("\n", i)
+            i = size if end < 0 else end
+            continue
+        elif char in "\"'":
+            end = _string_end(text, i)
+            line += text.count("\n", i, end)
+            i = end
+            continue
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_NESTING:
+                return line
+        elif char in "]}":
+            depth = max(0, depth - 1)
+        i += 1
+    return None
+
+
+def _string_end(text: str, start: int) -> int:
+    """The index just after the string starting at `start` (its end, if unterminated)."""
+    quote = text[start]
+    if text.startswith(quote * 3, start):
+        end = text.find(quote * 3, start + 3)
+        return len(text) if end < 0 else end + 3
+    i = start + 1
+    while i < len(text) and text[i] not in (quote, "\n"):
+        i += 2 if quote == '"' and text[i] == "\\" else 1
+    return min(i + 1, len(text))
 
 
 def _check_references(path: Path, config: FrontdeskConfig) -> None:

@@ -10,6 +10,7 @@ from connectors.secrets import SecretSource
 from console.config import FrontdeskConfig
 from storage.aio import AsyncStore
 from storage.store import Store
+from storage.sync_status import Heartbeat
 
 
 def secret_sources(config: FrontdeskConfig) -> list[tuple[int, str, SecretSource]]:
@@ -23,7 +24,8 @@ def secret_sources(config: FrontdeskConfig) -> list[tuple[int, str, SecretSource
 def run_sync(store: Store, config: FrontdeskConfig, *, once: bool) -> list[str]:
     """Run the connectors on the store's file; return the failures of a `--once` pass."""
     path, policy = store.path, store.policy
-    return asyncio.run(_run(lambda: Store(path, policy=policy), config, once))
+    with Heartbeat(path):  # the console tells a dead sync from a quiet one by it
+        return asyncio.run(_run(lambda: Store(path, policy=policy), config, once))
 
 
 async def _run(factory: Callable[[], Store], config: FrontdeskConfig, once: bool) -> list[str]:

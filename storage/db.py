@@ -1,10 +1,24 @@
-"""Opening the SQLite store: pragmas, numbered migrations, transactions."""
+"""Opening the SQLite store: pragmas, numbered migrations, transactions.
+
+Customer data stays private on a shared host: a new store, its WAL/SHM and the folders created
+for it are 0600/0700 whatever the umask (`private_files`), and an existing store readable by
+others is reported once per process (`loose_modes`) with the chmod to run.
+
+A damaged file is caught before the next write: `require_intact` (PRAGMA quick_check, run by
+`frontdesk sync` on open) and any write SQLite finds corrupt raise `StoreDamaged`, one sentence
+saying what to do. A store the process may not write (read-only file system or folder) opens
+read-only, so reads still work; its first write raises `StoreError` saying it is read-only.
+"""
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import sqlite3
+import stat
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +33,18 @@ class StoreError(Exception):
     """The store cannot be opened or written; the message says why in plain words."""
 
 
+class StoreDamaged(StoreError):
+    """The file fails SQLite's integrity check: no write may go to it."""
+
+
+DAMAGED = (
+    "the store {path} is damaged ({problem}); nothing more will be written to it:"
+    " restore it from a backup, or save what can still be read with `frontdesk export`"
+    " (`frontdesk doctor` shows the details)"
+)
+_CORRUPT, _NOTADB, _READONLY, _CANTOPEN = 11, 26, 8, 14
+
+
 def migrations() -> list[tuple[int, str]]:
     """Every numbered migration shipped in storage/schema, in order."""
     found = []
@@ -29,27 +55,148 @@ def migrations() -> list[tuple[int, str]]:
     return sorted(found)
 
 
+PRIVATE_FILE = 0o600
+PRIVATE_DIR = 0o700
+_warned_modes: set[Path] = set()
+
+
 def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
     """Open (creating if needed) the store at `path`, migrated to the latest schema."""
     path = Path(path)
     if not readonly:
-        _ensure_parent(path)
-    uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
+        make_private_dir(path.parent)
+    warn_loose_modes(path)
     try:
-        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
-        _configure(conn)
-        if not readonly:
-            migrate(conn)
+        try:
+            return _open(path, "ro" if readonly else "rwc", migrated=not readonly)
+        except sqlite3.OperationalError as exc:
+            if _code(exc) not in (_READONLY, _CANTOPEN) or not path.is_file():
+                raise
+            return _open_read_only(path, current=not readonly)
     except sqlite3.DatabaseError as exc:
+        if _code(exc) in (_CORRUPT, _NOTADB):
+            raise StoreDamaged(DAMAGED.format(path=path, problem=exc)) from exc
         raise StoreError(f"cannot open the store at {path}: {exc}") from exc
+
+
+def _open(path: Path, mode: str, *, migrated: bool, immutable: bool = False) -> sqlite3.Connection:
+    uri = f"file:{path}?mode={mode}" + ("&immutable=1" if immutable else "")
+    with private_files():
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        try:
+            _configure(conn)
+            if migrated:
+                migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
     return conn
 
 
-def _ensure_parent(path: Path) -> None:
+def _open_read_only(path: Path, *, current: bool) -> sqlite3.Connection:
+    """The store where this process may not write (read-only file system, folder or file):
+    readable, every write refused. Without a writable folder SQLite cannot make the WAL index,
+    and reads the file as immutable (nobody can be writing it either). `current`: the caller
+    expects the latest schema (it was asking for a writable store)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = _open(path, "ro", migrated=False)
+    except sqlite3.OperationalError:
+        conn = _open(path, "ro", migrated=False, immutable=True)
+    if current and schema_version(conn) < migrations()[-1][0]:
+        conn.close()
+        raise StoreError(
+            f"the store {path} is read-only and needs a schema upgrade: make it writable once"
+        )
+    return conn
+
+
+def _code(exc: sqlite3.Error) -> int:
+    return int(getattr(exc, "sqlite_errorcode", 0)) & 0xFF
+
+
+def integrity_problems(
+    conn: sqlite3.Connection, limit: int = 5, budget: float | None = None
+) -> list[str]:
+    """What `PRAGMA quick_check` finds wrong (at most `limit` lines); [] for a sound file.
+
+    With a `budget` (seconds), a check still running then is abandoned: [] means nothing was
+    found in the part it read (a huge store opens in bounded time)."""
+    deadline = None if budget is None else time.monotonic() + budget
+    if deadline is not None:
+        conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+    try:
+        rows = conn.execute(f"PRAGMA quick_check({int(limit)})").fetchall()
+    except sqlite3.OperationalError as exc:
+        if deadline is not None and "interrupted" in str(exc):
+            return []
+        return [str(exc)]
+    except sqlite3.DatabaseError as exc:
+        return [str(exc)]
+    finally:
+        conn.set_progress_handler(None, 0)
+    found = [" ".join(str(row[0]).replace("*** in database main ***", "").split()) for row in rows]
+    return [] if found == ["ok"] else found
+
+
+def require_intact(conn: sqlite3.Connection, budget: float | None = None) -> None:
+    """Raise `StoreDamaged` if the file fails the quick check: before any write of a sync."""
+    problems = integrity_problems(conn, limit=1, budget=budget)
+    if problems:
+        raise StoreDamaged(DAMAGED.format(path=_file_of(conn), problem=problems[0]))
+
+
+def make_private_dir(folder: Path) -> None:
+    """Create `folder` (and missing parents) 0700; an existing folder is left as it is."""
+    try:
+        with private_files():
+            folder.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
     except OSError as exc:
-        raise StoreError(f"cannot create the folder for the store {path}: {exc}") from exc
+        raise StoreError(f"cannot create the folder {folder}: {exc}") from exc
+
+
+_UMASK_LOCK = threading.RLock()
+
+
+@contextmanager
+def private_files() -> Iterator[None]:
+    """Files and folders created inside are 0600/0700 whatever the umask. SQLite creates the
+    WAL and SHM with the main file's mode, and later opens reuse it: the mode set at creation
+    holds. The umask is process-wide: a lock keeps two threads from restoring each other's
+    value (another thread creating a file meanwhile only gets a stricter mode)."""
+    with _UMASK_LOCK:
+        old = os.umask(0o077)
+        try:
+            yield
+        finally:
+            os.umask(old)
+
+
+def loose_modes(path: Path) -> list[tuple[Path, int]]:
+    """The store and its WAL/SHM when others (group or world) may read or write them."""
+    found = []
+    for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            mode = stat.S_IMODE(candidate.stat().st_mode)
+        except OSError:
+            continue
+        if mode & 0o077:
+            found.append((candidate, mode))
+    return found
+
+
+def warn_loose_modes(path: Path) -> None:
+    """Warn once per process, on stderr, that an existing store is readable by others."""
+    if path in _warned_modes:
+        return
+    loose = loose_modes(path)
+    if not loose:
+        return
+    _warned_modes.add(path)
+    names = " ".join(str(p) for p, _ in loose)
+    sys.stderr.write(
+        f"frontdesk: warning: the store {path} is readable by other users"
+        f" ({', '.join(f'{p.name} {m:o}' for p, m in loose)}): run  chmod go-rwx {names}\n"
+    )
 
 
 def _configure(conn: sqlite3.Connection) -> None:
@@ -58,7 +205,8 @@ def _configure(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA foreign_keys = ON")
     # WAL lets several consoles read while `frontdesk sync` writes; NORMAL is durable in WAL
     # mode except for the last transactions on power loss, never corrupting.
-    _switch_to_wal(conn)
+    if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        _switch_to_wal(conn)
     conn.execute("PRAGMA synchronous = NORMAL")
 
 
@@ -129,10 +277,12 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         except BaseException:
             _rollback(conn)
             raise
-    except sqlite3.OperationalError as exc:
+    except sqlite3.DatabaseError as exc:
         problem = write_problem(conn, exc)
         if problem is None:
             raise
+        if _code(exc) in (_CORRUPT, _NOTADB):
+            raise StoreDamaged(problem) from exc
         raise StoreError(problem) from exc
 
 
@@ -148,13 +298,14 @@ _WRITE_PROBLEMS = {
     8: "the store {path} is read-only: check the file's and its folder's permissions",
     10: "the store {path} could not be written (I/O error): check the disk",
     13: "the disk is full: the store {path} cannot grow; free some space and try again",
+    _CORRUPT: DAMAGED.replace("{problem}", "database disk image is malformed"),
+    _NOTADB: DAMAGED.replace("{problem}", "not an SQLite database"),
 }
 
 
 def write_problem(conn: sqlite3.Connection, exc: sqlite3.Error) -> str | None:
     """A plain sentence for an error the user must fix outside Frontdesk, else None."""
-    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
-    template = _WRITE_PROBLEMS.get(code)
+    template = _WRITE_PROBLEMS.get(_code(exc))
     if template is None:
         return None
     return template.format(path=_file_of(conn), busy=BUSY_TIMEOUT_MS // 1000)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import keyring
@@ -155,3 +156,20 @@ def test_a_failing_command_stderr_is_never_kept() -> None:
         SecretSource(cmd=f'{sys.executable} -c "{script}"').read()
     assert "exited 4" in str(caught.value)
     assert "hunter2" not in str(caught.value)
+
+
+def test_a_secret_command_that_hangs_is_killed_after_the_timeout(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A shell whose child holds the pipes: killing the shell alone would still wait 30 s."""
+    monkeypatch.setattr("connectors.secrets.SECRET_CMD_TIMEOUT", 0.5)
+    marker = tmp_path / "sleeping"
+    started = time.monotonic()
+    with pytest.raises(SecretError, match=r"did not finish within 0\.5 s"):
+        SecretSource(cmd=f"sh -c 'touch {marker}; sleep 29.75; echo late'").read()
+    assert time.monotonic() - started < 5
+    assert marker.exists()  # it did run
+    sleeping = subprocess.run(
+        ["pgrep", "-f", "sleep 29.75"], capture_output=True, text=True, check=False
+    )
+    assert sleeping.stdout == "", "the command's children outlived the timeout"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -21,6 +20,7 @@ from console.widgets.picker import Picker, canned_choices
 from console.widgets.queue_list import QueueList
 from console.widgets.search_bar import SearchBar
 from storage import queue, search, sync_status
+from storage.db import connect
 from storage.models import CannedReply
 from storage.queue import View
 from storage.sanitize import clean_line
@@ -138,7 +138,7 @@ class QueueScreen(WorkflowScreen):
     @work(thread=True, exclusive=True, group="counts")
     def refresh_counts(self) -> None:
         """Counts of every view, on a thread with its own read connection (~ms each)."""
-        conn = sqlite3.connect(f"file:{self.store.path}?mode=ro", uri=True)
+        conn = connect(self.store.path, readonly=True)  # read-only stores too
         try:
             counts = {v.name: queue.count(conn, v) for v in self.views}
         finally:

@@ -7,7 +7,6 @@ reads thousands of messages and must never hold up the key handlers.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
@@ -25,6 +24,7 @@ from textual.widgets import Footer, Sparkline, Static
 from console import report as reporting
 from console.report import ReportData
 from storage import metrics
+from storage.db import connect
 from storage.metrics import Dimension, Period
 from storage.policy import SimplePolicy, SlaPolicy
 from storage.store import Store
@@ -165,7 +165,7 @@ class ReportsScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="report")
     def load(self, now: float) -> None:
-        conn = sqlite3.connect(f"file:{self.store.path}?mode=ro", uri=True)
+        conn = connect(self.store.path, readonly=True)  # read-only stores too
         try:
             data = reporting.gather(conn, self.period(now), self.by, self.policy, now)
         finally:
