@@ -164,7 +164,9 @@ class SlackRun:
         self.channels: dict[str, ChannelInfo] = {}
         self.people = People(api)
         window = settings.group_window_minutes * 60
-        mapper = Mapper(self.account_id, me, window, self.people.users, self.channels)
+        mapper = Mapper(
+            self.account_id, me, window, self.people.users, self.channels, settings.accept_bots
+        )
         self.writer = PageWriter(store, self.account_id, me, self.people, mapper)
         self.backfill = Backfill(
             api,

@@ -47,9 +47,12 @@ class PageWriter:
         self, channel: ChannelInfo, messages: list[JSON], checkpoint: Checkpoint | None = None
     ) -> None:
         messages = by_ts([m for m in messages if m.get("ts")])
-        await self.people.learn(self.store, {u for m in messages for u in user_ids(m)})
+        wanted = [m for m in messages if self.mapper.accepts(m) or m.get("reply_count")]
+        # An anchor root (a tombstone, a bot's post) is the first replier's conversation.
+        repliers = {str(u) for m in wanted for u in m.get("reply_users") or ()}
+        await self.people.learn(self.store, {u for m in wanted for u in user_ids(m)} | repliers)
         pairs = []
-        for msg in messages:
+        for msg in wanted:
             if await self._claimed_echo(channel, msg):
                 continue
             record = self.mapper.inbound(channel, msg)
@@ -58,6 +61,9 @@ class PageWriter:
         await self.store.call(Store.ingest, [r for _, r in pairs], checkpoint=checkpoint)
         for msg, record in pairs:
             await self._apply_state(msg, record)
+        for msg in messages:
+            if msg.get("subtype") == "tombstone":  # a root deleted after people replied
+                await self._mark_deleted(remote_id(channel.id, str(msg["ts"])))
 
     async def _claimed_echo(self, channel: ChannelInfo, msg: JSON) -> bool:
         """True if `msg` is our own reply from the outbox, now recorded as sent."""
@@ -73,10 +79,13 @@ class PageWriter:
     async def _apply_state(self, msg: JSON, record: InboundMessage) -> None:
         """Edits and deletions of messages stored earlier (ingest never rewrites a message)."""
         key = record.remote_id
-        if msg.get("subtype") == "tombstone" or key in self.deleted:
-            await self.store.call(Store.mark_deleted, self.account_id, key)
+        if key in self.deleted:
+            await self._mark_deleted(key)
         elif isinstance(msg.get("edited"), dict):
             edited_at = ts_us(str(msg["edited"].get("ts") or msg["ts"])) / 1_000_000
             await self.store.call(
                 Store.update_message_text, self.account_id, key, record.text, edited_at
             )
+
+    async def _mark_deleted(self, key: str) -> None:
+        await self.store.call(Store.mark_deleted, self.account_id, key)

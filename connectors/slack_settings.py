@@ -28,6 +28,9 @@ class SlackAccountSettings(BaseModel):
     """Channels to serve (ids or names); empty: every channel the bot is a member of."""
     dms: bool = True
     """Serve direct messages to the bot, whatever `channels` lists."""
+    accept_bots: list[str] = Field(default_factory=list)
+    """Bot ids (B0...) whose posts are customer messages (a form, an alerting integration);
+    every other bot and app is ignored."""
     group_window_minutes: float = Field(default=60, ge=0)
 
     @model_validator(mode="before")

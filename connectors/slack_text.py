@@ -176,3 +176,8 @@ def _int(value: object) -> int:
         return max(0, int(str(value)))
     except ValueError:
         return 0
+
+
+def message_text(msg: dict[str, Any], user_name: Lookup, channel_name: Lookup) -> str:
+    """What a person reading the message in Slack sees, as plain text."""
+    return render(str(msg.get("text") or ""), user_name, channel_name)

@@ -305,8 +305,9 @@ async def test_bots_and_deleted_users_are_stored_but_never_linked(
     robot = local_slack.add_user("deploybot", real_name="Deploy Bot", is_bot=True)
     local_slack.post(channel, gone, "last words", emit=False)
     local_slack.post(channel, robot, "deployed v2", emit=False)
+    accepted = {"accept_bots": [local_slack.workspace.users[robot].bot_id]}  # else ignored
 
-    await (await connector(local_slack, astore)).sync_once(astore)
+    await (await connector(local_slack, astore, account=accepted)).sync_once(astore)
 
     authors = await rows(astore, "SELECT author_name FROM messages ORDER BY sent_at")
     assert authors == [("Former Staff",), ("Deploy Bot",)]

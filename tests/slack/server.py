@@ -492,8 +492,13 @@ class Workspace:
         else:
             out = {"type": "message", "user": msg.user, "text": msg.text, "ts": msg.ts}
             out["team"] = self.team_id
-            out.update(msg.extra)
             self._add_bot_fields(out, msg.user)
+            # Extra fields as Slack sends them for other kinds of message (a subtype, a legacy
+            # integration's `bot_message` with `username` and no `user`, `attachments`); a
+            # None value removes the field. Shapes: https://api.slack.com/events/message and
+            # bolt-python's tests/scenario_tests/test_message_bot.py fixtures.
+            out.update(msg.extra)
+            out = {k: v for k, v in out.items() if v is not None}
         if msg.edited is not None and not msg.tombstone:
             out["edited"] = dict(msg.edited)
         if msg.thread_ts is not None:
@@ -514,15 +519,17 @@ class Workspace:
             return
         # Posts by bot users carry bot_id; that is how an app recognises its own echoes.
         out["bot_id"] = user.bot_id
-        if user.id == self.bot_user_id:
-            out["app_id"] = self.app_id
-            out["bot_profile"] = {
-                "id": user.bot_id,
-                "app_id": self.app_id,
-                "name": user.real_name,
-                "deleted": False,
-                "team_id": self.team_id,
-            }
+        # Every app's bot user posts with a bot_profile (bolt-python's test_message_bot.py
+        # fixture `bot_message_event_payload`: another app's bot, its own app_id).
+        app_id = self.app_id if user.id == self.bot_user_id else f"A0OTHER{user.bot_id[-4:]}"
+        out["app_id"] = app_id
+        out["bot_profile"] = {
+            "id": user.bot_id,
+            "app_id": app_id,
+            "name": user.real_name,
+            "deleted": False,
+            "team_id": self.team_id,
+        }
 
     def _add_thread_fields(self, out: JSON, ch: Channel, msg: Message) -> None:
         reply_users = list(dict.fromkeys(ch.messages[ts].user for ts in msg.replies))
@@ -1112,10 +1119,14 @@ class LocalSlack:
         broadcast: bool = False,
         ts: str | None = None,
         emit: bool = True,
+        extra: JSON | None = None,
     ) -> str:
-        """Add a message as `user`; unless emit=False, push its `message` event. Returns ts."""
+        """Add a message as `user`; unless emit=False, push its `message` event. Returns ts.
+
+        `extra` fields are merged into the message JSON (None removes one, see message_json).
+        """
         ch, msg = self.workspace.insert(
-            channel, user, text, thread_ts=thread_ts, broadcast=broadcast, ts=ts
+            channel, user, text, thread_ts=thread_ts, broadcast=broadcast, ts=ts, extra=extra
         )
         if emit:
             self._emit(self.workspace.message_event(ch, msg))
