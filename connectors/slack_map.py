@@ -121,9 +121,15 @@ def thread_parents(messages: list[JSON]) -> list[tuple[str, str | None]]:
 def user_ids(msg: JSON) -> set[str]:
     """The users to look up to store and show `msg`: author, thread starter, mentions."""
     found = {str(msg[k]) for k in ("user", "parent_user_id") if msg.get(k)}
-    text = msg.get("text")
-    if isinstance(text, str) and "<@" in text:
-        found.update(_MENTION.findall(text))
+    texts = [msg.get("text")]
+    for item in msg.get("attachments") or ():  # a forwarded message: its author, its mentions
+        if isinstance(item, dict):
+            if item.get("author_id"):
+                found.add(str(item["author_id"]))
+            texts += [item.get(k) for k in ("text", "pretext")]
+    for text in texts:
+        if isinstance(text, str) and "<@" in text:
+            found.update(_MENTION.findall(text))
     return found
 
 
@@ -228,7 +234,7 @@ class Mapper:
             author=author,
             customer=customer,
             sent_at=ts_us(ts) / 1_000_000,
-            text=message_text(msg, self.user_name, self.channel_name),
+            text=self._text(msg, author),
             thread_ref=key,
             parent_refs=(remote_id(channel.id, str(msg["thread_ts"])),) if reply else (),
             group_key="" if reply else channel.id,
@@ -236,6 +242,12 @@ class Mapper:
             headers=headers,
             attachments=attachments(msg.get("files") or []),
         )
+
+    def _text(self, msg: JSON, author: IdentityRef) -> str:
+        text = message_text(msg, self.user_name, self.channel_name)
+        if msg.get("subtype") == "me_message":  # "/me waves" reads "Alice waves" in Slack
+            return f"{author.display_name} {text}"
+        return text
 
     def _author(self, msg: JSON) -> IdentityRef:
         user_id = msg.get("user")

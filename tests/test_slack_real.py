@@ -98,3 +98,87 @@ async def test_bots_and_system_traffic_never_become_conversations(
     assert texts == ["New request from Carol: refund", "my invoice is wrong"]
     conversations = await rows(astore, "SELECT count(*) FROM conversations")
     assert conversations == [(2,)]
+
+
+# ---- (b) text: attachments, blocks, forwarded messages, files, /me -------------------------
+
+
+def test_real_file_share_thread_broadcast_and_edit_payloads() -> None:
+    m = mapper(U111="Uma")
+    shared = m.inbound(C111, event("bolt_file_share.json"))
+    assert shared is not None and shared.text == "Hi there!"
+    assert [(a.filename, a.content_type, a.size, a.remote_ref) for a in shared.attachments] == [
+        ("file.png", "image/png", 92582, "F111")
+    ]
+    broadcast = m.inbound(C111, event("bolt_thread_broadcast.json"))
+    assert broadcast is not None
+    assert broadcast.text == "Hi there!"
+    assert broadcast.parent_refs == ("C111:1633663824.000500",)  # joins its thread
+    assert broadcast.customer.address == "U111"
+
+
+def test_a_forwarded_message_shows_who_wrote_it_and_where() -> None:
+    m = mapper(U222="Dan Sharer", U333="Carol Customer")
+    record = m.inbound(C111, event("handmade_forwarded_message.json"))
+    assert record is not None
+    assert record.author.address == "U222"  # who forwarded it
+    assert record.text == (
+        "Forwarded message from Carol Customer in #billing:\n"
+        "> I was charged twice & nobody answers @Carol Customer"
+    )
+
+
+def test_an_alert_made_only_of_an_attachment_keeps_its_text_when_accepted() -> None:
+    record = mapper(("B777",)).inbound(C111, event("handmade_alert_attachment.json"))
+    assert record is not None
+    assert record.author.display_name == "StatusPage"
+    assert record.text == (
+        "Incident opened\n"
+        "Checkout is down (https://status.example.com/incidents/42)\n"
+        "Customers see *500* errors\n"
+        "Severity: High\n"
+        "Region: eu-west-1"
+    )
+
+
+def test_a_post_with_only_blocks_is_read_from_its_blocks() -> None:
+    record = mapper(U222="Dan", U333="Carol").inbound(C111, event("handmade_blocks_only.json"))
+    assert record is not None
+    assert (
+        record.text
+        == "Hello @Carol, see the FAQ (https://example.com/faq) 👍\n> quoted line\n• one\n• two"
+    )
+
+
+def test_text_fixes_subteam_me_and_gone_files() -> None:
+    m = mapper(U1="Alice")
+    base = {"type": "message", "user": "U1", "ts": "1712000000.000100"}
+    group = m.inbound(C111, {**base, "text": "ping <!subteam^S0614TZR7>"})
+    assert group is not None and group.text == "ping @S0614TZR7"
+    me = m.inbound(C111, {**base, "subtype": "me_message", "text": "is on holiday :sunny:"})
+    assert me is not None and me.text == "Alice is on holiday ☀️"
+    files = [
+        {"id": "F1", "name": "invoice.pdf", "mimetype": "application/pdf", "size": 10},
+        {"id": "F2", "mode": "tombstone"},  # deleted after sharing
+        {"id": "F3", "mode": "hidden_by_limit"},  # hidden by the plan
+    ]
+    shared = m.inbound(C111, {**base, "subtype": "file_share", "text": "", "files": files})
+    assert shared is not None
+    assert [a.remote_ref for a in shared.attachments] == ["F1"]
+
+
+async def test_forwarded_and_attachment_only_posts_are_stored_with_their_text(
+    local_slack: LocalSlack, astore: AsyncStore
+) -> None:
+    channel, alice, bob = people(local_slack)
+    forward = event("handmade_forwarded_message.json")["attachments"]
+    forward[0]["author_id"] = bob
+    local_slack.post(channel, alice, "", emit=False, extra={"attachments": forward})
+
+    await (await connector(local_slack, astore)).sync_once(astore)
+
+    texts = [r[3] for r in await messages(astore)]
+    assert texts == [
+        "Forwarded message from Bob Builder in #billing:\n"
+        "> I was charged twice & nobody answers @U333"  # not in this workspace
+    ]
