@@ -220,7 +220,11 @@ class SlackRun:
         for channel_id, messages in by_channel.items():
             channel = self._channel_of(channel_id, events)
             if self.wanted(channel):
-                await self._write_live(channel, messages)
+                # One channel's failure costs that channel's events only; its top-level
+                # messages come back with the next catch-up (the checkpoint did not move).
+                await _logged(
+                    f"storing live events of {channel_id}", self._write_live(channel, messages)
+                )
         for event in events:
             if event.get("subtype") == "message_deleted":
                 await self._delete(event)
@@ -239,7 +243,9 @@ class SlackRun:
         return channel
 
     async def _write_live(self, channel: ChannelInfo, messages: list[JSON]) -> None:
-        await self._fetch_unknown_threads(channel, messages)
+        failed = await self._fetch_unknown_threads(channel, messages)
+        if failed:  # those replies wait for their thread: the next catch-up fetches it whole
+            messages = [m for m in messages if str(m.get("thread_ts")) not in failed]
         if not any(self.me.wrote(m) for m in messages):
             await self.writer.write(channel, messages)
             return
@@ -248,15 +254,23 @@ class SlackRun:
         async with self.post_lock:
             await self.writer.write(channel, messages)
 
-    async def _fetch_unknown_threads(self, channel: ChannelInfo, messages: list[JSON]) -> None:
-        """A reply whose parent we never stored: fetch the whole thread, parent first."""
+    async def _fetch_unknown_threads(self, channel: ChannelInfo, messages: list[JSON]) -> set[str]:
+        """A reply whose parent we never stored: fetch the whole thread, parent first.
+
+        Returns the threads that could not be fetched; they are remembered for the next
+        catch-up, and a failure costs only that thread.
+        """
         in_batch = {str(m["ts"]) for m in messages if m.get("ts")}
         parents = {str(m["thread_ts"]) for m in messages if is_reply(m)} - in_batch
         keys = [remote_id(channel.id, ts) for ts in sorted(parents)]
         known = await self.store.call(Store.known_remote_ids, self.account_id, keys)
+        failed: set[str] = set()
         for ts in sorted(parents):
-            if remote_id(channel.id, ts) not in known:
-                await self.backfill.thread(channel, ts, None)
+            if remote_id(channel.id, ts) not in known and not await self.backfill.try_thread(
+                channel, ts
+            ):
+                failed.add(ts)
+        return failed
 
     async def _delete(self, event: JSON) -> None:
         key = remote_id(str(event["channel"]), str(event.get("deleted_ts")))

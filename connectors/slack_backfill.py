@@ -18,6 +18,7 @@ oldest end), so messages are stored in the order they were written.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,7 @@ from storage.store import Store
 JSON = dict[str, Any]
 Parent = tuple[str, str | None]  # a thread parent's ts and its latest_reply
 BEGINNING = "0"
+log = logging.getLogger(__name__)
 
 
 def _newest(current: str | None, messages: Iterable[JSON]) -> str | None:
@@ -126,6 +128,7 @@ class Backfill:
     async def channel(self, channel: ChannelInfo) -> None:
         """Store what is new in `channel` since its checkpoint, then refresh recent threads."""
         scope = f"channel:{channel.id}"
+        await self._pending_threads(channel)
         mark = ChannelMark.load(await self.store.call(Store.checkpoint, self.account_id, scope))
         start = mark.oldest
         await self._threads(channel, mark.threads)  # a crash may have left them unfetched
@@ -160,6 +163,35 @@ class Backfill:
             if page.cursor is None:
                 return
 
+    async def try_thread(self, channel: ChannelInfo, parent_ts: str) -> bool:
+        """Fetch one thread; on failure remember it for the next catch-up and return False."""
+        try:
+            await self.thread(channel, parent_ts, None)
+        except Exception:
+            log.warning(
+                "slack: thread %s in %s failed; kept for the next catch-up",
+                parent_ts,
+                channel.id,
+                exc_info=True,
+            )
+            await self._remember_pending(channel, parent_ts)
+            return False
+        return True
+
+    async def _remember_pending(self, channel: ChannelInfo, parent_ts: str) -> None:
+        scope = f"pending:{channel.id}"
+        threads = _listed(await self.store.call(Store.checkpoint, self.account_id, scope))
+        if parent_ts not in threads:
+            await self._save(scope, {"threads": [*threads, parent_ts]})
+
+    async def _pending_threads(self, channel: ChannelInfo) -> None:
+        """Threads a live batch could not fetch: fetched first (an error here is the channel's)."""
+        scope = f"pending:{channel.id}"
+        threads = _listed(await self.store.call(Store.checkpoint, self.account_id, scope))
+        for done, parent_ts in enumerate(threads):
+            await self.thread(channel, parent_ts, None)
+            await self._save(scope, {"threads": threads[done + 1 :]})
+
     async def _threads(self, channel: ChannelInfo, parents: Iterable[Parent]) -> None:
         for parent_ts, latest in parents:
             await self.thread(channel, parent_ts, latest)
@@ -191,3 +223,8 @@ class Backfill:
 def _parent(saved: object) -> Parent:
     ts, latest = saved if isinstance(saved, list) and len(saved) == 2 else (saved, None)
     return str(ts), str(latest) if latest else None
+
+
+def _listed(state: dict[str, object] | None) -> list[str]:
+    threads = (state or {}).get("threads")
+    return [str(t) for t in threads] if isinstance(threads, list) else []

@@ -14,10 +14,20 @@ from typing import Any
 from connectors.slack_map import ChannelInfo, Mapper, Me, SlackUser
 from storage.aio import AsyncStore
 from tests.slack.server import SLACKBOT_ID, LocalSlack
-from tests.test_slack_connector import astore, connector, messages, people, rows, tokens
+from tests.test_slack_connector import (
+    astore,
+    connector,
+    live,
+    messages,
+    people,
+    rows,
+    tokens,
+    wait_for_rows,
+)
 
 __all__ = ["astore", "tokens"]  # fixtures shared with the connector tests
 
+T0 = 1_700_000_000.0  # the local Slack's first ts
 DATA = Path(__file__).parent / "data" / "slack"
 ME = Me("UFRONTDESK", "BFRONTDESK")
 
@@ -182,3 +192,78 @@ async def test_forwarded_and_attachment_only_posts_are_stored_with_their_text(
         "Forwarded message from Bob Builder in #billing:\n"
         "> I was charged twice & nobody answers @U333"  # not in this workspace
     ]
+
+
+# ---- (c) one failing thread costs that thread; threads keep their customer -----------------
+
+
+async def customer_of(astore: AsyncStore, remote_id: str) -> list[tuple[Any, ...]]:
+    return await rows(
+        astore,
+        "SELECT i.address FROM messages m JOIN conversations c ON c.id = m.conversation_id"
+        " JOIN identities i ON i.contact_id = c.contact_id AND i.kind = 'slack'"
+        " WHERE m.remote_id = ?",
+        remote_id,
+    )
+
+
+async def test_a_thread_that_cannot_be_fetched_costs_only_that_thread(
+    local_slack: LocalSlack, astore: AsyncStore
+) -> None:
+    channel, alice, bob = people(local_slack)
+    billing = local_slack.add_channel("billing")
+    local_slack.post(channel, alice, "hello", ts=f"{T0 + 100:.6f}", emit=False)
+    async with live(local_slack, astore):
+        await wait_for_rows(lambda: messages(astore), 1)  # caught up past "hello"
+        # A thread older than the checkpoint: only its live reply tells us about it.
+        parent = local_slack.post(
+            channel, alice, "where is my parcel?", ts=f"{T0 + 50:.6f}", emit=False
+        )
+        reply = local_slack.post(channel, bob, "same here", parent, emit=False)
+        other = local_slack.post(billing, bob, "refund please", emit=False)
+        local_slack.workspace.failing_threads[parent] = "internal_error"
+        events = [local_slack.event_for(channel, reply), local_slack.event_for(billing, other)]
+        await local_slack.send_out_of_order(events, order=[0, 1])  # one batch, two channels
+
+        stored = await wait_for_rows(lambda: messages(astore), 2)
+        assert sorted(r[3] for r in stored) == ["hello", "refund please"]  # billing not lost
+
+    del local_slack.workspace.failing_threads[parent]
+    await (await connector(local_slack, astore)).sync_once(astore)  # the next catch-up
+
+    stored = {r[0]: r for r in await messages(astore)}
+    assert stored[f"{channel}:{reply}"][1] == stored[f"{channel}:{parent}"][1]
+    assert stored[f"{channel}:{reply}"][4] == f"refers to {channel}:{parent}"
+
+
+async def test_replies_under_our_own_post_are_the_first_replier_s_conversation(
+    local_slack: LocalSlack, astore: AsyncStore
+) -> None:
+    channel, alice, bob = people(local_slack)
+    bot = local_slack.bot_user_id
+    notice = local_slack.post(channel, bot, "Maintenance tonight 22:00", emit=False)
+    local_slack.post(channel, alice, "will the API be down?", notice, emit=False)
+    local_slack.post(channel, bob, "and the dashboard?", notice, emit=False)
+    local_slack.post(channel, bot, "both, for ten minutes", notice, emit=False)
+
+    await (await connector(local_slack, astore)).sync_once(astore)
+
+    stored = await messages(astore)
+    assert len(stored) == 4 and len({r[1] for r in stored}) == 1  # one conversation
+    assert await customer_of(astore, f"{channel}:{notice}") == [(alice,)]
+
+
+async def test_a_thread_whose_root_was_already_deleted_belongs_to_who_replied(
+    local_slack: LocalSlack, astore: AsyncStore
+) -> None:
+    channel, alice, bob = people(local_slack)
+    root = local_slack.post(channel, alice, "oops, wrong channel", emit=False)
+    first = local_slack.post(channel, bob, "my card was charged twice", root, emit=False)
+    local_slack.post(channel, bob, "order 1234", root, emit=False)
+    local_slack.delete(channel, root, emit=False)  # a tombstone "owned" by Slackbot
+
+    await (await connector(local_slack, astore)).sync_once(astore)
+
+    stored = await messages(astore)
+    assert len(stored) == 3 and len({r[1] for r in stored}) == 1
+    assert await customer_of(astore, f"{channel}:{first}") == [(bob,)]  # not Slackbot

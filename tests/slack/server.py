@@ -213,6 +213,10 @@ class Workspace:
         # (https://api.slack.com/methods/users.info#errors), while their messages still appear.
         self.hidden: set[str] = set()
         self.channels: dict[str, Channel] = {}
+        # Test hook: conversations.replies for these thread ts answers this error (e.g.
+        # "internal_error", in the method's documented error table:
+        # https://api.slack.com/methods/conversations.replies#errors).
+        self.failing_threads: dict[str, str] = {}
         self._ids = itertools.count(1)
         self._bot_ids = itertools.count(1)
         self._clock_us = ts_to_us(start_ts) - ts_step_us
@@ -617,6 +621,8 @@ class Workspace:
         (at least one, so paging always advances).
         """
         ts = params.get("ts")
+        if ts and str(ts) in self.failing_threads:
+            raise SlackError(self.failing_threads[str(ts)])
         msg = ch.messages.get(str(ts)) if ts else None
         if msg is None:
             raise SlackError("thread_not_found")
