@@ -55,6 +55,10 @@ class SlackOptions:
     # Threads this recent are checked for new replies on every catch-up (one history scan of
     # the period; live events bring replies as they happen).
     thread_lookback: float = 7 * 86400.0
+    # A catch-up reads again, whole, the threads of conversations still open in the store (one
+    # conversations.replies each): replies, edits and deletions missed live. At most once per
+    # `rescan_interval` per channel (the first catch-up of a run always); None: never.
+    rescan_interval: float | None = 900.0
     catch_up_interval: float = 300.0
     outbox_interval: float = 2.0
     settle: float = SETTLE
@@ -175,6 +179,7 @@ class SlackRun:
             page_size=options.page_size,
             thread_lookback=options.thread_lookback,
             clock=options.clock,
+            rescan_every=options.rescan_interval,
         )
         self.post_lock = asyncio.Lock()
         self.outbox = Outbox(api, self.account_id, self.post_lock)

@@ -23,15 +23,19 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
+
 from connectors.slack_api import SlackApi
 from connectors.slack_ingest import PageWriter
-from connectors.slack_map import ChannelInfo, is_reply, thread_parents, ts_us
+from connectors.slack_map import ChannelInfo, is_reply, remote_id, thread_parents, ts_us
 from storage.aio import AsyncStore
 from storage.store import Store
 
 JSON = dict[str, Any]
 Parent = tuple[str, str | None]  # a thread parent's ts and its latest_reply
 BEGINNING = "0"
+# conversations.replies on a message that is gone (https://api.slack.com/methods/conversations.replies#errors).
+GONE_THREAD_ERRORS = frozenset({"thread_not_found", "message_not_found"})
 log = logging.getLogger(__name__)
 
 
@@ -116,6 +120,7 @@ class Backfill:
         page_size: int,
         thread_lookback: float,
         clock: Callable[[], float],
+        rescan_every: float | None = 0.0,
     ) -> None:
         self.api = api
         self.store = store
@@ -124,6 +129,8 @@ class Backfill:
         self.page_size = page_size
         self.thread_lookback = thread_lookback
         self.clock = clock
+        self.rescan_every = rescan_every  # seconds between rescans of open threads; None: never
+        self._rescanned: dict[str, float] = {}  # channel id -> when its open threads were read
 
     async def channel(self, channel: ChannelInfo) -> None:
         """Store what is new in `channel` since its checkpoint, then refresh recent threads."""
@@ -146,6 +153,50 @@ class Backfill:
         if mark.threads:
             await self._save(scope, dataclasses.replace(mark, threads=()).dump())
         await self._refresh_threads(channel, start)
+        if self._rescan_due(channel):
+            await self.rescan_open_threads(channel, upto=start)
+
+    def _rescan_due(self, channel: ChannelInfo) -> bool:
+        if self.rescan_every is None:
+            return False
+        now, last = self.clock(), self._rescanned.get(channel.id)
+        if last is not None and now - last < self.rescan_every:
+            return False
+        self._rescanned[channel.id] = now
+        return True
+
+    async def rescan_open_threads(self, channel: ChannelInfo, upto: str) -> None:
+        """Every thread (and top-level message) of a conversation still open in the store, read
+        again whole: new replies, edits and deletions that no live event brought (an outage,
+        poll mode, a crash after the ack) are applied. A message Slack no longer returns was
+        deleted; a root Slack no longer knows (`thread_not_found`) was deleted with its thread.
+        Threads started after `upto` were read by this very pass.
+        """
+        stored = await self.store.call(open_threads, self.account_id, channel.id)
+        limit = ts_us(upto)
+        for root_ts in sorted((t for t in stored if ts_us(t) <= limit), key=ts_us):
+            seen = await self._read_whole_thread(channel, root_ts)
+            for ts in sorted(stored[root_ts] - seen):
+                key = remote_id(channel.id, ts)
+                await self.store.call(Store.mark_deleted, self.account_id, key)
+
+    async def _read_whole_thread(self, channel: ChannelInfo, root_ts: str) -> set[str]:
+        seen: set[str] = set()
+        cursor: str | None = None
+        while True:
+            try:
+                page = await self.api.replies(
+                    channel.id, root_ts, oldest=None, cursor=cursor, limit=self.page_size
+                )
+            except SlackApiError as exc:
+                if exc.response.get("error") in GONE_THREAD_ERRORS:
+                    return set()
+                raise
+            await self.writer.write(channel, page.items)
+            seen.update(str(m["ts"]) for m in page.items if m.get("ts"))
+            if page.cursor is None:
+                return seen
+            cursor = page.cursor
 
     async def thread(self, channel: ChannelInfo, parent_ts: str, latest: str | None) -> None:
         """Store the replies of one thread that are newer than its checkpoint."""
@@ -228,3 +279,20 @@ def _parent(saved: object) -> Parent:
 def _listed(state: dict[str, object] | None) -> list[str]:
     threads = (state or {}).get("threads")
     return [str(t) for t in threads] if isinstance(threads, list) else []
+
+
+def open_threads(store: Store, account_id: int, channel_id: str) -> dict[str, set[str]]:
+    """The Slack messages (by thread root ts: the ts of every message stored in that thread,
+    not deleted) of the channel's conversations that are not closed. Runs on the store's thread."""
+    rows = store.conn.execute(
+        "SELECT json_extract(m.headers, '$.slack_ts'), json_extract(m.headers, '$.slack_thread_ts')"
+        " FROM messages m JOIN conversations c ON c.id = m.conversation_id"
+        " WHERE c.account_id = ? AND c.status != 'closed' AND m.deleted = 0"
+        " AND json_extract(m.headers, '$.slack_channel') = ?",
+        (account_id, channel_id),
+    )
+    threads: dict[str, set[str]] = {}
+    for ts, thread_ts in rows:
+        if ts:
+            threads.setdefault(str(thread_ts or ts), set()).add(str(ts))
+    return threads

@@ -267,3 +267,68 @@ async def test_a_thread_whose_root_was_already_deleted_belongs_to_who_replied(
     stored = await messages(astore)
     assert len(stored) == 3 and len({r[1] for r in stored}) == 1
     assert await customer_of(astore, f"{channel}:{first}") == [(bob,)]  # not Slackbot
+
+
+# ---- (d) catch-up that cannot miss: open threads read again, edits and deletions applied ----
+
+MONTH = 30 * 86400
+
+
+async def test_a_reply_to_an_old_open_thread_is_found_without_any_live_event(
+    local_slack: LocalSlack, astore: AsyncStore
+) -> None:
+    channel, alice, bob = people(local_slack)
+    root = local_slack.post(channel, alice, "export keeps failing", emit=False)
+    local_slack.post(channel, bob, "which format?", root, emit=False)
+    # A month later by the connector's clock: far outside any fixed lookback window.
+    sync = await connector(local_slack, astore, clock=lambda: T0 + MONTH)
+    await sync.sync_once(astore)
+    late = local_slack.post(channel, alice, "CSV, since Monday", root, emit=False)
+
+    await sync.sync_once(astore)  # poll / --once mode: no event ever told us
+
+    stored = {r[0]: r for r in await messages(astore)}
+    assert stored[f"{channel}:{late}"][1] == stored[f"{channel}:{root}"][1]
+
+
+async def test_edits_and_deletions_missed_live_are_applied_by_the_rescan(
+    local_slack: LocalSlack, astore: AsyncStore
+) -> None:
+    channel, alice, bob = people(local_slack)
+    root = local_slack.post(channel, alice, "card 4111 1111 1111 1111 declined", emit=False)
+    typo = local_slack.post(channel, bob, "wich card?", root, emit=False)
+    regret = local_slack.post(channel, alice, "my CVV is 123", root, emit=False)
+    lonely = local_slack.post(channel, bob, "also: login broken", emit=False)
+    sync = await connector(local_slack, astore)
+    await sync.sync_once(astore)
+
+    local_slack.edit(channel, root, "card ending 1111 declined", emit=False)
+    local_slack.edit(channel, typo, "which card?", emit=False)
+    local_slack.delete(channel, regret, emit=False)
+    local_slack.delete(channel, lonely, emit=False)  # no replies: gone from Slack entirely
+    await sync.sync_once(astore)
+
+    stored = {r[0]: r for r in await messages(astore)}
+    key = f"{channel}:{{}}".format
+    assert stored[key(root)][3] == "card ending 1111 declined"
+    assert stored[key(typo)][3] == "which card?"
+    assert stored[key(regret)][5] == 1 and stored[key(lonely)][5] == 1
+    assert stored[key(root)][5] == 0 and stored[key(typo)][5] == 0
+
+
+async def test_an_older_edit_never_overwrites_a_newer_one(
+    local_slack: LocalSlack, astore: AsyncStore
+) -> None:
+    channel, alice, _bob = people(local_slack)
+    ts = local_slack.post(channel, alice, "first draft", emit=False)
+    ws = local_slack.workspace
+    ch = ws.channel(channel)
+    stale = ws.changed_event(ch, *ws.edit(channel, ts, "second draft"))
+    ws.edit(channel, ts, "final text")
+    sync = await connector(local_slack, astore)
+    await sync.sync_once(astore)
+
+    async with sync.session(astore) as run:
+        await run.apply_events([stale])  # a redelivered, older message_changed
+
+    assert [r[3] for r in await messages(astore)] == ["final text"]

@@ -588,6 +588,10 @@ class Workspace:
         moves forward in time (documented for channels.history, observed for
         conversations.history); otherwise the page holds those closest to `latest` and the
         cursor moves back in time. Either way each page is sorted newest first.
+        Documented: "If oldest is provided but not latest then the messages returned are those
+        closest to oldest, allowing you to page forward through history", and `inclusive` for
+        the end points (https://github.com/slackhq/slack-api-docs/blob/master/methods/
+        channels.history.md; https://api.slack.com/methods/conversations.history).
         """
         limit = _limit(params, default=100, maximum=999)
         inclusive = _is_true(params.get("inclusive"))
@@ -618,7 +622,9 @@ class Workspace:
         """conversations.replies: the parent first on every page, then replies oldest first.
 
         assumption: `limit` counts the parent, so a page has the parent plus limit-1 replies
-        (at least one, so paging always advances).
+        (at least one, so paging always advances). A message with no replies answers itself
+        alone; a ts naming no message (deleted without replies) answers `thread_not_found`
+        (https://api.slack.com/methods/conversations.replies#errors).
         """
         ts = params.get("ts")
         if ts and str(ts) in self.failing_threads:
