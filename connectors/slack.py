@@ -180,6 +180,7 @@ class SlackRun:
             thread_lookback=options.thread_lookback,
             clock=options.clock,
             rescan_every=options.rescan_interval,
+            backfill_days=settings.backfill_days,
         )
         self.post_lock = asyncio.Lock()
         self.outbox = Outbox(api, self.account_id, self.post_lock)

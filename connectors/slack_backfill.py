@@ -11,6 +11,13 @@ Checkpoints (the `sync_state` rows, one per scope):
   `newest` mid-thread). Replies never appear in conversations.history, so later passes
   compare a parent's `latest_reply` with this to fetch only threads with something new.
 
+A channel seen for the first time is read whole, and once that pass is over the
+conversations with nothing newer than `backfill_days` are closed (`horizon` in its checkpoint
+until then): the customers' past is kept as context, not opened as work. Later passes never
+close anything. Every `rescan_interval`, the threads of conversations still open are read
+again whole (`rescan_open_threads`): replies, edits and deletions no live event brought.
+`pending:<channel>` lists threads a live batch could not fetch, fetched first.
+
 History is read forward from `oldest` (with only `oldest` given, Slack pages from the
 oldest end), so messages are stored in the order they were written.
 """
@@ -29,6 +36,7 @@ from connectors.slack_api import SlackApi
 from connectors.slack_ingest import PageWriter
 from connectors.slack_map import ChannelInfo, is_reply, remote_id, thread_parents, ts_us
 from storage.aio import AsyncStore
+from storage.db import transaction
 from storage.store import Store
 
 JSON = dict[str, Any]
@@ -52,16 +60,21 @@ class ChannelMark:
     cursor: str | None = None
     newest: str | None = None
     threads: tuple[Parent, ...] = ()
+    # First pass of a newly visible channel: conversations whose last message is older than
+    # this (epoch seconds) are closed once the pass is over (history, not work to do).
+    horizon: float | None = None
 
     @classmethod
     def load(cls, state: dict[str, object] | None) -> ChannelMark:
         state = state or {}
         cursor, newest, threads = state.get("cursor"), state.get("newest"), state.get("threads")
+        horizon = state.get("horizon")
         return cls(
             oldest=str(state.get("oldest") or BEGINNING),
             cursor=str(cursor) if cursor else None,
             newest=str(newest) if newest else None,
             threads=tuple(_parent(t) for t in threads) if isinstance(threads, list) else (),
+            horizon=float(horizon) if isinstance(horizon, int | float) else None,
         )
 
     def dump(self) -> dict[str, object]:
@@ -70,6 +83,8 @@ class ChannelMark:
             state.update(cursor=self.cursor, newest=self.newest)
         if self.threads:
             state["threads"] = [list(t) for t in self.threads]
+        if self.horizon is not None:
+            state["horizon"] = self.horizon
         return state
 
     def after_page(
@@ -77,8 +92,8 @@ class ChannelMark:
     ) -> ChannelMark:
         newest = _newest(self.newest, messages)
         if cursor is None:  # the pass is over: everything up to its newest message is stored
-            return ChannelMark(newest or self.oldest, None, None, threads)
-        return ChannelMark(self.oldest, cursor, newest, threads)
+            return ChannelMark(newest or self.oldest, None, None, threads, self.horizon)
+        return ChannelMark(self.oldest, cursor, newest, threads, self.horizon)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +136,7 @@ class Backfill:
         thread_lookback: float,
         clock: Callable[[], float],
         rescan_every: float | None = 0.0,
+        backfill_days: float | None = None,
     ) -> None:
         self.api = api
         self.store = store
@@ -129,6 +145,7 @@ class Backfill:
         self.page_size = page_size
         self.thread_lookback = thread_lookback
         self.clock = clock
+        self.backfill_days = backfill_days  # history older than this is imported closed
         self.rescan_every = rescan_every  # seconds between rescans of open threads; None: never
         self._rescanned: dict[str, float] = {}  # channel id -> when its open threads were read
 
@@ -136,7 +153,10 @@ class Backfill:
         """Store what is new in `channel` since its checkpoint, then refresh recent threads."""
         scope = f"channel:{channel.id}"
         await self._pending_threads(channel)
-        mark = ChannelMark.load(await self.store.call(Store.checkpoint, self.account_id, scope))
+        saved = await self.store.call(Store.checkpoint, self.account_id, scope)
+        mark = ChannelMark.load(saved)
+        if saved is None and self.backfill_days is not None:  # a channel seen for the first time
+            mark = dataclasses.replace(mark, horizon=self.clock() - self.backfill_days * 86400)
         start = mark.oldest
         await self._threads(channel, mark.threads)  # a crash may have left them unfetched
         while True:
@@ -150,8 +170,10 @@ class Backfill:
             await self._threads(channel, parents)
             if page.cursor is None:
                 break
-        if mark.threads:
-            await self._save(scope, dataclasses.replace(mark, threads=()).dump())
+        if mark.horizon is not None:
+            await self.store.call(close_older, self.account_id, channel.id, mark.horizon)
+        if mark.threads or mark.horizon is not None:
+            await self._save(scope, dataclasses.replace(mark, threads=(), horizon=None).dump())
         await self._refresh_threads(channel, start)
         if self._rescan_due(channel):
             await self.rescan_open_threads(channel, upto=start)
@@ -296,3 +318,21 @@ def open_threads(store: Store, account_id: int, channel_id: str) -> dict[str, se
         if ts:
             threads.setdefault(str(thread_ts or ts), set()).add(str(ts))
     return threads
+
+
+HISTORY_ACTOR = "Slack history import"
+
+
+def close_older(store: Store, account_id: int, channel_id: str, horizon: float) -> None:
+    """Close the channel's conversations whose last message is older than `horizon`: a newly
+    visible channel's past is the customers' history, not work (the email first-sync rule).
+    Runs on the store's thread."""
+    rows = store.conn.execute(
+        "SELECT DISTINCT c.id FROM conversations c JOIN messages m ON m.conversation_id = c.id"
+        " WHERE c.account_id = ? AND c.status != 'closed' AND c.last_message_at < ?"
+        " AND json_extract(m.headers, '$.slack_channel') = ?",
+        (account_id, horizon, channel_id),
+    ).fetchall()
+    with transaction(store.conn):  # one write for the lot
+        for (conversation_id,) in rows:
+            store.close_conversation(int(conversation_id), HISTORY_ACTOR)

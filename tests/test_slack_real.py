@@ -281,7 +281,9 @@ async def test_a_reply_to_an_old_open_thread_is_found_without_any_live_event(
     root = local_slack.post(channel, alice, "export keeps failing", emit=False)
     local_slack.post(channel, bob, "which format?", root, emit=False)
     # A month later by the connector's clock: far outside any fixed lookback window.
-    sync = await connector(local_slack, astore, clock=lambda: T0 + MONTH)
+    sync = await connector(
+        local_slack, astore, clock=lambda: T0 + MONTH, account={"backfill_days": 60}
+    )
     await sync.sync_once(astore)
     late = local_slack.post(channel, alice, "CSV, since Monday", root, emit=False)
 
@@ -299,7 +301,7 @@ async def test_edits_and_deletions_missed_live_are_applied_by_the_rescan(
     typo = local_slack.post(channel, bob, "wich card?", root, emit=False)
     regret = local_slack.post(channel, alice, "my CVV is 123", root, emit=False)
     lonely = local_slack.post(channel, bob, "also: login broken", emit=False)
-    sync = await connector(local_slack, astore)
+    sync = await connector(local_slack, astore, clock=lambda: T0 + 86400)  # recent: open
     await sync.sync_once(astore)
 
     local_slack.edit(channel, root, "card ending 1111 declined", emit=False)
@@ -332,3 +334,39 @@ async def test_an_older_edit_never_overwrites_a_newer_one(
         await run.apply_events([stale])  # a redelivered, older message_changed
 
     assert [r[3] for r in await messages(astore)] == ["final text"]
+
+
+# ---- (e) a newly visible channel: its past is imported closed, the recent part open ---------
+
+DAY = 86400
+
+
+async def test_a_new_channel_s_old_history_is_imported_closed(
+    local_slack: LocalSlack, astore: AsyncStore
+) -> None:
+    channel, alice, bob = people(local_slack)
+    old = local_slack.post(channel, alice, "last year's question", ts=f"{T0:.6f}", emit=False)
+    revived = local_slack.post(channel, bob, "old thread", ts=f"{T0 + DAY:.6f}", emit=False)
+    local_slack.post(channel, alice, "still broken", revived, ts=f"{T0 + 55 * DAY:.6f}", emit=False)
+    recent = local_slack.post(channel, alice, "new question", ts=f"{T0 + 50 * DAY:.6f}", emit=False)
+    sync = await connector(local_slack, astore, clock=lambda: T0 + 60 * DAY)  # 30 days kept open
+
+    await sync.sync_once(astore)
+
+    def status(ts: str) -> Any:
+        return rows(
+            astore,
+            "SELECT c.status FROM conversations c JOIN messages m ON m.conversation_id = c.id"
+            " WHERE m.remote_id = ?",
+            f"{channel}:{ts}",
+        )
+
+    assert len(await messages(astore)) == 4  # nothing dropped
+    assert await status(old) == [("closed",)]
+    assert await status(recent) == [("open",)]
+    assert await status(revived) == [("open",)]  # its last reply is recent
+
+    later = local_slack.post(channel, bob, "hello again", ts=f"{T0 + 59 * DAY:.6f}", emit=False)
+    await sync.sync_once(astore)  # not a new channel any more: nothing else is closed
+    assert await status(later) == [("open",)]
+    assert await status(recent) == [("open",)]
