@@ -163,6 +163,7 @@ class Backfill:
             page = await self.api.history(
                 channel.id, oldest=mark.oldest, cursor=mark.cursor, limit=self.page_size
             )
+            await self._broadcast_threads(channel, page.items)
             parents = thread_parents(page.items)
             before, mark = mark, mark.after_page(page.items, page.cursor, tuple(parents))
             if page.items or mark != before:
@@ -235,6 +236,19 @@ class Backfill:
             await self.writer.write(channel, page.items, (self.account_id, scope, mark.dump()))
             if page.cursor is None:
                 return
+
+    async def _broadcast_threads(self, channel: ChannelInfo, messages: list[JSON]) -> None:
+        """A reply also sent to the channel whose parent is not stored (on another page, older
+        than the checkpoint, or a post we skipped then): its thread first, parent included."""
+        on_page = {str(m["ts"]) for m in messages if m.get("ts")}
+        roots = sorted({str(m["thread_ts"]) for m in messages if is_reply(m)} - on_page)
+        if not roots:
+            return
+        keys = [remote_id(channel.id, ts) for ts in roots]
+        known = await self.store.call(Store.known_remote_ids, self.account_id, keys)
+        for ts in roots:
+            if remote_id(channel.id, ts) not in known:
+                await self.thread(channel, ts, None)
 
     async def try_thread(self, channel: ChannelInfo, parent_ts: str) -> bool:
         """Fetch one thread; on failure remember it for the next catch-up and return False."""

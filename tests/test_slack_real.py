@@ -370,3 +370,24 @@ async def test_a_new_channel_s_old_history_is_imported_closed(
     await sync.sync_once(astore)  # not a new channel any more: nothing else is closed
     assert await status(later) == [("open",)]
     assert await status(recent) == [("open",)]
+
+
+async def test_a_broadcast_reply_under_a_post_we_skipped_brings_its_thread(
+    local_slack: LocalSlack, astore: AsyncStore
+) -> None:
+    channel, alice, _bob = people(local_slack)
+    alerts = local_slack.add_user("alerts", real_name="Alerts App", is_bot=True)
+    alert = local_slack.post(channel, alerts, "Disk full on db-1", emit=False)
+    sync = await connector(local_slack, astore, clock=lambda: T0 + DAY)
+    await sync.sync_once(astore)
+    assert await messages(astore) == []  # a bot's post is nobody's conversation
+    ask = local_slack.post(
+        channel, alice, "is checkout affected?", alert, broadcast=True, emit=False
+    )
+
+    await sync.sync_once(astore)
+
+    stored = {r[0]: r for r in await messages(astore)}
+    assert set(stored) == {f"{channel}:{alert}", f"{channel}:{ask}"}
+    assert stored[f"{channel}:{ask}"][1] == stored[f"{channel}:{alert}"][1]
+    assert await customer_of(astore, f"{channel}:{ask}") == [(alice,)]
