@@ -18,13 +18,13 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 
-from connectors.ratelimit import DEFAULT_BURST, SLACK_RATES, RateLimiter
+from connectors.ratelimit import DEFAULT_BURST, DISTRIBUTED_PAGE, RateLimiter, rates_for
 from connectors.slack_api import SlackApi
 from connectors.slack_backfill import Backfill
 from connectors.slack_ingest import PageWriter
@@ -48,7 +48,8 @@ class SlackSyncError(Exception):
 class SlackOptions:
     """Knobs with production defaults; tests and the bench lift the rate limits (`rates={}`)."""
 
-    rates: Mapping[str, float] = field(default_factory=lambda: dict(SLACK_RATES))
+    # Calls per minute per method; None: Slack's tiers for the account's `distribution`.
+    rates: Mapping[str, float] | None = None
     burst: int = DEFAULT_BURST
     max_retry_count: int = 5  # 429s the SDK retries (honouring Retry-After) per call
     page_size: int = 200  # Slack's recommended page size for history and replies
@@ -111,11 +112,25 @@ class SlackConnector:
                     task.cancel()
                 await socket.close()  # type: ignore[no-untyped-call]
 
+    def pacing(self) -> tuple[Mapping[str, float], int]:
+        """(calls per minute per method, burst): a distributed app may not burst at all."""
+        distributed = self.settings.distribution == "distributed"
+        rates = self.options.rates
+        if rates is None:
+            rates = rates_for(self.settings.distribution)
+        return rates, 1 if distributed else self.options.burst
+
+    def page_size(self) -> int:
+        if self.settings.distribution == "distributed":
+            return min(self.options.page_size, DISTRIBUTED_PAGE)
+        return self.options.page_size
+
     @contextlib.asynccontextmanager
     async def session(self, store: AsyncStore) -> AsyncIterator[SlackRun]:
         """One run: a client on one HTTP session, a users cache, our bot's identity."""
         token = await asyncio.to_thread(self.settings.bot_token.read)
-        limiter = RateLimiter(self.options.rates, burst=self.options.burst)
+        rates, burst = self.pacing()
+        limiter = RateLimiter(rates, burst=burst)
         api_url, retries = self.settings.api_url, self.options.max_retry_count
         async with SlackApi.open(api_url, token, limiter, retries) as api:
             auth = await api.auth_test()
@@ -176,7 +191,7 @@ class SlackRun:
             api,
             store,
             self.writer,
-            page_size=options.page_size,
+            page_size=connector.page_size(),
             thread_lookback=options.thread_lookback,
             clock=options.clock,
             rescan_every=options.rescan_interval,
@@ -239,7 +254,7 @@ class SlackRun:
         known = self.channels.get(channel_id)
         if known is not None:
             return known
-        # A DM opened after the last conversations.list: the other end is its human author.
+        # A DM opened after the last users.conversations: the other end is its human author.
         first = next(e for e in events if e.get("channel") == channel_id)
         is_im = first.get("channel_type") == "im"
         user = first.get("user") if is_im and not self.me.wrote(first) else None

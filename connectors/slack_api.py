@@ -101,14 +101,15 @@ class SlackApi:
         return await self._call("auth.test", lambda: self.client.auth_test())
 
     async def conversations(self) -> list[JSON]:
-        """Every conversation the bot can read (all pages)."""
+        """Every conversation the bot is a member of (all pages): users.conversations, not
+        conversations.list, which walks every public channel of the workspace."""
         found: list[JSON] = []
         cursor: str | None = None
         while True:
             page = await self._call(
-                "conversations.list",
+                "users.conversations",
                 partial(
-                    self.client.conversations_list,
+                    self.client.users_conversations,
                     types=CONVERSATION_TYPES,
                     exclude_archived=True,
                     limit=200,

@@ -7,12 +7,19 @@ run against the local Slack through the real slack-sdk, like tests/test_slack_co
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from slack_sdk.web.async_client import AsyncWebClient
+
+from connectors.ratelimit import rates_for
+from connectors.slack_live import EventInbox
 from connectors.slack_map import ChannelInfo, Mapper, Me, SlackUser
 from storage.aio import AsyncStore
+from tests.slack.fixtures import APP_TOKEN, BOT_TOKEN
 from tests.slack.server import SLACKBOT_ID, LocalSlack
 from tests.test_slack_connector import (
     astore,
@@ -391,3 +398,69 @@ async def test_a_broadcast_reply_under_a_post_we_skipped_brings_its_thread(
     assert set(stored) == {f"{channel}:{alert}", f"{channel}:{ask}"}
     assert stored[f"{channel}:{ask}"][1] == stored[f"{channel}:{alert}"][1]
     assert await customer_of(astore, f"{channel}:{ask}") == [(alice,)]
+
+
+# ---- (f) limits: distribution tiers, membership from users.conversations, app_rate_limited -
+
+
+def test_a_distributed_app_is_paced_as_slack_s_2025_limits_say() -> None:
+    internal = rates_for("internal")
+    distributed = rates_for("distributed")
+    assert distributed["conversations.history"] == 1  # one request a minute
+    assert distributed["conversations.replies"] == 1
+    assert internal["conversations.history"] == 50  # Tier 3
+    assert rates_for("marketplace") == internal
+
+
+async def test_a_distributed_app_reads_15_messages_a_page(
+    local_slack: LocalSlack, astore: AsyncStore
+) -> None:
+    channel, alice, _bob = people(local_slack)
+    local_slack.bulk_history(channel, 40, users=[alice])
+    sync = await connector(local_slack, astore, account={"distribution": "distributed"})
+    assert sync.pacing()[1] == 1  # no burst either
+
+    await sync.sync_once(astore)
+
+    assert len(await messages(astore)) == 40
+    limits = {p["limit"] for p in local_slack.calls_to("conversations.history")}
+    assert limits == {"15"}
+    assert len(local_slack.calls_to("conversations.history")) == 3
+
+
+async def test_membership_comes_from_users_conversations_not_every_public_channel(
+    local_slack: LocalSlack, astore: AsyncStore
+) -> None:
+    channel, alice, _bob = people(local_slack)
+    for n in range(30):
+        local_slack.add_channel(f"random-{n}", bot_member=False)
+    local_slack.post(channel, alice, "hi", emit=False)
+
+    await (await connector(local_slack, astore)).sync_once(astore)
+
+    assert len(await messages(astore)) == 1
+    assert local_slack.calls_to("conversations.list") == []
+    assert len(local_slack.calls_to("users.conversations")) == 1
+
+
+async def test_app_rate_limited_asks_the_live_loop_to_catch_up(local_slack: LocalSlack) -> None:
+    """Events Slack dropped are only in history: the notice must trigger a catch-up, which the
+    live loop runs whenever `inbox.connected` is set (as after a reconnection)."""
+    inbox = EventInbox()
+    client = SocketModeClient(
+        app_token=APP_TOKEN,
+        web_client=AsyncWebClient(token=BOT_TOKEN, base_url=local_slack.api_url),
+    )
+    inbox.attach(client)
+    await client.connect()  # type: ignore[no-untyped-call]
+    try:
+        await local_slack.wait_until(lambda: inbox.connections >= 1)
+        inbox.connected.clear()  # the catch-up after hello has run
+
+        await local_slack.app_rate_limited()
+
+        await asyncio.wait_for(inbox.connected.wait(), timeout=5)
+        assert inbox.rate_limited == 1
+        assert local_slack.acked  # the envelope was acknowledged like any other
+    finally:
+        await client.close()  # type: ignore[no-untyped-call]

@@ -1012,6 +1012,7 @@ class LocalSlack:
         self._methods: dict[str, Handler] = {
             "auth.test": self._auth_test,
             "conversations.list": self._conversations_list,
+            "users.conversations": self._users_conversations,
             "conversations.history": self._conversations_history,
             "conversations.replies": self._conversations_replies,
             "conversations.info": self._conversations_info,
@@ -1259,6 +1260,27 @@ class LocalSlack:
             ws.team_id, ws.app_id, ws.bot_user_id, events, order
         )
 
+    async def app_rate_limited(self) -> None:
+        """Tell the app its events are being dropped: the `app_rate_limited` callback Slack sends
+        past 30,000 events an hour per workspace (https://api.slack.com/apis/events-api
+        #rate-limiting; its payload as documented there). assumption: over Socket Mode it comes
+        in an `events_api` envelope like any callback."""
+        ws = self.workspace
+        payload = {
+            "token": "local-verification-token",
+            "type": "app_rate_limited",
+            "team_id": ws.team_id,
+            "minute_rate_limited": int(time.time()) // 60 * 60,
+            "api_app_id": ws.app_id,
+        }
+        envelope = {
+            "envelope_id": str(uuid.uuid4()),
+            "type": "events_api",
+            "payload": payload,
+            "accepts_response_payload": False,
+        }
+        await self.hub._send_frame(envelope)
+
     async def disconnect_all(
         self, reason: str = "refresh_requested", *, close_after: float | None = 1.0
     ) -> int:
@@ -1408,6 +1430,26 @@ class LocalSlack:
             for ch in self.workspace.channels.values()
             if ch.kind in kinds
             and (ch.kind == "public" or self.bot_user_id in ch.members)
+            and not (exclude_archived and ch.is_archived)
+        ]
+        return page_by_id(items, params, "channels", default_limit=100)
+
+    def _users_conversations(self, params: JSON) -> JSON:
+        """users.conversations: only the conversations the calling user (our bot) is in, with
+        the same `types`, `exclude_archived`, cursor paging and per-type read scopes as
+        conversations.list (https://api.slack.com/methods/users.conversations). DMs are the
+        bot's own (`im` with `user`)."""
+        types = [t.strip() for t in str(params.get("types") or "public_channel").split(",")]
+        if any(t not in _TYPE_KIND for t in types):
+            raise SlackError("invalid_types")
+        kinds = {_TYPE_KIND[t] for t in types}
+        self._require_scope(*sorted(_READ_SCOPE[k] for k in kinds))
+        exclude_archived = _is_true(params.get("exclude_archived"))
+        items = [
+            self.workspace.channel_json(ch)
+            for ch in self.workspace.channels.values()
+            if ch.kind in kinds
+            and self.bot_user_id in ch.members
             and not (exclude_archived and ch.is_archived)
         ]
         return page_by_id(items, params, "channels", default_limit=100)
