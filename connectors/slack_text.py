@@ -470,3 +470,63 @@ def _leaf(leaf: object, user_name: Lookup, channel_name: Lookup) -> str:
     if kind in ("rich_text_section", "rich_text_preformatted", "rich_text_quote"):
         return _rich(leaf, user_name, channel_name)
     return ""
+
+
+# Slack truncates `text` past 40,000 characters and recommends at most 4,000 per message
+# (https://api.slack.com/methods/chat.postMessage#truncating).
+POST_LIMIT = 4_000
+REPLY_LIMIT = 40_000
+
+
+class ReplyTooLong(ValueError):
+    """A reply Slack would cut: refused whole, never posted in part."""
+
+
+def split_reply(text: str, limit: int = POST_LIMIT, refuse_over: int = REPLY_LIMIT) -> list[str]:
+    """A reply as the posts to make, in order, each at most `limit` characters once escaped
+    for Slack: cut between paragraphs, else between lines, else between words, else anywhere.
+    Joined with blank lines the parts read as the reply. Raises ReplyTooLong past
+    `refuse_over` escaped characters."""
+    text = text.strip()
+    if len(escape(text)) > refuse_over:
+        raise ReplyTooLong(
+            f"the reply is {len(escape(text)):,} characters; Slack takes at most {refuse_over:,}"
+        )
+    if len(escape(text)) <= limit:
+        return [text] if text else []
+    return _pack(_pieces(text, "\n\n", limit), "\n\n", limit)
+
+
+_FINER = {"\n\n": "\n", "\n": " ", " ": ""}
+
+
+def _pieces(text: str, separator: str, limit: int) -> list[str]:
+    """`text` cut at `separator` into pieces that each fit, cut finer where one does not."""
+    out: list[str] = []
+    for piece in text.split(separator):
+        piece = piece.strip()
+        if not piece:
+            continue
+        if len(escape(piece)) <= limit:
+            out.append(piece)
+        elif _FINER[separator]:
+            finer = _FINER[separator]
+            out += _pack(_pieces(piece, finer, limit), finer, limit)
+        else:  # one word longer than a post: cut it anywhere
+            out += _pack(list(piece), "", limit)
+    return out
+
+
+def _pack(pieces: list[str], joiner: str, limit: int) -> list[str]:
+    """Consecutive pieces joined while they fit (escaping is per character, so lengths add)."""
+    packed: list[str] = []
+    sizes: list[int] = []
+    for piece in pieces:
+        size = len(escape(piece))
+        if packed and sizes[-1] + len(joiner) + size <= limit:
+            packed[-1] += joiner + piece
+            sizes[-1] += len(joiner) + size
+        else:
+            packed.append(piece)
+            sizes.append(size)
+    return packed

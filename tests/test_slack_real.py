@@ -12,12 +12,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+import yaml
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.web.async_client import AsyncWebClient
 
 from connectors.ratelimit import rates_for
 from connectors.slack_live import EventInbox
 from connectors.slack_map import ChannelInfo, Mapper, Me, SlackUser
+from connectors.slack_text import ReplyTooLong, split_reply
 from storage.aio import AsyncStore
 from tests.slack.fixtures import APP_TOKEN, BOT_TOKEN
 from tests.slack.server import SLACKBOT_ID, LocalSlack
@@ -464,3 +467,54 @@ async def test_app_rate_limited_asks_the_live_loop_to_catch_up(local_slack: Loca
         assert local_slack.acked  # the envelope was acknowledged like any other
     finally:
         await client.close()  # type: ignore[no-untyped-call]
+
+
+# ---- (g) long replies: split at paragraphs under 4,000, refused past 40,000 ----------------
+
+
+def test_a_long_reply_is_split_between_paragraphs_and_nothing_is_lost() -> None:
+    paragraphs = [f"Step {n}: " + "x" * 1490 for n in range(1, 7)]  # 1,498 characters each
+    parts = split_reply("\n\n".join(paragraphs))
+    # Two paragraphs make 2,998 characters; a third would be 4,498: three posts of two.
+    assert parts == [
+        "\n\n".join(paragraphs[0:2]),
+        "\n\n".join(paragraphs[2:4]),
+        "\n\n".join(paragraphs[4:6]),
+    ]
+
+
+def test_a_paragraph_longer_than_a_post_is_cut_between_words_then_anywhere() -> None:
+    words = "word " * 1000  # 5,000 characters, one paragraph, one line
+    parts = split_reply(words)
+    assert parts == [" ".join(["word"] * 800), " ".join(["word"] * 200)]  # 3,999 + 999
+    assert split_reply("y" * 9000) == ["y" * 4000, "y" * 4000, "y" * 1000]
+    # Escaping counts: "<" is sent as "&lt;", four characters.
+    assert split_reply("<" * 1500) == ["<" * 1000, "<" * 500]
+    assert split_reply("short") == ["short"] and split_reply("  ") == []
+
+
+def test_a_reply_slack_would_truncate_is_refused_whole() -> None:
+    split_reply("z" * 40_000)  # the limit itself is fine
+    with pytest.raises(ReplyTooLong, match="40,001 characters"):
+        split_reply("z" * 40_001)
+
+
+def test_the_app_manifest_grants_what_the_connector_uses() -> None:
+    manifest = yaml.safe_load((Path(__file__).parent.parent / "slack-app-manifest.yml").read_text())
+    settings = manifest["settings"]
+    assert settings["socket_mode_enabled"] is True
+    assert set(settings["event_subscriptions"]["bot_events"]) == {
+        "message.channels",
+        "message.groups",
+        "message.im",
+        "message.mpim",
+    }
+    # users.conversations and history for each kind of conversation, users.info with email,
+    # chat.postMessage: https://api.slack.com/methods (each method's "Required scopes").
+    needed = {
+        "channels:history", "channels:read", "groups:history", "groups:read",
+        "im:history", "im:read", "mpim:history", "mpim:read",
+        "users:read", "users:read.email", "chat:write",
+    }  # fmt: skip
+    assert needed <= set(manifest["oauth_config"]["scopes"]["bot"])
+    assert manifest["features"]["app_home"]["messages_tab_enabled"] is True  # DMs allowed
