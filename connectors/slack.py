@@ -58,7 +58,7 @@ class SlackOptions:
     thread_lookback: float = 7 * 86400.0
     # A catch-up reads again, whole, the threads of conversations still open in the store (one
     # conversations.replies each): replies, edits and deletions missed live. At most once per
-    # `rescan_interval` per channel (the first catch-up of a run always); None: never.
+    # `rescan_interval` per channel, across runs; None: never.
     rescan_interval: float | None = 900.0
     catch_up_interval: float = 300.0
     outbox_interval: float = 2.0

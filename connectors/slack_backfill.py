@@ -147,7 +147,6 @@ class Backfill:
         self.clock = clock
         self.backfill_days = backfill_days  # history older than this is imported closed
         self.rescan_every = rescan_every  # seconds between rescans of open threads; None: never
-        self._rescanned: dict[str, float] = {}  # channel id -> when its open threads were read
 
     async def channel(self, channel: ChannelInfo) -> None:
         """Store what is new in `channel` since its checkpoint, then refresh recent threads."""
@@ -176,17 +175,18 @@ class Backfill:
         if mark.threads or mark.horizon is not None:
             await self._save(scope, dataclasses.replace(mark, threads=(), horizon=None).dump())
         await self._refresh_threads(channel, start)
-        if self._rescan_due(channel):
+        if await self._rescan_due(channel):
             await self.rescan_open_threads(channel, upto=start)
+            await self._save(f"rescan:{channel.id}", {"at": self.clock()})
 
-    def _rescan_due(self, channel: ChannelInfo) -> bool:
+    async def _rescan_due(self, channel: ChannelInfo) -> bool:
+        """True every `rescan_every` seconds per channel, across runs (`--once` from cron
+        included: the time of the last complete rescan is in the `rescan:<channel>` row)."""
         if self.rescan_every is None:
             return False
-        now, last = self.clock(), self._rescanned.get(channel.id)
-        if last is not None and now - last < self.rescan_every:
-            return False
-        self._rescanned[channel.id] = now
-        return True
+        state = await self.store.call(Store.checkpoint, self.account_id, f"rescan:{channel.id}")
+        last = (state or {}).get("at")
+        return not isinstance(last, int | float) or self.clock() - last >= self.rescan_every
 
     async def rescan_open_threads(self, channel: ChannelInfo, upto: str) -> None:
         """Every thread (and top-level message) of a conversation still open in the store, read

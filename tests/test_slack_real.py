@@ -38,6 +38,7 @@ from tests.test_slack_connector import (
 __all__ = ["astore", "tokens"]  # fixtures shared with the connector tests
 
 T0 = 1_700_000_000.0  # the local Slack's first ts
+DAY = 86400
 DATA = Path(__file__).parent / "data" / "slack"
 ME = Me("UFRONTDESK", "BFRONTDESK")
 
@@ -292,7 +293,11 @@ async def test_a_reply_to_an_old_open_thread_is_found_without_any_live_event(
     local_slack.post(channel, bob, "which format?", root, emit=False)
     # A month later by the connector's clock: far outside any fixed lookback window.
     sync = await connector(
-        local_slack, astore, clock=lambda: T0 + MONTH, account={"backfill_days": 60}
+        local_slack,
+        astore,
+        clock=lambda: T0 + MONTH,
+        account={"backfill_days": 60},
+        rescan_interval=0,  # the clock stands still: rescan on every catch-up
     )
     await sync.sync_once(astore)
     late = local_slack.post(channel, alice, "CSV, since Monday", root, emit=False)
@@ -311,13 +316,17 @@ async def test_edits_and_deletions_missed_live_are_applied_by_the_rescan(
     typo = local_slack.post(channel, bob, "wich card?", root, emit=False)
     regret = local_slack.post(channel, alice, "my CVV is 123", root, emit=False)
     lonely = local_slack.post(channel, bob, "also: login broken", emit=False)
-    sync = await connector(local_slack, astore, clock=lambda: T0 + 86400)  # recent: open
+    now = [T0 + DAY]  # recent: open
+    sync = await connector(local_slack, astore, clock=lambda: now[0])
     await sync.sync_once(astore)
 
     local_slack.edit(channel, root, "card ending 1111 declined", emit=False)
     local_slack.edit(channel, typo, "which card?", emit=False)
     local_slack.delete(channel, regret, emit=False)
     local_slack.delete(channel, lonely, emit=False)  # no replies: gone from Slack entirely
+    await sync.sync_once(astore)  # within the rescan interval: nothing read again yet
+    assert [r[3] for r in await messages(astore) if r[0] == f"{channel}:{typo}"] == ["wich card?"]
+    now[0] += 900  # the interval has passed (a later `--once` run, say)
     await sync.sync_once(astore)
 
     stored = {r[0]: r for r in await messages(astore)}
@@ -347,8 +356,6 @@ async def test_an_older_edit_never_overwrites_a_newer_one(
 
 
 # ---- (e) a newly visible channel: its past is imported closed, the recent part open ---------
-
-DAY = 86400
 
 
 async def test_a_new_channel_s_old_history_is_imported_closed(
