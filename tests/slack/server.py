@@ -279,7 +279,10 @@ class Workspace:
         return cid
 
     def add_im(self, user: str) -> str:
-        """The bot's direct-message channel with `user`."""
+        """The bot's direct-message channel with `user`: a D… id, listed by conversations.list
+        and users.conversations (types=im, scope im:read) as {"id", "is_im": true, "user"} and
+        its events carry channel_type "im" (https://api.slack.com/types/im,
+        https://api.slack.com/events/message.im)."""
         cid = self.add_channel(user, kind="im", members=[user])
         self.channels[cid].im_user = user
         return cid
@@ -364,8 +367,11 @@ class Workspace:
     def delete(self, channel: str, ts: str) -> tuple[JSON, str]:
         """Returns (previous message, ts of the deletion).
 
-        A parent that still has replies becomes a tombstone (Slack keeps the thread reachable);
-        anything else disappears from history and replies.
+        A parent that still has replies becomes a tombstone (Slack keeps the thread reachable):
+        subtype "tombstone", hidden, posted by USLACKBOT, "This message was deleted." (observed
+        in history and replies; https://api.slack.com/events/message/message_changed shows the
+        tombstone edit). Anything else disappears from history and replies, and
+        conversations.replies on it answers thread_not_found.
         """
         ch = self.channel(channel)
         msg = self.message(channel, ts)
