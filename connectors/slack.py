@@ -25,7 +25,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 
 from connectors.ratelimit import DEFAULT_BURST, DISTRIBUTED_PAGE, RateLimiter, rates_for
-from connectors.slack_api import SlackApi
+from connectors.slack_api import SlackApi, missing_scopes
 from connectors.slack_backfill import Backfill
 from connectors.slack_ingest import PageWriter
 from connectors.slack_live import SETTLE, EventInbox
@@ -76,6 +76,8 @@ class SlackConnector:
         self.settings = settings
         self.account_id = account_id
         self.options = options or SlackOptions()
+        # Scopes the token lacks (from auth.test's x-oauth-scopes), known once a session opened.
+        self.missing_scopes: list[str] = []
 
     async def sync_once(self, store: AsyncStore) -> None:
         async with self.session(store) as run:
@@ -87,6 +89,15 @@ class SlackConnector:
             await run.deliver()
         if problems:
             raise SlackSyncError("; ".join(problems))
+
+    async def check_scopes(self) -> list[str]:
+        """The scopes the bot token lacks, by one auth.test call (for `check-config --secrets`)."""
+        token = await asyncio.to_thread(self.settings.bot_token.read)
+        rates, burst = self.pacing()
+        limiter = RateLimiter(rates, burst=burst)
+        async with SlackApi.open(self.settings.api_url, token, limiter, 0) as api:
+            granted = (await api.auth_test())["scopes"]
+        return missing_scopes(granted) if granted else []
 
     async def run_live(self, store: AsyncStore) -> None:
         """Until cancelled: live events, periodic catch-up, outbox delivery."""
@@ -134,6 +145,13 @@ class SlackConnector:
         api_url, retries = self.settings.api_url, self.options.max_retry_count
         async with SlackApi.open(api_url, token, limiter, retries) as api:
             auth = await api.auth_test()
+            self.missing_scopes = missing_scopes(auth["scopes"]) if auth["scopes"] else []
+            if self.missing_scopes:
+                log.warning(
+                    "slack %s: the bot token lacks %s (see slack-app-manifest.yml)",
+                    self.settings.name,
+                    ", ".join(self.missing_scopes),
+                )
             me = Me(str(auth.get("user_id") or ""), str(auth.get("bot_id") or ""))
             yield SlackRun(self, api, store, me)
 

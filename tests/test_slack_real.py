@@ -525,3 +525,15 @@ def test_the_app_manifest_grants_what_the_connector_uses() -> None:
     }  # fmt: skip
     assert needed <= set(manifest["oauth_config"]["scopes"]["bot"])
     assert manifest["features"]["app_home"]["messages_tab_enabled"] is True  # DMs allowed
+
+
+async def test_missing_scopes_are_named_from_auth_test(
+    local_slack: LocalSlack, astore: AsyncStore
+) -> None:
+    local_slack.scopes.discard("users:read.email")
+    local_slack.scopes.discard("mpim:read")
+    sync = await connector(local_slack, astore)
+
+    assert await sync.check_scopes() == ["mpim:read", "users:read.email"]
+    local_slack.scopes.update({"users:read.email", "mpim:read"})
+    assert await sync.check_scopes() == []
