@@ -130,7 +130,19 @@ def user_ids(msg: JSON) -> set[str]:
     for text in texts:
         if isinstance(text, str) and "<@" in text:
             found.update(_MENTION.findall(text))
+    if not msg.get("text"):  # shown from its blocks: the people they mention
+        found.update(_block_users(msg.get("blocks")))
     return found
+
+
+def _block_users(node: object) -> set[str]:
+    """The `user_id` of every rich-text user element in Block Kit blocks."""
+    if isinstance(node, list):
+        return set().union(*(_block_users(n) for n in node)) if node else set()
+    if not isinstance(node, dict):
+        return set()
+    found = {str(node["user_id"])} if node.get("type") == "user" and node.get("user_id") else set()
+    return found | _block_users(node.get("elements"))
 
 
 class Mapper:

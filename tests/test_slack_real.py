@@ -537,3 +537,17 @@ async def test_missing_scopes_are_named_from_auth_test(
     assert await sync.check_scopes() == ["mpim:read", "users:read.email"]
     local_slack.scopes.update({"users:read.email", "mpim:read"})
     assert await sync.check_scopes() == []
+
+
+async def test_a_blocks_only_post_names_the_people_it_mentions(
+    local_slack: LocalSlack, astore: AsyncStore
+) -> None:
+    channel, alice, bob = people(local_slack)
+    blocks = event("handmade_blocks_only.json")["blocks"]
+    blocks[0]["elements"][0]["elements"][1]["user_id"] = bob
+    local_slack.post(channel, alice, "", emit=False, extra={"blocks": blocks})
+
+    await (await connector(local_slack, astore)).sync_once(astore)
+
+    [row] = await messages(astore)
+    assert row[3].startswith("Hello @Bob Builder, see the FAQ (https://example.com/faq) 👍")
