@@ -214,6 +214,7 @@ class SlackRun:
             clock=options.clock,
             rescan_every=options.rescan_interval,
             backfill_days=settings.backfill_days,
+            sparse=settings.distribution == "distributed",
         )
         self.post_lock = asyncio.Lock()
         self.outbox = Outbox(api, self.account_id, self.post_lock)

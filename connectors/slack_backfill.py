@@ -137,6 +137,7 @@ class Backfill:
         clock: Callable[[], float],
         rescan_every: float | None = 0.0,
         backfill_days: float | None = None,
+        sparse: bool = False,
     ) -> None:
         self.api = api
         self.store = store
@@ -145,6 +146,9 @@ class Backfill:
         self.page_size = page_size
         self.thread_lookback = thread_lookback
         self.clock = clock
+        # History costs a minute a call (a distributed app): the lookback scan for new replies
+        # runs with the open-thread rescan, every `rescan_every`, not on every catch-up.
+        self.sparse = sparse
         self.backfill_days = backfill_days  # history older than this is imported closed
         self.rescan_every = rescan_every  # seconds between rescans of open threads; None: never
 
@@ -174,8 +178,10 @@ class Backfill:
             await self.store.call(close_older, self.account_id, channel.id, mark.horizon)
         if mark.threads or mark.horizon is not None:
             await self._save(scope, dataclasses.replace(mark, threads=(), horizon=None).dump())
-        await self._refresh_threads(channel, start)
-        if await self._rescan_due(channel):
+        due = await self._rescan_due(channel)
+        if due or not self.sparse:  # a slow (distributed) app scans only with the rescan
+            await self._refresh_threads(channel, start)
+        if due:
             await self.rescan_open_threads(channel, upto=start)
             await self._save(f"rescan:{channel.id}", {"at": self.clock()})
 

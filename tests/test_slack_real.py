@@ -551,3 +551,20 @@ async def test_a_blocks_only_post_names_the_people_it_mentions(
 
     [row] = await messages(astore)
     assert row[3].startswith("Hello @Bob Builder, see the FAQ (https://example.com/faq) 👍")
+
+
+@pytest.mark.parametrize(("distribution", "history_calls"), [("internal", 2), ("distributed", 1)])
+async def test_a_distributed_app_scans_for_replies_only_with_the_rescan(
+    local_slack: LocalSlack, astore: AsyncStore, distribution: str, history_calls: int
+) -> None:
+    channel, alice, _bob = people(local_slack)
+    local_slack.post(channel, alice, "first", emit=False)
+    account = {"distribution": distribution}
+    sync = await connector(local_slack, astore, clock=lambda: T0 + DAY, account=account)
+    await sync.sync_once(astore)
+    before = len(local_slack.calls_to("conversations.history"))
+
+    await sync.sync_once(astore)  # within the rescan interval
+
+    # The new-messages page, plus (internal only) the 7-day scan of parents' latest_reply.
+    assert len(local_slack.calls_to("conversations.history")) - before == history_calls
