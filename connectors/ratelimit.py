@@ -16,12 +16,30 @@ from collections.abc import Awaitable, Callable, Mapping
 # Tier 4: 100+). chat.postMessage is "special": about one message per second per channel.
 SLACK_RATES: Mapping[str, float] = {
     "conversations.list": 20,
+    "users.conversations": 20,
     "conversations.info": 50,
     "conversations.history": 50,
     "conversations.replies": 50,
     "users.info": 100,
     "chat.postMessage": 60,
 }
+# Apps distributed outside the Slack Marketplace (created after 29 May 2025, or any from March
+# 2026): conversations.history and conversations.replies at 1 request per minute, at most 15
+# messages a page. https://api.slack.com/changelog/2025-05-terms-rate-limit-update-and-faq
+DISTRIBUTED_RATES: Mapping[str, float] = {
+    **SLACK_RATES,
+    "conversations.history": 1,
+    "conversations.replies": 1,
+}
+DISTRIBUTED_PAGE = 15
+
+
+def rates_for(distribution: str) -> Mapping[str, float]:
+    """Per-method pacing for an app installed as `distribution`: an internal (workspace's own)
+    app or a Marketplace app keeps the published tiers."""
+    return DISTRIBUTED_RATES if distribution == "distributed" else SLACK_RATES
+
+
 # Methods whose limit applies per channel rather than per workspace.
 PER_CHANNEL = frozenset({"chat.postMessage"})
 # Slack tolerates short bursts above the tier rate; a few calls back to back are fine.

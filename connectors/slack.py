@@ -18,14 +18,14 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 
-from connectors.ratelimit import DEFAULT_BURST, SLACK_RATES, RateLimiter
-from connectors.slack_api import SlackApi
+from connectors.ratelimit import DEFAULT_BURST, DISTRIBUTED_PAGE, RateLimiter, rates_for
+from connectors.slack_api import SlackApi, missing_scopes
 from connectors.slack_backfill import Backfill
 from connectors.slack_ingest import PageWriter
 from connectors.slack_live import SETTLE, EventInbox
@@ -48,13 +48,18 @@ class SlackSyncError(Exception):
 class SlackOptions:
     """Knobs with production defaults; tests and the bench lift the rate limits (`rates={}`)."""
 
-    rates: Mapping[str, float] = field(default_factory=lambda: dict(SLACK_RATES))
+    # Calls per minute per method; None: Slack's tiers for the account's `distribution`.
+    rates: Mapping[str, float] | None = None
     burst: int = DEFAULT_BURST
     max_retry_count: int = 5  # 429s the SDK retries (honouring Retry-After) per call
     page_size: int = 200  # Slack's recommended page size for history and replies
     # Threads this recent are checked for new replies on every catch-up (one history scan of
     # the period; live events bring replies as they happen).
     thread_lookback: float = 7 * 86400.0
+    # A catch-up reads again, whole, the threads of conversations still open in the store (one
+    # conversations.replies each): replies, edits and deletions missed live. At most once per
+    # `rescan_interval` per channel, across runs; None: never.
+    rescan_interval: float | None = 900.0
     catch_up_interval: float = 300.0
     outbox_interval: float = 2.0
     settle: float = SETTLE
@@ -71,6 +76,8 @@ class SlackConnector:
         self.settings = settings
         self.account_id = account_id
         self.options = options or SlackOptions()
+        # Scopes the token lacks (from auth.test's x-oauth-scopes), known once a session opened.
+        self.missing_scopes: list[str] = []
 
     async def sync_once(self, store: AsyncStore) -> None:
         async with self.session(store) as run:
@@ -82,6 +89,15 @@ class SlackConnector:
             await run.deliver()
         if problems:
             raise SlackSyncError("; ".join(problems))
+
+    async def check_scopes(self) -> list[str]:
+        """The scopes the bot token lacks, by one auth.test call (for `check-config --secrets`)."""
+        token = await asyncio.to_thread(self.settings.bot_token.read)
+        rates, burst = self.pacing()
+        limiter = RateLimiter(rates, burst=burst)
+        async with SlackApi.open(self.settings.api_url, token, limiter, 0) as api:
+            granted = (await api.auth_test())["scopes"]
+        return missing_scopes(granted) if granted else []
 
     async def run_live(self, store: AsyncStore) -> None:
         """Until cancelled: live events, periodic catch-up, outbox delivery."""
@@ -107,14 +123,35 @@ class SlackConnector:
                     task.cancel()
                 await socket.close()  # type: ignore[no-untyped-call]
 
+    def pacing(self) -> tuple[Mapping[str, float], int]:
+        """(calls per minute per method, burst): a distributed app may not burst at all."""
+        distributed = self.settings.distribution == "distributed"
+        rates = self.options.rates
+        if rates is None:
+            rates = rates_for(self.settings.distribution)
+        return rates, 1 if distributed else self.options.burst
+
+    def page_size(self) -> int:
+        if self.settings.distribution == "distributed":
+            return min(self.options.page_size, DISTRIBUTED_PAGE)
+        return self.options.page_size
+
     @contextlib.asynccontextmanager
     async def session(self, store: AsyncStore) -> AsyncIterator[SlackRun]:
         """One run: a client on one HTTP session, a users cache, our bot's identity."""
         token = await asyncio.to_thread(self.settings.bot_token.read)
-        limiter = RateLimiter(self.options.rates, burst=self.options.burst)
+        rates, burst = self.pacing()
+        limiter = RateLimiter(rates, burst=burst)
         api_url, retries = self.settings.api_url, self.options.max_retry_count
         async with SlackApi.open(api_url, token, limiter, retries) as api:
             auth = await api.auth_test()
+            self.missing_scopes = missing_scopes(auth["scopes"]) if auth["scopes"] else []
+            if self.missing_scopes:
+                log.warning(
+                    "slack %s: the bot token lacks %s (see slack-app-manifest.yml)",
+                    self.settings.name,
+                    ", ".join(self.missing_scopes),
+                )
             me = Me(str(auth.get("user_id") or ""), str(auth.get("bot_id") or ""))
             yield SlackRun(self, api, store, me)
 
@@ -164,15 +201,20 @@ class SlackRun:
         self.channels: dict[str, ChannelInfo] = {}
         self.people = People(api)
         window = settings.group_window_minutes * 60
-        mapper = Mapper(self.account_id, me, window, self.people.users, self.channels)
+        mapper = Mapper(
+            self.account_id, me, window, self.people.users, self.channels, settings.accept_bots
+        )
         self.writer = PageWriter(store, self.account_id, me, self.people, mapper)
         self.backfill = Backfill(
             api,
             store,
             self.writer,
-            page_size=options.page_size,
+            page_size=connector.page_size(),
             thread_lookback=options.thread_lookback,
             clock=options.clock,
+            rescan_every=options.rescan_interval,
+            backfill_days=settings.backfill_days,
+            sparse=settings.distribution == "distributed",
         )
         self.post_lock = asyncio.Lock()
         self.outbox = Outbox(api, self.account_id, self.post_lock)
@@ -218,7 +260,11 @@ class SlackRun:
         for channel_id, messages in by_channel.items():
             channel = self._channel_of(channel_id, events)
             if self.wanted(channel):
-                await self._write_live(channel, messages)
+                # One channel's failure costs that channel's events only; its top-level
+                # messages come back with the next catch-up (the checkpoint did not move).
+                await _logged(
+                    f"storing live events of {channel_id}", self._write_live(channel, messages)
+                )
         for event in events:
             if event.get("subtype") == "message_deleted":
                 await self._delete(event)
@@ -227,7 +273,7 @@ class SlackRun:
         known = self.channels.get(channel_id)
         if known is not None:
             return known
-        # A DM opened after the last conversations.list: the other end is its human author.
+        # A DM opened after the last users.conversations: the other end is its human author.
         first = next(e for e in events if e.get("channel") == channel_id)
         is_im = first.get("channel_type") == "im"
         user = first.get("user") if is_im and not self.me.wrote(first) else None
@@ -237,7 +283,9 @@ class SlackRun:
         return channel
 
     async def _write_live(self, channel: ChannelInfo, messages: list[JSON]) -> None:
-        await self._fetch_unknown_threads(channel, messages)
+        failed = await self._fetch_unknown_threads(channel, messages)
+        if failed:  # those replies wait for their thread: the next catch-up fetches it whole
+            messages = [m for m in messages if str(m.get("thread_ts")) not in failed]
         if not any(self.me.wrote(m) for m in messages):
             await self.writer.write(channel, messages)
             return
@@ -246,15 +294,23 @@ class SlackRun:
         async with self.post_lock:
             await self.writer.write(channel, messages)
 
-    async def _fetch_unknown_threads(self, channel: ChannelInfo, messages: list[JSON]) -> None:
-        """A reply whose parent we never stored: fetch the whole thread, parent first."""
+    async def _fetch_unknown_threads(self, channel: ChannelInfo, messages: list[JSON]) -> set[str]:
+        """A reply whose parent we never stored: fetch the whole thread, parent first.
+
+        Returns the threads that could not be fetched; they are remembered for the next
+        catch-up, and a failure costs only that thread.
+        """
         in_batch = {str(m["ts"]) for m in messages if m.get("ts")}
         parents = {str(m["thread_ts"]) for m in messages if is_reply(m)} - in_batch
         keys = [remote_id(channel.id, ts) for ts in sorted(parents)]
         known = await self.store.call(Store.known_remote_ids, self.account_id, keys)
+        failed: set[str] = set()
         for ts in sorted(parents):
-            if remote_id(channel.id, ts) not in known:
-                await self.backfill.thread(channel, ts, None)
+            if remote_id(channel.id, ts) not in known and not await self.backfill.try_thread(
+                channel, ts
+            ):
+                failed.add(ts)
+        return failed
 
     async def _delete(self, event: JSON) -> None:
         key = remote_id(str(event["channel"]), str(event.get("deleted_ts")))
@@ -269,7 +325,14 @@ def _message_of(event: JSON) -> JSON | None:
         return None
     if subtype == "message_changed":
         inner = event.get("message")
-        return inner if isinstance(inner, dict) else None
+        if not isinstance(inner, dict):
+            return None
+        # Recorded events may carry the new version without its ts (bolt-python's
+        # test_message_changed.py fixture): it is the previous version's.
+        previous = event.get("previous_message")
+        if not inner.get("ts") and isinstance(previous, dict) and previous.get("ts"):
+            return {**inner, "ts": previous["ts"]}
+        return inner
     return event
 
 

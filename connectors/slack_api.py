@@ -34,6 +34,29 @@ HTTP_TIMEOUT = 30
 CONVERSATION_TYPES = "public_channel,private_channel,im,mpim"
 
 
+# What the connector calls needs (each method's "Required scopes" at https://api.slack.com/methods);
+# slack-app-manifest.yml grants them. users:read.email is optional but links Slack to email.
+REQUIRED_SCOPES = (
+    "channels:history",
+    "channels:read",
+    "groups:history",
+    "groups:read",
+    "im:history",
+    "im:read",
+    "mpim:history",
+    "mpim:read",
+    "users:read",
+    "users:read.email",
+    "chat:write",
+)
+
+
+def missing_scopes(granted: list[str]) -> list[str]:
+    """The scopes the connector needs that `granted` lacks, in REQUIRED_SCOPES order."""
+    have = set(granted)
+    return [scope for scope in REQUIRED_SCOPES if scope not in have]
+
+
 class RateLimited(Exception):
     """Slack kept answering 429 after the SDK's retries; nothing was lost, try again later."""
 
@@ -98,17 +121,27 @@ class SlackApi:
         return data
 
     async def auth_test(self) -> JSON:
-        return await self._call("auth.test", lambda: self.client.auth_test())
+        """auth.test's answer, plus `scopes`: what the token was granted, from the
+        `x-oauth-scopes` response header (https://api.slack.com/authentication/oauth-v2)."""
+        await self.limiter.acquire("auth.test")
+        response = await self.client.auth_test()
+        data = dict(response.data) if isinstance(response.data, dict) else {}
+        headers = {k.lower(): v for k, v in (response.headers or {}).items()}
+        raw = headers.get("x-oauth-scopes") or ""
+        value = raw[0] if isinstance(raw, list) and raw else raw
+        data["scopes"] = sorted(s.strip() for s in str(value or "").split(",") if s.strip())
+        return data
 
     async def conversations(self) -> list[JSON]:
-        """Every conversation the bot can read (all pages)."""
+        """Every conversation the bot is a member of (all pages): users.conversations, not
+        conversations.list, which walks every public channel of the workspace."""
         found: list[JSON] = []
         cursor: str | None = None
         while True:
             page = await self._call(
-                "conversations.list",
+                "users.conversations",
                 partial(
-                    self.client.conversations_list,
+                    self.client.users_conversations,
                     types=CONVERSATION_TYPES,
                     exclude_archived=True,
                     limit=200,

@@ -12,6 +12,7 @@ from connectors.slack_map import ChannelInfo, Mapper, Me, remote_id, ts_us, user
 from connectors.slack_outbox import outbox_claim
 from connectors.slack_people import People
 from storage.aio import AsyncStore
+from storage.db import transaction
 from storage.models import InboundMessage
 from storage.store import Store
 
@@ -47,9 +48,12 @@ class PageWriter:
         self, channel: ChannelInfo, messages: list[JSON], checkpoint: Checkpoint | None = None
     ) -> None:
         messages = by_ts([m for m in messages if m.get("ts")])
-        await self.people.learn(self.store, {u for m in messages for u in user_ids(m)})
+        wanted = [m for m in messages if self.mapper.accepts(m) or m.get("reply_count")]
+        # An anchor root (a tombstone, a bot's post) is the first replier's conversation.
+        repliers = {str(u) for m in wanted for u in m.get("reply_users") or ()}
+        await self.people.learn(self.store, {u for m in wanted for u in user_ids(m)} | repliers)
         pairs = []
-        for msg in messages:
+        for msg in wanted:
             if await self._claimed_echo(channel, msg):
                 continue
             record = self.mapper.inbound(channel, msg)
@@ -58,6 +62,9 @@ class PageWriter:
         await self.store.call(Store.ingest, [r for _, r in pairs], checkpoint=checkpoint)
         for msg, record in pairs:
             await self._apply_state(msg, record)
+        for msg in messages:
+            if msg.get("subtype") == "tombstone":  # a root deleted after people replied
+                await self._mark_deleted(remote_id(channel.id, str(msg["ts"])))
 
     async def _claimed_echo(self, channel: ChannelInfo, msg: JSON) -> bool:
         """True if `msg` is our own reply from the outbox, now recorded as sent."""
@@ -73,10 +80,25 @@ class PageWriter:
     async def _apply_state(self, msg: JSON, record: InboundMessage) -> None:
         """Edits and deletions of messages stored earlier (ingest never rewrites a message)."""
         key = record.remote_id
-        if msg.get("subtype") == "tombstone" or key in self.deleted:
-            await self.store.call(Store.mark_deleted, self.account_id, key)
+        if key in self.deleted:
+            await self._mark_deleted(key)
         elif isinstance(msg.get("edited"), dict):
             edited_at = ts_us(str(msg["edited"].get("ts") or msg["ts"])) / 1_000_000
-            await self.store.call(
-                Store.update_message_text, self.account_id, key, record.text, edited_at
-            )
+            await self.store.call(update_if_newer, self.account_id, key, record.text, edited_at)
+
+    async def _mark_deleted(self, key: str) -> None:
+        await self.store.call(Store.mark_deleted, self.account_id, key)
+
+
+def update_if_newer(
+    store: Store, account_id: int, remote_id: str, text: str, edited_at: float
+) -> bool:
+    """A Slack edit, unless the stored text is already from this edit or a later one (a
+    redelivered event or a stale page never undoes a newer edit). Runs on the store's thread."""
+    with transaction(store.conn):
+        cursor = store.conn.execute(
+            "UPDATE messages SET text = ?, edited_at = ?"
+            " WHERE account_id = ? AND remote_id = ? AND (edited_at IS NULL OR edited_at < ?)",
+            (text, edited_at, account_id, remote_id, edited_at),
+        )
+    return cursor.rowcount > 0

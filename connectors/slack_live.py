@@ -11,6 +11,7 @@ lost before it is stored (a crash) is found again by the next catch-up from the 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import OrderedDict
 from typing import Any
 
@@ -19,6 +20,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
 JSON = dict[str, Any]
+log = logging.getLogger(__name__)
 SETTLE = 0.05  # seconds to wait for stragglers once an event is in
 REMEMBER = 10_000  # event ids kept for de-duplication; redelivery comes within minutes
 
@@ -30,6 +32,7 @@ class EventInbox:
         # Set on every connection (hello): events from before it may never come to us.
         self.connected = asyncio.Event()
         self.connections = 0
+        self.rate_limited = 0  # app_rate_limited notices received
         self._queue: asyncio.Queue[JSON] = asyncio.Queue()
         self._seen: OrderedDict[str, None] = OrderedDict()
 
@@ -47,6 +50,9 @@ class EventInbox:
         await client.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id))
 
     def _accept(self, payload: JSON) -> None:
+        if payload.get("type") == "app_rate_limited":
+            self._rate_limited(payload)
+            return
         event, event_id = payload.get("event"), payload.get("event_id")
         if not isinstance(event, dict) or event.get("type") != "message":
             return
@@ -58,6 +64,17 @@ class EventInbox:
                 self._seen.popitem(last=False)
         self._queue.put_nowait(event)
 
+    def _rate_limited(self, payload: JSON) -> None:
+        """Slack stopped sending us events for a while (more than 30,000 an hour for this
+        workspace: https://api.slack.com/apis/events-api#rate-limiting): whatever it dropped is
+        only in history, so catch up now, as after a reconnection."""
+        self.rate_limited += 1
+        log.warning(
+            "slack: events rate limited (minute %s); catching up from history",
+            payload.get("minute_rate_limited"),
+        )
+        self.connected.set()
+
     async def _on_frame(
         self, client: AsyncBaseSocketModeClient, message: JSON, raw: str | None
     ) -> None:
@@ -66,6 +83,8 @@ class EventInbox:
         if message.get("type") == "hello":
             self.connections += 1
             self.connected.set()
+        elif message.get("type") == "app_rate_limited":  # as a bare frame, too
+            self._rate_limited(message)
 
     async def next_batch(self) -> list[JSON]:
         """Wait for an event, then take every event that arrives within `settle` seconds."""

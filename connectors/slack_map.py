@@ -9,11 +9,11 @@ channel). The store records which rule joined each message.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.slack_text import attachments, render
+from connectors.slack_text import attachments, message_text
 from storage.models import Direction, IdentityRef, InboundMessage
 from storage.sanitize import clean_line
 
@@ -22,33 +22,13 @@ SLACKBOT = "USLACKBOT"
 # Slack user ids: U… for workspace members, W… for Enterprise Grid users.
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _MENTION = re.compile(r"<@([UW][A-Z0-9]{2,})(?:\|[^>]*)?>")
-# Housekeeping posts (joins, topic changes, pins...) are not part of a support conversation.
-SKIPPED_SUBTYPES = frozenset(
-    {
-        "channel_join",
-        "channel_leave",
-        "channel_topic",
-        "channel_purpose",
-        "channel_name",
-        "channel_archive",
-        "channel_unarchive",
-        "group_join",
-        "group_leave",
-        "group_topic",
-        "group_purpose",
-        "group_name",
-        "group_archive",
-        "group_unarchive",
-        "pinned_item",
-        "unpinned_item",
-        "bot_add",
-        "bot_remove",
-        "reminder_add",
-        "message_changed",
-        "message_deleted",
-        "message_replied",
-    }
-)
+# What people write: plain messages, files, /me, replies also sent to the channel. Everything
+# else (joins, topics, huddles, canvases, workflow and integration posts, permission notices,
+# channel conversions, `bot_message`...) is housekeeping or a machine: never a conversation.
+# https://api.slack.com/events/message#subtypes
+CUSTOMER_SUBTYPES = frozenset({None, "file_share", "me_message", "thread_broadcast"})
+# Our own posts come back with these (chat.postMessage as the bot user, or legacy bot posts).
+OWN_SUBTYPES = CUSTOMER_SUBTYPES | {"bot_message"}
 
 
 def ts_us(ts: str) -> int:
@@ -141,10 +121,28 @@ def thread_parents(messages: list[JSON]) -> list[tuple[str, str | None]]:
 def user_ids(msg: JSON) -> set[str]:
     """The users to look up to store and show `msg`: author, thread starter, mentions."""
     found = {str(msg[k]) for k in ("user", "parent_user_id") if msg.get(k)}
-    text = msg.get("text")
-    if isinstance(text, str) and "<@" in text:
-        found.update(_MENTION.findall(text))
+    texts = [msg.get("text")]
+    for item in msg.get("attachments") or ():  # a forwarded message: its author, its mentions
+        if isinstance(item, dict):
+            if item.get("author_id"):
+                found.add(str(item["author_id"]))
+            texts += [item.get(k) for k in ("text", "pretext")]
+    for text in texts:
+        if isinstance(text, str) and "<@" in text:
+            found.update(_MENTION.findall(text))
+    if not msg.get("text"):  # shown from its blocks: the people they mention
+        found.update(_block_users(msg.get("blocks")))
     return found
+
+
+def _block_users(node: object) -> set[str]:
+    """The `user_id` of every rich-text user element in Block Kit blocks."""
+    if isinstance(node, list):
+        return set().union(*(_block_users(n) for n in node)) if node else set()
+    if not isinstance(node, dict):
+        return set()
+    found = {str(node["user_id"])} if node.get("type") == "user" and node.get("user_id") else set()
+    return found | _block_users(node.get("elements"))
 
 
 class Mapper:
@@ -157,12 +155,14 @@ class Mapper:
         group_window: float,
         users: Mapping[str, SlackUser | None],
         channels: Mapping[str, ChannelInfo],
+        accept_bots: Collection[str] = (),
     ) -> None:
         self.account_id = account_id
         self.me = me
         self.group_window = group_window
         self.users = users
         self.channels = channels
+        self.accept_bots = frozenset(accept_bots)
 
     def user_name(self, user_id: str) -> str | None:
         user = self.users.get(user_id)
@@ -172,16 +172,57 @@ class Mapper:
         channel = self.channels.get(channel_id)
         return channel.name if channel else None
 
+    def accepts(self, msg: JSON) -> bool:
+        """True for what a person wrote (or a bot the account accepts), and for our posts."""
+        subtype = msg.get("subtype")
+        if not msg.get("ts"):
+            return False
+        if self.me.wrote(msg):
+            return subtype in OWN_SUBTYPES
+        bot_id = msg.get("bot_id")
+        if bot_id:  # another app (with or without a bot user) or a legacy integration
+            return str(bot_id) in self.accept_bots and subtype in OWN_SUBTYPES
+        return subtype in CUSTOMER_SUBTYPES and msg.get("user") != SLACKBOT
+
     def inbound(self, channel: ChannelInfo, msg: JSON) -> InboundMessage | None:
-        """The message to store, or None for housekeeping and our own top-level posts."""
-        if msg.get("subtype") in SKIPPED_SUBTYPES or not msg.get("ts"):
+        """The message to store, or None for housekeeping, machines and our own top-level
+        posts nobody answered.
+
+        A thread root that is not itself a customer message (a tombstone, our own post, a bot
+        alert) is kept as the thread's anchor when people replied to it: its replies then stay
+        one conversation, whose customer is the first person who replied.
+        """
+        if not msg.get("ts"):
             return None
+        if not self.accepts(msg):
+            return self._anchor(channel, msg)
         ours = self.me.wrote(msg)
         author = self._author(msg)
         customer = self._customer(channel, msg, author, ours)
         if customer is None:
-            return None
+            return self._anchor(channel, msg)
         return self._record(channel, msg, author, customer, "out" if ours else "in")
+
+    def _anchor(self, channel: ChannelInfo, msg: JSON) -> InboundMessage | None:
+        replier = self._first_replier(msg)
+        if replier is None or is_reply(msg):
+            return None
+        direction: Direction = "out" if self.me.wrote(msg) else "in"
+        return self._record(channel, msg, self._author(msg), self._person(replier), direction)
+
+    def _first_replier(self, msg: JSON) -> str | None:
+        if not msg.get("reply_count") or msg.get("thread_ts") != msg.get("ts"):
+            return None
+        for user_id in msg.get("reply_users") or ():
+            if self._is_person(str(user_id)):
+                return str(user_id)
+        return None
+
+    def _is_person(self, user_id: str) -> bool:
+        if user_id in (self.me.user_id, SLACKBOT):
+            return False
+        user = self.users.get(user_id)
+        return user is None or not user.is_bot
 
     def _record(
         self,
@@ -205,7 +246,7 @@ class Mapper:
             author=author,
             customer=customer,
             sent_at=ts_us(ts) / 1_000_000,
-            text=render(str(msg.get("text") or ""), self.user_name, self.channel_name),
+            text=self._text(msg, author),
             thread_ref=key,
             parent_refs=(remote_id(channel.id, str(msg["thread_ts"])),) if reply else (),
             group_key="" if reply else channel.id,
@@ -213,6 +254,12 @@ class Mapper:
             headers=headers,
             attachments=attachments(msg.get("files") or []),
         )
+
+    def _text(self, msg: JSON, author: IdentityRef) -> str:
+        text = message_text(msg, self.user_name, self.channel_name)
+        if msg.get("subtype") == "me_message":  # "/me waves" reads "Alice waves" in Slack
+            return f"{author.display_name} {text}"
+        return text
 
     def _author(self, msg: JSON) -> IdentityRef:
         user_id = msg.get("user")
@@ -232,7 +279,7 @@ class Mapper:
     ) -> IdentityRef | None:
         """Whose conversation this is: the thread's starter, the DM's other end, the author."""
         starter = msg.get("parent_user_id")
-        if is_reply(msg) and starter and starter != self.me.user_id:
+        if is_reply(msg) and starter and self._is_person(str(starter)):
             return self._person(str(starter))
         if not ours:
             return author

@@ -28,6 +28,15 @@ class SlackAccountSettings(BaseModel):
     """Channels to serve (ids or names); empty: every channel the bot is a member of."""
     dms: bool = True
     """Serve direct messages to the bot, whatever `channels` lists."""
+    accept_bots: list[str] = Field(default_factory=list)
+    """Bot ids (B0...) whose posts are customer messages (a form, an alerting integration);
+    every other bot and app is ignored."""
+    distribution: Literal["internal", "marketplace", "distributed"] = "internal"
+    """How the Slack app is installed: "distributed" (outside the Marketplace) gets Slack's
+    2025 limits on history and replies (1 request a minute, 15 messages a page)."""
+    backfill_days: float = Field(default=30, ge=0)
+    """A channel seen for the first time: its conversations with nothing newer than this many
+    days are imported closed (the customers' history), the rest open."""
     group_window_minutes: float = Field(default=60, ge=0)
 
     @model_validator(mode="before")

@@ -147,6 +147,7 @@ async def _sync_all(dovecot: DovecotServer, db_path: Path) -> dict[str, str]:
                 app_token_env=APP_ENV,
                 api_url=slack.api_url,
                 group_window_minutes=0,  # every text its own conversation
+                backfill_days=36500,  # the local Slack's ts are from 2023: keep them open
             )
             account = await astore.call(Store.ensure_account, "team-slack", "slack")
             connector = SlackConnector(slack_settings, account, SlackOptions(rates={}))

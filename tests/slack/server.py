@@ -213,6 +213,10 @@ class Workspace:
         # (https://api.slack.com/methods/users.info#errors), while their messages still appear.
         self.hidden: set[str] = set()
         self.channels: dict[str, Channel] = {}
+        # Test hook: conversations.replies for these thread ts answers this error (e.g.
+        # "internal_error", in the method's documented error table:
+        # https://api.slack.com/methods/conversations.replies#errors).
+        self.failing_threads: dict[str, str] = {}
         self._ids = itertools.count(1)
         self._bot_ids = itertools.count(1)
         self._clock_us = ts_to_us(start_ts) - ts_step_us
@@ -275,7 +279,10 @@ class Workspace:
         return cid
 
     def add_im(self, user: str) -> str:
-        """The bot's direct-message channel with `user`."""
+        """The bot's direct-message channel with `user`: a D… id, listed by conversations.list
+        and users.conversations (types=im, scope im:read) as {"id", "is_im": true, "user"} and
+        its events carry channel_type "im" (https://api.slack.com/types/im,
+        https://api.slack.com/events/message.im)."""
         cid = self.add_channel(user, kind="im", members=[user])
         self.channels[cid].im_user = user
         return cid
@@ -360,8 +367,11 @@ class Workspace:
     def delete(self, channel: str, ts: str) -> tuple[JSON, str]:
         """Returns (previous message, ts of the deletion).
 
-        A parent that still has replies becomes a tombstone (Slack keeps the thread reachable);
-        anything else disappears from history and replies.
+        A parent that still has replies becomes a tombstone (Slack keeps the thread reachable):
+        subtype "tombstone", hidden, posted by USLACKBOT, "This message was deleted." (observed
+        in history and replies; https://api.slack.com/events/message/message_changed shows the
+        tombstone edit). Anything else disappears from history and replies, and
+        conversations.replies on it answers thread_not_found.
         """
         ch = self.channel(channel)
         msg = self.message(channel, ts)
@@ -492,8 +502,13 @@ class Workspace:
         else:
             out = {"type": "message", "user": msg.user, "text": msg.text, "ts": msg.ts}
             out["team"] = self.team_id
-            out.update(msg.extra)
             self._add_bot_fields(out, msg.user)
+            # Extra fields as Slack sends them for other kinds of message (a subtype, a legacy
+            # integration's `bot_message` with `username` and no `user`, `attachments`); a
+            # None value removes the field. Shapes: https://api.slack.com/events/message and
+            # bolt-python's tests/scenario_tests/test_message_bot.py fixtures.
+            out.update(msg.extra)
+            out = {k: v for k, v in out.items() if v is not None}
         if msg.edited is not None and not msg.tombstone:
             out["edited"] = dict(msg.edited)
         if msg.thread_ts is not None:
@@ -514,15 +529,17 @@ class Workspace:
             return
         # Posts by bot users carry bot_id; that is how an app recognises its own echoes.
         out["bot_id"] = user.bot_id
-        if user.id == self.bot_user_id:
-            out["app_id"] = self.app_id
-            out["bot_profile"] = {
-                "id": user.bot_id,
-                "app_id": self.app_id,
-                "name": user.real_name,
-                "deleted": False,
-                "team_id": self.team_id,
-            }
+        # Every app's bot user posts with a bot_profile (bolt-python's test_message_bot.py
+        # fixture `bot_message_event_payload`: another app's bot, its own app_id).
+        app_id = self.app_id if user.id == self.bot_user_id else f"A0OTHER{user.bot_id[-4:]}"
+        out["app_id"] = app_id
+        out["bot_profile"] = {
+            "id": user.bot_id,
+            "app_id": app_id,
+            "name": user.real_name,
+            "deleted": False,
+            "team_id": self.team_id,
+        }
 
     def _add_thread_fields(self, out: JSON, ch: Channel, msg: Message) -> None:
         reply_users = list(dict.fromkeys(ch.messages[ts].user for ts in msg.replies))
@@ -577,6 +594,10 @@ class Workspace:
         moves forward in time (documented for channels.history, observed for
         conversations.history); otherwise the page holds those closest to `latest` and the
         cursor moves back in time. Either way each page is sorted newest first.
+        Documented: "If oldest is provided but not latest then the messages returned are those
+        closest to oldest, allowing you to page forward through history", and `inclusive` for
+        the end points (https://github.com/slackhq/slack-api-docs/blob/master/methods/
+        channels.history.md; https://api.slack.com/methods/conversations.history).
         """
         limit = _limit(params, default=100, maximum=999)
         inclusive = _is_true(params.get("inclusive"))
@@ -607,9 +628,13 @@ class Workspace:
         """conversations.replies: the parent first on every page, then replies oldest first.
 
         assumption: `limit` counts the parent, so a page has the parent plus limit-1 replies
-        (at least one, so paging always advances).
+        (at least one, so paging always advances). A message with no replies answers itself
+        alone; a ts naming no message (deleted without replies) answers `thread_not_found`
+        (https://api.slack.com/methods/conversations.replies#errors).
         """
         ts = params.get("ts")
+        if ts and str(ts) in self.failing_threads:
+            raise SlackError(self.failing_threads[str(ts)])
         msg = ch.messages.get(str(ts)) if ts else None
         if msg is None:
             raise SlackError("thread_not_found")
@@ -993,6 +1018,7 @@ class LocalSlack:
         self._methods: dict[str, Handler] = {
             "auth.test": self._auth_test,
             "conversations.list": self._conversations_list,
+            "users.conversations": self._users_conversations,
             "conversations.history": self._conversations_history,
             "conversations.replies": self._conversations_replies,
             "conversations.info": self._conversations_info,
@@ -1112,10 +1138,14 @@ class LocalSlack:
         broadcast: bool = False,
         ts: str | None = None,
         emit: bool = True,
+        extra: JSON | None = None,
     ) -> str:
-        """Add a message as `user`; unless emit=False, push its `message` event. Returns ts."""
+        """Add a message as `user`; unless emit=False, push its `message` event. Returns ts.
+
+        `extra` fields are merged into the message JSON (None removes one, see message_json).
+        """
         ch, msg = self.workspace.insert(
-            channel, user, text, thread_ts=thread_ts, broadcast=broadcast, ts=ts
+            channel, user, text, thread_ts=thread_ts, broadcast=broadcast, ts=ts, extra=extra
         )
         if emit:
             self._emit(self.workspace.message_event(ch, msg))
@@ -1235,6 +1265,27 @@ class LocalSlack:
         return await self.hub.send_out_of_order(
             ws.team_id, ws.app_id, ws.bot_user_id, events, order
         )
+
+    async def app_rate_limited(self) -> None:
+        """Tell the app its events are being dropped: the `app_rate_limited` callback Slack sends
+        past 30,000 events an hour per workspace (https://api.slack.com/apis/events-api
+        #rate-limiting; its payload as documented there). assumption: over Socket Mode it comes
+        in an `events_api` envelope like any callback."""
+        ws = self.workspace
+        payload = {
+            "token": "local-verification-token",
+            "type": "app_rate_limited",
+            "team_id": ws.team_id,
+            "minute_rate_limited": int(time.time()) // 60 * 60,
+            "api_app_id": ws.app_id,
+        }
+        envelope = {
+            "envelope_id": str(uuid.uuid4()),
+            "type": "events_api",
+            "payload": payload,
+            "accepts_response_payload": False,
+        }
+        await self.hub._send_frame(envelope)
 
     async def disconnect_all(
         self, reason: str = "refresh_requested", *, close_after: float | None = 1.0
@@ -1385,6 +1436,26 @@ class LocalSlack:
             for ch in self.workspace.channels.values()
             if ch.kind in kinds
             and (ch.kind == "public" or self.bot_user_id in ch.members)
+            and not (exclude_archived and ch.is_archived)
+        ]
+        return page_by_id(items, params, "channels", default_limit=100)
+
+    def _users_conversations(self, params: JSON) -> JSON:
+        """users.conversations: only the conversations the calling user (our bot) is in, with
+        the same `types`, `exclude_archived`, cursor paging and per-type read scopes as
+        conversations.list (https://api.slack.com/methods/users.conversations). DMs are the
+        bot's own (`im` with `user`)."""
+        types = [t.strip() for t in str(params.get("types") or "public_channel").split(",")]
+        if any(t not in _TYPE_KIND for t in types):
+            raise SlackError("invalid_types")
+        kinds = {_TYPE_KIND[t] for t in types}
+        self._require_scope(*sorted(_READ_SCOPE[k] for k in kinds))
+        exclude_archived = _is_true(params.get("exclude_archived"))
+        items = [
+            self.workspace.channel_json(ch)
+            for ch in self.workspace.channels.values()
+            if ch.kind in kinds
+            and self.bot_user_id in ch.members
             and not (exclude_archived and ch.is_archived)
         ]
         return page_by_id(items, params, "channels", default_limit=100)
