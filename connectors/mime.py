@@ -456,8 +456,8 @@ def _raw_8bit(value: str, name: str, notes: _Notes) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        notes.add(f"header {name} has raw 8-bit text that is not UTF-8: read as windows-1252")
-        return data.decode("cp1252", "replace")
+        where = f"header {name}"
+        return _utf8_or_legacy(data, where, notes, "raw 8-bit text, not UTF-8", guess=False)
 
 
 # Python's own decode_header turns unencoded runs into raw-unicode-escape bytes, which
@@ -661,7 +661,12 @@ def _codec(charset: str) -> str | None:
 
 
 def _decode_bytes(data: bytes, declared: str | None, where: str, notes: _Notes) -> str:
-    """Decode with the declared charset, falling back (and saying so) when it lies."""
+    """Decode with the declared charset, falling back (and saying so) when it lies.
+
+    Damage costs locally: text that is UTF-8 but for a few bad bytes keeps its UTF-8 and
+    shows one U+FFFD per bad sequence; only text that is not UTF-8 at all is read as a
+    legacy charset.
+    """
     label = (declared or "").strip().strip("\"'").lower()
     if label in _UNDECLARED:
         return _decode_undeclared(data, where, notes)
@@ -677,12 +682,93 @@ def _decode_bytes(data: bytes, declared: str | None, where: str, notes: _Notes) 
     return text
 
 
+_HIGH_BYTES = bytes(range(0x80, 0x100))
+_REPLACEMENT_UTF8 = "\ufffd".encode()
+
+
+def _damaged_utf8(data: bytes) -> tuple[str, int] | None:
+    """(text, bad sequences) if ``data`` is UTF-8 with a few bad bytes, else None.
+
+    Each bad sequence becomes one U+FFFD (Python's "replace" follows WHATWG). It counts as
+    UTF-8 when its valid multibyte characters are at least as many as its bad sequences:
+    latin-1 or cp1251 text read as UTF-8 is nearly all bad sequences, hardly ever a valid
+    one ("caf\\xe9" alone stays latin-1).
+    """
+    text = data.decode("utf-8", "replace")
+    bad = text.count("\ufffd") - data.count(_REPLACEMENT_UTF8)
+    ascii_count = len(data.translate(None, _HIGH_BYTES))
+    valid = len(text) - ascii_count - bad  # non-ASCII characters decoded cleanly
+    return (text, bad) if valid >= bad > 0 else None
+
+
+def _legacy(data: bytes, where: str, notes: _Notes, why: str) -> str:
+    """Text that is not UTF-8: windows-1252, unless it plainly is another script."""
+    text = data.decode("cp1252", "replace")
+    guess = None if _looks_latin(text) else _guess_charset(data)
+    if guess is None:
+        notes.add(f"{where}: {why}: decoded as windows-1252")
+        return text
+    notes.add(f"{where}: {why}: decoded as {guess} (guessed)")
+    return data.decode(guess, "replace")
+
+
+_LONG_WORD = re.compile(r"\w{4,}")
+# What the guesser may answer: the legacy charsets mail actually uses. Left free, it names
+# cp1006 or hp_roman8 for short texts.
+_GUESSABLE = [
+    *("cp1252", "cp1250", "cp1251", "koi8_r", "koi8_u", "cp1253", "cp1254", "cp1255"),
+    *("cp1256", "cp1257", "cp874", "shift_jis", "euc_jp", "gb18030", "big5", "euc_kr"),
+]
+GUESS_SAMPLE = 8_192  # bytes the charset guesser looks at
+GUESS_MIN_CHARS = 16  # fewer non-ASCII characters than this: windows-1252, no guess
+
+
+def _looks_latin(text: str) -> bool:
+    """Whether windows-1252 text reads like a Latin script, judged on its first 8k chars.
+
+    Few non-ASCII characters at all: assumed Latin (a guess needs more to go on).
+    Latin text has few non-ASCII letters, and they sit inside mostly-ASCII words ("Grüße");
+    Cyrillic or CJK bytes read as windows-1252 give words made of accented letters and
+    symbols ("Çäðàâñòâóéòå").
+    """
+    sample = text[:GUESS_SAMPLE]
+    letters = sum(1 for c in sample if c.isalpha())
+    high = sum(1 for c in sample if c > "\x7f")
+    if high < GUESS_MIN_CHARS:  # too little to tell a script by
+        return True
+    if high * 10 > letters * 3:
+        return False
+    words = [w for w in _LONG_WORD.findall(sample) if not w.isascii()]
+    odd = sum(1 for w in words if 2 * sum(1 for c in w if c > "\x7f") > len(w))
+    return odd * 5 < len(words) or not words
+
+
+def _guess_charset(data: bytes) -> str | None:
+    """charset-normalizer's guess among the legacy mail charsets, or None."""
+    import charset_normalizer  # imported late: only undeclared non-UTF-8 text needs it
+
+    best = charset_normalizer.from_bytes(data[:GUESS_SAMPLE], cp_isolation=_GUESSABLE).best()
+    return None if best is None else str(best.encoding)
+
+
+def _utf8_or_legacy(data: bytes, where: str, notes: _Notes, why: str, *, guess: bool = True) -> str:
+    """Damaged UTF-8 with its bad bytes replaced, else a legacy charset (guessed if asked)."""
+    damaged = _damaged_utf8(data)
+    if damaged is not None:
+        text, bad = damaged
+        notes.add(f"{where}: damaged UTF-8 text: {bad} bad byte sequence(s) replaced")
+        return text
+    if not guess:  # too short to guess from (a header): windows-1252
+        notes.add(f"{where}: {why}: decoded as windows-1252")
+        return data.decode("cp1252", "replace")
+    return _legacy(data, where, notes, why)
+
+
 def _decode_undeclared(data: bytes, where: str, notes: _Notes) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        notes.add(f"{where}: no charset declared and not UTF-8: decoded as windows-1252")
-        return data.decode("cp1252", "replace")
+        return _utf8_or_legacy(data, where, notes, "no charset declared and not UTF-8")
 
 
 def _decode_unknown(data: bytes, label: str, where: str, notes: _Notes) -> str:
@@ -693,26 +779,25 @@ def _decode_unknown(data: bytes, label: str, where: str, notes: _Notes) -> str:
         notes.add(f"unknown charset {label[:40]} in {where}: decoded as UTF-8")
         return text
     except UnicodeDecodeError:
-        notes.add(
-            f"unknown charset {label[:40]} in {where}: decoded as windows-1252 with replacement"
-        )
-        return data.decode("cp1252", "replace")
+        why = f"unknown charset {label[:40]} and not UTF-8"
+        return _utf8_or_legacy(data, where, notes, why)
 
 
 def _decode_fallback(data: bytes, codec: str, label: str, where: str, notes: _Notes) -> str:
     label = label[:40]
-    if codec != "utf-8":
-        try:
-            text = data.decode("utf-8")
-            notes.add(f"{where}: declared {label} but is UTF-8: decoded as UTF-8")
-            return text
-        except UnicodeDecodeError:
-            # A multibyte charset with a few bad bytes: keep the charset, mark the damage.
-            notes.add(f"{where}: damaged {label} text: bad bytes replaced")
-            return data.decode(codec, "replace")
-    # The classic lie: "utf-8" (or "us-ascii") on a windows-1252 / latin-1 body.
-    notes.add(f"{where}: declared {label} but is not: decoded as windows-1252 with replacement")
-    return data.decode("cp1252", "replace")
+    if codec == "utf-8":
+        # Either a few damaged bytes in UTF-8 text, or the classic lie: "utf-8" (or
+        # "us-ascii") on a windows-1252 / latin-1 body.
+        return _utf8_or_legacy(data, where, notes, f"declared {label} but is not")
+    try:
+        text = data.decode("utf-8")
+        notes.add(f"{where}: declared {label} but is UTF-8: decoded as UTF-8")
+        return text
+    except UnicodeDecodeError:
+        pass
+    # A multibyte charset with a few bad bytes: keep the charset, mark the damage locally.
+    notes.add(f"{where}: damaged {label} text: bad bytes replaced")
+    return data.decode(codec, "replace")
 
 
 def _prefer_utf8(data: bytes, text: str, label: str, where: str, notes: _Notes) -> str:
@@ -1019,12 +1104,39 @@ def _attachment(part: _Part, path: str, name: str, size: int) -> Attachment:
 
 
 def _filename(part: _Part, path: str, notes: _Notes) -> str:
+    """The file name from Content-Disposition (filename) or Content-Type (name), decoded."""
+    for header, param in (("content-disposition", "filename"), ("content-type", "name")):
+        value = _raw_header(part, header)
+        if value is None or param not in value.lower():
+            continue
+        try:
+            raw = _param_text(value, header, param, _where(path), notes)
+        except (ValueError, IndexError, TypeError, LookupError, UnicodeError):
+            notes.add(f"{_where(path)}: malformed file name")
+            return ""
+        if raw:
+            return _safe_filename(raw, path, notes)
+    return ""
+
+
+def _param_text(value: str, header: str, param: str, where: str, notes: _Notes) -> str | None:
+    """One parameter of a header, raw 8-bit bytes and RFC 2231 (name*=) decoded by our rules.
+
+    compat32 replaces raw 8-bit bytes with U+FFFD before parsing parameters, and decodes RFC
+    2231 bytes with the declared charset or nothing; so the value is decoded first, then
+    parsed, then the RFC 2231 bytes decoded like any text.
+    """
+    holder = Message()
+    holder[header] = _raw_8bit(value, f"{header} of {where}", notes)
+    got = holder.get_param(param, None, header)
+    if got is None or isinstance(got, str):
+        return email.utils.collapse_rfc2231_value(got).strip() if got else got
+    charset, _language, text = got  # RFC 2231: the bytes arrive as a latin-1 str
     try:
-        raw = part.get_filename()  # RFC 2231 (filename*=) is handled by compat32
-    except (ValueError, IndexError, TypeError, LookupError, UnicodeError):
-        notes.add(f"{_where(path)}: malformed file name")
-        return ""
-    return _safe_filename(raw, path, notes) if raw else ""
+        data = text.encode("latin-1")
+    except UnicodeEncodeError:  # raw 8-bit text inside an RFC 2231 value, already decoded
+        return text.strip()
+    return _decode_bytes(data, charset, f"file name in {where}", notes).strip()
 
 
 def _attachment_name(part: _Part, path: str, notes: _Notes) -> str:
