@@ -224,6 +224,7 @@ class _Part(_MessageBase):
     """A compat32 message (headers only) with its body kept as the bytes received."""
 
     raw_body: bytes = b""
+    parent_type: str = ""  # content type of the enclosing multipart ("" at the root)
 
 
 _HEADER_PARSER = email.parser.Parser(_class=_Part, policy=compat32)
@@ -830,19 +831,22 @@ _Task: TypeAlias = (
 class _BodyReader:
     """Walks the MIME tree once, collecting text, the first HTML part and attachments."""
 
-    def __init__(self, notes: _Notes) -> None:
+    def __init__(self, notes: _Notes, prefix: str = "", parts: int = 1, level: int = 0) -> None:
         self.notes = notes
+        self.level = level  # forwarded messages this one is inside
+        self.prefix = prefix  # IMAP section of the message/rfc822 part being read, or ""
         self.texts: list[str] = []
         self.text_len = 0
         self.truncated = False
         self.html: str | None = None
         self.html_used = False
         self.attachments: list[Attachment] = []
-        self.parts = 1  # entities parsed so far, the root included
+        self.summaries: list[str] = []  # delivery-status summaries, shown before the text
+        self.parts = parts  # entities parsed so far, the root included
 
-    def walk(self, root: _Part) -> None:
+    def walk(self, root: _Part, depth: int = 0) -> None:
         # An explicit stack, not recursion: nesting depth is chosen by the sender.
-        stack: list[_Task] = [(root, "", 0, True)]
+        stack: list[_Task] = [(root, "", depth, True)]
         while stack:
             part, path, depth, want_text = stack.pop()
             self._read_guarded(part, path, depth, want_text, stack)
@@ -864,11 +868,22 @@ class _BodyReader:
         if maintype == "multipart":
             self._split_children(part, ctype, path, depth, want, stack)
         elif maintype == "message":
-            self._add_message_attachment(part, path)
+            self._add_message_part(part, ctype, path, depth, want)
         elif ctype in _BODY_TYPES and not _is_attachment(part, is_root=not path):
             self._add_body_part(part, ctype, path, want)
         else:
             self._add_attachment(part, path)
+            if want and ctype in _PKCS7_TYPES:
+                self._append_text(_smime_notice(part))
+            elif want and ctype == "text/rfc822-headers":  # a bounce returning headers only
+                head = _read_headers(_parse_entity(self._payload_bytes(part, path)), _Notes())
+                self._append_text(_quoted_message("Returned message headers", head, ""))
+
+    def _section(self, path: str) -> str:
+        """IMAP section of a part ("2.1"); a single-part message's body is section 1."""
+        if self.prefix:
+            return f"{self.prefix}.{path or 1}"
+        return path or "1"
 
     def _split_children(
         self, part: _Part, ctype: str, path: str, depth: int, want: bool, stack: list[_Task]
@@ -884,6 +899,9 @@ class _BodyReader:
         texts, closed = split
         if ctype == "multipart/encrypted":
             self.notes.add("encrypted message: the content cannot be shown")
+            if want:  # its parts are a version stamp and a blob: nothing to read
+                self._append_text(_encrypted_notice(part))
+                want = False
         if not closed:
             self.notes.add(f"{_where(path)}: closing MIME boundary missing (cut off?)")
         self._push_children(texts, ctype, path, depth, want, stack)
@@ -898,6 +916,8 @@ class _BodyReader:
             texts = texts[: max(room, 0)]
         self.parts += len(texts)
         children = [_parse_entity(text) for text in texts]
+        for child in children:
+            child.parent_type = ctype
         if ctype == "multipart/digest":  # RFC 2046 §5.1.5: parts default to messages
             for child in children:
                 child.set_default_type("message/rfc822")
@@ -965,16 +985,42 @@ class _BodyReader:
     def _add_attachment(self, part: _Part, path: str) -> None:
         size = len(self._payload_bytes(part, path))
         name = _attachment_name(part, path, self.notes)
-        self.attachments.append(_attachment(part, path, name, size))
+        self.attachments.append(_attachment(part, self._section(path), name, size))
 
-    def _add_message_attachment(self, part: _Part, path: str) -> None:
-        data = self._payload_bytes(part, path)  # the attached message as received
+    def _add_message_part(self, part: _Part, ctype: str, path: str, depth: int, want: bool) -> None:
+        data = self._payload_bytes(part, path)  # the attached message (or report) as received
+        if ctype in _DSN_TYPES:
+            self._add_attachment(part, path)
+            if want:  # first in the text: it is what a bounce is about
+                self.summaries.append(_delivery_summary(data))
+            return
+        self._add_message_attachment(part, path, data)
+        if want and ctype in _EMBEDDED_TYPES:
+            self._add_embedded(data, path, depth, _embedded_label(part))
+
+    def _add_message_attachment(self, part: _Part, path: str, data: bytes) -> None:
         name = _filename(part, path, self.notes)
         if not name:
             inner = _parse_entity(data[:HEADER_LIMIT])
             subject = _raw_header(inner, "subject")
             name = (_safe_filename(subject or "", path, self.notes) or "message") + ".eml"
-        self.attachments.append(_attachment(part, path, name, len(data)))
+        self.attachments.append(_attachment(part, self._section(path), name, len(data)))
+
+    def _add_embedded(self, data: bytes, path: str, depth: int, label: str) -> None:
+        """A forwarded (or returned) message, shown as a quoted block with its own headers."""
+        # Each level re-quotes the text inside it: the levels shown inline are few.
+        if depth + 1 >= MAX_DEPTH or self.level >= MAX_EMBEDDED:
+            self.notes.add(f"forwarded messages nested deeper than {self.level}: listed only")
+            return
+        inner = _parse_entity(data)
+        head = _read_headers(inner, _Notes())  # its header quirks are not this message's
+        section = self._section(path)
+        reader = _BodyReader(self.notes, section, self.parts, self.level + 1)
+        reader.walk(inner, depth + 1)
+        self.parts = reader.parts
+        body = reader.result()
+        self.attachments.extend(body.attachments)
+        self._append_text(_quoted_message(label, head, body.text))
 
     def _note_defects(self, part: _Part, path: str) -> None:
         for defect in part.defects:
@@ -983,13 +1029,109 @@ class _BodyReader:
                     self.notes.add(f"{_where(path)}: {note}")
 
     def result(self) -> _Body:
-        text = "\n\n".join(t.strip("\n") for t in self.texts if t.strip())
+        texts = self.summaries + self.texts
+        text = "\n\n".join(t.strip("\n") for t in texts if t.strip())
         if not text.strip() and self.html and not self.html_used:
             # The plain alternative was empty: the HTML is the message.
             text = _html_to_text(self.html, self.notes)
         # Blank lines around the text carry nothing; inside it they are kept.
         text = clean_text(text).rstrip().lstrip("\n")
         return _Body(text, self.html, tuple(self.attachments))
+
+
+_EMBEDDED_TYPES = frozenset(("message/rfc822", "message/global"))
+_DSN_TYPES = frozenset(("message/delivery-status", "message/global-delivery-status"))
+_PKCS7_TYPES = frozenset(("application/pkcs7-mime", "application/x-pkcs7-mime"))
+ENCRYPTED_PGP = "[encrypted message (PGP): the content cannot be shown]"
+ENCRYPTED_SMIME = "[encrypted message (S/MIME): the content cannot be shown]"
+SIGNED_SMIME = "[signed message (S/MIME): the content is inside the signature, not shown]"
+MAX_EMBEDDED = 5  # forwarded messages within forwarded messages shown inline
+MAX_DSN_RECIPIENTS = 20  # recipients listed in a delivery-status summary
+
+
+def _encrypted_notice(part: _Part) -> str:
+    protocol = str(part.get_param("protocol", "")).lower()
+    return ENCRYPTED_SMIME if "pkcs7" in protocol else ENCRYPTED_PGP
+
+
+def _smime_notice(part: _Part) -> str:
+    kind = str(part.get_param("smime-type", "")).lower()
+    return SIGNED_SMIME if kind in ("signed-data", "certs-only") else ENCRYPTED_SMIME
+
+
+def _embedded_label(part: _Part) -> str:
+    if part.parent_type == "multipart/report":
+        return "Returned message"  # the message a bounce sends back
+    if part.parent_type == "multipart/digest":
+        return "Digest message"
+    return "Forwarded message"
+
+
+def _quoted_message(label: str, head: _Head, text: str) -> str:
+    """A "---------- Forwarded message ----------" line, then headers and text quoted."""
+    lines: list[str] = []
+    if head.sender is not None:
+        lines.append(f"From: {_format_address(head.sender)}")
+    if head.date is not None:
+        lines.append(f"Date: {email.utils.format_datetime(head.date)}")
+    if head.subject:
+        lines.append(f"Subject: {head.subject}")
+    if head.to:
+        shown = ", ".join(_format_address(a) for a in head.to[:10])
+        lines.append(f"To: {shown}" + (", ..." if len(head.to) > 10 else ""))
+    if text:
+        lines.extend(["", *text.split("\n")])
+    quoted = "\n".join(f"> {line}" if line else ">" for line in lines)
+    return f"---------- {label} ----------\n{quoted}"
+
+
+def _format_address(address: Address) -> str:
+    return f"{address.name} <{address.email}>" if address.name else address.email
+
+
+_DSN_BLOCK_BREAK = re.compile(r"\r?\n[ \t]*\r?\n")
+_DSN_FIELD = re.compile(r"^([A-Za-z][A-Za-z0-9-]*)[ \t]*:[ \t]*(.*)$")
+
+
+def _delivery_summary(data: bytes) -> str:
+    """RFC 3464 delivery status as one line per recipient: address, action, status, reason."""
+    text = data[:HEADER_LIMIT].decode("utf-8", "replace")  # the fields are ASCII (or UTF-8)
+    rows: list[str] = []
+    for block in _DSN_BLOCK_BREAK.split(text.strip()):
+        row = _dsn_row(_dsn_fields(block))
+        if row:
+            rows.append(row)
+    if not rows:
+        return "Delivery status report (no recipient listed)."
+    more = len(rows) - MAX_DSN_RECIPIENTS
+    shown = rows[:MAX_DSN_RECIPIENTS] + ([f"... and {more} more recipients"] if more > 0 else [])
+    return "Delivery status report:\n" + "\n".join(f"- {row}" for row in shown)
+
+
+def _dsn_fields(block: str) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    last = ""
+    for line in block.splitlines():
+        if line[:1] in (" ", "\t") and last:  # a folded continuation line
+            fields[last] += " " + line.strip()
+            continue
+        match = _DSN_FIELD.match(line)
+        if match:
+            last = match.group(1).lower()
+            fields.setdefault(last, match.group(2).strip())
+    return fields
+
+
+def _dsn_row(fields: dict[str, str]) -> str | None:
+    recipient = fields.get("final-recipient") or fields.get("original-recipient")
+    action = fields.get("action")
+    if not recipient or not action:
+        return None
+    row = f"{recipient.split(';', 1)[-1].strip()}: {action.lower()}"
+    if fields.get("status"):
+        row += f", status {fields['status']}"
+    diagnostic = fields.get("diagnostic-code", "").split(";", 1)[-1].strip()
+    return f"{row} ({diagnostic[:300]})" if diagnostic else row
 
 
 def _unflow_if_flowed(part: _Part, text: str) -> str:
@@ -1090,7 +1232,7 @@ def _sniff_meta_charset(data: bytes) -> str | None:
 # --- attachments
 
 
-def _attachment(part: _Part, path: str, name: str, size: int) -> Attachment:
+def _attachment(part: _Part, section: str, name: str, size: int) -> Attachment:
     raw_id = _raw_header(part, "content-id") or ""
     content_id = clean_line(raw_id).strip("<> ")[:_MAX_ID_LENGTH]
     return Attachment(
@@ -1099,7 +1241,7 @@ def _attachment(part: _Part, path: str, name: str, size: int) -> Attachment:
         size=size,
         content_id=content_id or None,
         inline=_disposition(part) == "inline",
-        part=path or "1",
+        part=section,
     )
 
 
