@@ -792,13 +792,31 @@ def _decode_fallback(data: bytes, codec: str, label: str, where: str, notes: _No
         return _utf8_or_legacy(data, where, notes, f"declared {label} but is not")
     try:
         text = data.decode("utf-8")
-        notes.add(f"{where}: declared {label} but is UTF-8: decoded as UTF-8")
-        return text
     except UnicodeDecodeError:
         pass
+    else:
+        return _undo_double_encoding(text, codec, label, where, notes)
     # A multibyte charset with a few bad bytes: keep the charset, mark the damage locally.
     notes.add(f"{where}: damaged {label} text: bad bytes replaced")
     return data.decode(codec, "replace")
+
+
+def _undo_double_encoding(text: str, codec: str, label: str, where: str, notes: _Notes) -> str:
+    """UTF-8 text in a part labelled otherwise; maybe the labelled bytes encoded twice.
+
+    A gateway that read big5 bytes as latin-1 and wrote them out as UTF-8 leaves text such
+    as "³nÅé": encoded back to latin-1, those bytes are the big5 the label promised.
+    """
+    if max(text, default="\0") <= "\xff" and not text.isascii():
+        try:
+            repaired = text.encode("latin-1").decode(codec)
+        except UnicodeError:
+            pass
+        else:
+            notes.add(f"{where}: {label} text encoded twice (as UTF-8): repaired")
+            return repaired
+    notes.add(f"{where}: declared {label} but is UTF-8: decoded as UTF-8")
+    return text
 
 
 def _prefer_utf8(data: bytes, text: str, label: str, where: str, notes: _Notes) -> str:

@@ -171,3 +171,11 @@ def test_rfc2231_utf8_file_name_with_a_bad_byte() -> None:
     (attached,) = parse_message(raw).attachments
     assert attached.filename == "Сч\ufffdёт.pdf"
     assert attached.filename.count(FFFD) == 1
+
+
+def test_text_encoded_twice_is_repaired() -> None:
+    # Big5 bytes read as latin-1 by a gateway and written out again as UTF-8.
+    twice = "軟體帝國更新迅速".encode("big5").decode("latin-1").encode()
+    p = parse_message(mail("Content-Type: text/plain; charset=big5", body=twice))
+    assert p.text == "軟體帝國更新迅速"
+    assert any("encoded twice" in note for note in p.problems)
