@@ -10,8 +10,7 @@ Why not fast-mail-parser (Stalwart's mail-parser in Rust): on the real corpus in
 tests/data/mail it is ~20x faster, but shows more damage (U+FFFD or mojibake in 11 files
 against our 5, Outlook's binary .msg aside), no text at all for 16 files against our 13 (a
 forwarded message, a bounce, a cut-off multipart among them), and neither forwards inline,
-bounce summaries, nor file-name repair; parsing is not the sync's bottleneck. Measured by
-``bench/mime_parse.py --corpus``.
+bounce summaries, nor file-name repair. Measured by ``bench/mime_parse.py --corpus``.
 
 Everything here is attacker-controlled input. The rules:
 - never raise: every known failure is handled where it happens and recorded in
