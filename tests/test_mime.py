@@ -578,11 +578,11 @@ def test_attachments_with_names_and_sizes() -> None:
     assert [a.part for a in p.attachments] == ["2", "3", "4", "5"]
 
 
-def test_attached_message_is_listed_not_read() -> None:
+def test_attached_message_is_listed_and_shown_inline() -> None:
     inner = mail(
         "From: someone@example.org",
         "Subject: =?utf-8?q?Original_r=C3=A9ponse?=",
-        body="INNER TEXT that must not show",
+        body="INNER TEXT",
     )
     body = multipart(
         "mixed",
@@ -591,7 +591,10 @@ def test_attached_message_is_listed_not_read() -> None:
         part("Content-Type: message/rfc822", body=inner),
     )
     p = parse_message(mail(ctype_multipart("mixed", "mix"), body=body))
-    assert p.text == "Forwarding this"
+    assert p.text == (
+        "Forwarding this\n\n---------- Forwarded message ----------\n"
+        "> From: someone@example.org\n> Subject: Original réponse\n>\n> INNER TEXT"
+    )
     (attached,) = p.attachments
     assert attached.filename == "Original réponse.eml"
     assert attached.content_type == "message/rfc822"
