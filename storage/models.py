@@ -190,6 +190,8 @@ class OutboxItem:
     next_attempt_at: float
     last_error: str | None
     created_by: str
+    outcome: str | None = None  # 'uncertain' | 'held' (storage/delivery.py)
+    resends: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,11 +7,12 @@ Writes are short IMMEDIATE transactions. Async callers use `storage.aio.AsyncSto
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from storage import conversation, presence, queue, rules, sync_status, undo
+from storage import conversation, delivery, presence, queue, rules, sync_status, undo
 from storage.db import connect, transaction
 from storage.ingest import ingest_one, resolve_identity
 from storage.models import (
@@ -379,34 +380,31 @@ class Store:
         return {r[0]: r[1] for r in rows}
 
     def due_outbox(self, account_id: int | None = None) -> list[OutboxItem]:
-        sql = "SELECT * FROM outbox WHERE status IN ('queued', 'failed') AND next_attempt_at <= ?"
+        """Items to send now: queued or failed, due, and neither uncertain nor held."""
+        sql = (
+            "SELECT * FROM outbox WHERE status IN ('queued', 'failed') AND next_attempt_at <= ?"
+            " AND outcome IS NULL"
+        )
         params: list[object] = [self.clock()]
         if account_id is not None:
             sql += " AND account_id = ?"
             params.append(account_id)
         rows = self.conn.execute(sql + " ORDER BY id", params).fetchall()
-        return [
-            OutboxItem(
-                r["id"],
-                r["conversation_id"],
-                r["account_id"],
-                r["message_id"],
-                r["body"],
-                r["status"],
-                r["attempts"],
-                r["next_attempt_at"],
-                r["last_error"],
-                r["created_by"],
-            )
-            for r in rows
-        ]
+        return [_outbox_item(r) for r in rows]
 
-    def outbox_sent(self, outbox_id: int) -> None:
+    def outbox_item(self, outbox_id: int) -> OutboxItem:
+        row = self.conn.execute("SELECT * FROM outbox WHERE id = ?", (outbox_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"no outbox item {outbox_id}")
+        return _outbox_item(row)
+
+    def outbox_sent(self, outbox_id: int, *, sent_copy: str | None = None) -> None:
+        """The server accepted it; `sent_copy='pending'` when a Sent-folder copy is owed."""
         with transaction(self.conn):
             self.conn.execute(
-                "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1"
-                " WHERE id = ?",
-                (self.clock(), outbox_id),
+                "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1,"
+                " outcome = NULL, claimed_by = NULL, sent_copy = ? WHERE id = ?",
+                (self.clock(), sent_copy, outbox_id),
             )
             self.conn.execute(
                 "UPDATE messages SET delivery = 'sent'"
@@ -418,9 +416,48 @@ class Store:
         with transaction(self.conn):
             self.conn.execute(
                 "UPDATE outbox SET status = 'failed', last_error = ?, next_attempt_at = ?,"
-                " attempts = attempts + 1 WHERE id = ?",
+                " attempts = attempts + 1, outcome = NULL, claimed_by = NULL WHERE id = ?",
                 (error, retry_at, outbox_id),
             )
+
+    # delivery lease and outcomes (storage/delivery.py) -------------------------------------
+
+    def take_lease(self, account_id: int, holder: str, ttl: float) -> str:
+        """Take or renew the account's delivery lease; return its holder (us if we got it)."""
+        with transaction(self.conn):
+            return delivery.take_lease(self.conn, account_id, holder, ttl, self.clock())
+
+    def release_lease(self, account_id: int, holder: str) -> None:
+        with transaction(self.conn):
+            delivery.release_lease(self.conn, account_id, holder)
+
+    def outbox_uncertain(self, outbox_id: int, reason: str) -> None:
+        """The server may have the reply (connection lost after DATA, Slack fatal_error...):
+        no retry until a probe of the Sent folder or thread says whether it went out."""
+        with transaction(self.conn):
+            delivery.mark_uncertain(self.conn, outbox_id, reason)
+
+    def outbox_resending(self, outbox_id: int) -> None:
+        """A probe found nothing: the one resend an uncertain reply gets is being spent."""
+        with transaction(self.conn):
+            delivery.count_resend(self.conn, outbox_id)
+
+    def outbox_held(self, outbox_id: int, reason: str) -> bool:
+        """Keep a reply from going out as is (`reason` is shown to the agent)."""
+        with transaction(self.conn):
+            return delivery.mark_held(self.conn, outbox_id, reason)
+
+    def outbox_copy(self, outbox_id: int, state: str | None, error: str | None = None) -> None:
+        """Record the Sent-folder copy: 'pending', 'failed' (retried later) or None (done)."""
+        with transaction(self.conn):
+            delivery.set_copy(self.conn, outbox_id, state, error)
+
+    def outbox_copies_due(self, account_id: int) -> list[int]:
+        return delivery.copies_due(self.conn, account_id)
+
+    def outbox_problems(self, account_id: int | None = None) -> list[delivery.OutboxProblem]:
+        """Replies failed, uncertain or held, and sent ones missing their Sent copy."""
+        return delivery.problems(self.conn, account_id)
 
     # tags, canned replies -----------------------------------------------------------------
 
@@ -571,28 +608,25 @@ class Store:
         """A queued reply with the thread before it and the contact: what an email needs."""
         return get_reply_context(self.conn, message_id)
 
-    def outbox_sending(self, outbox_id: int, *, resuming: bool = False) -> bool:
+    def outbox_sending(
+        self, outbox_id: int, *, resuming: bool = False, holder: str | None = None
+    ) -> bool:
         """Claim an item before handing it to the server: if we crash now, the item stays
         `sending`, and whoever picks it up must check whether it went out.
 
         The claim is atomic: of two runners (or a runner and a cancel), one wins; False means
-        someone else has it (or it was cancelled) and it must not be sent.
+        someone else has it (or it was cancelled) and it must not be sent. With `holder`, the
+        claim needs that holder's live delivery lease, and an item left `sending` by another
+        holder is taken (`resuming`) only once that holder's lease expired.
         """
-        allowed = "('queued', 'failed', 'sending')" if resuming else "('queued', 'failed')"
         with transaction(self.conn):
-            cursor = self.conn.execute(
-                f"UPDATE outbox SET status = 'sending' WHERE id = ? AND status IN {allowed}",
-                (outbox_id,),
-            )
-        return cursor.rowcount == 1
+            return delivery.claim(self.conn, outbox_id, holder, resuming, self.clock())
 
-    def unfinished_outbox(self, account_id: int) -> list[OutboxItem]:
-        """Items left `sending` (a crash or a lost answer): they may or may not have gone out."""
-        rows = self.conn.execute(
-            "SELECT * FROM outbox WHERE status = 'sending' AND account_id = ? ORDER BY id",
-            (account_id,),
-        ).fetchall()
-        return [OutboxItem(**{k: r[k] for k in OutboxItem.__slots__}) for r in rows]
+    def unfinished_outbox(self, account_id: int, holder: str | None = None) -> list[OutboxItem]:
+        """Items left `sending` (a crash, a lost answer, `uncertain`): they may or may not have
+        gone out. With `holder`: only those whose claimant's lease is gone (or ours)."""
+        rows = delivery.unfinished(self.conn, account_id, holder, self.clock())
+        return [_outbox_item(r) for r in rows]
 
     def outbox_sent_as(
         self, outbox_id: int, account_id: int, remote_id: str, message_id: int | None = None
@@ -612,7 +646,8 @@ class Store:
             self._drop_copy(account_id, remote_id, keep=int(row[0]))
             self.conn.execute(
                 "UPDATE outbox SET status = 'sent', sent_at = coalesce(sent_at, ?),"
-                " attempts = attempts + (status != 'sent') WHERE id = ?",
+                " attempts = attempts + (status != 'sent'), outcome = NULL, claimed_by = NULL"
+                " WHERE id = ?",
                 (self.clock(), outbox_id),
             )
             self.conn.execute(
@@ -657,3 +692,7 @@ class Store:
             detail: dict[str, object] = {"from": source_id, "into": target_id}
             for conversation_id in moved:
                 record_event(self.conn, conversation_id, now, actor, "contact_merged", detail)
+
+
+def _outbox_item(row: sqlite3.Row) -> OutboxItem:
+    return OutboxItem(**{k: row[k] for k in OutboxItem.__slots__})

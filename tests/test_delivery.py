@@ -1,0 +1,210 @@
+"""Every reply reaches the customer exactly once (issue 14): one delivering process per account
+(the lease), `uncertain` after a lost answer to DATA and a probe of the Sent folder before any
+resend, Sent found by SPECIAL-USE, and `sync --once` failing loudly when a reply did not go.
+
+Real components: Dovecot, aiosmtpd (tests/servers/smtp.py), `frontdesk sync` subprocesses.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from connectors.imap_settings import ImapAccountSettings
+from storage.aio import AsyncStore
+from storage.store import Store
+from tests.conftest import FakeClock
+from tests.factories import email
+from tests.imap_helpers import (
+    PASSWORD_ENV,
+    SUPPORT,
+    account_settings,
+    astore_fixture,  # noqa: F401
+    imap_password_fixture,  # noqa: F401
+    mail,
+    mail_server_fixture,  # noqa: F401
+    message_row,
+    sync,
+)
+from tests.servers.dovecot import DovecotServer
+from tests.servers.smtp import RecordingSMTPServer
+from tests.waits import until
+
+pytestmark = pytest.mark.usefixtures("imap_password")
+RUN_TIMEOUT = 120.0
+
+
+def _config(tmp_path: Path, dovecot: DovecotServer, smtp: RecordingSMTPServer, db: Path) -> Path:
+    config = tmp_path / "frontdesk.toml"
+    config.write_text(
+        f'[storage]\npath = "{db}"\n\n[[accounts]]\nname = "mail"\nkind = "imap"\n'
+        f'imap_host = "{dovecot.host}"\nimap_port = {dovecot.port}\nimap_security = "none"\n'
+        f'username = "{dovecot.user}"\npassword_env = "{PASSWORD_ENV}"\n'
+        f'smtp_host = "{smtp.host}"\nsmtp_port = {smtp.port}\nsmtp_security = "none"\n'
+        f'from_address = "Support <{SUPPORT}>"\n',
+        encoding="utf-8",
+    )
+    return config
+
+
+def _spawn(config: Path, state_dir: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "XDG_STATE_HOME": str(state_dir)}  # each process its own log
+    return subprocess.Popen(
+        [sys.executable, "-m", "console", "sync", "--once", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+
+
+def _log(state_dir: Path) -> str:
+    path = state_dir / "frontdesk" / "frontdesk.log"
+    return path.read_text(encoding="utf-8") if path.exists() else ""
+
+
+def _questions(dovecot: DovecotServer, count: int) -> None:
+    for n in range(count):
+        dovecot.append("INBOX", mail(f"<q{n}@customer.example>", subject=f"Order {n}").as_bytes())
+
+
+def _answer(store: Store, count: int) -> list[str]:
+    replies = []
+    for n in range(count):
+        conversation = message_row(store, f"<q{n}@customer.example>")["conversation_id"]
+        reply_id = f"<reply{n}@frontdesk.test>"
+        store.queue_reply(conversation, "Sam", f"Answer {n}", remote_id=reply_id)
+        replies.append(reply_id)
+    return replies
+
+
+def _message_ids(smtp: RecordingSMTPServer) -> Counter[str]:
+    return Counter(str(m.message["Message-ID"]) for m in smtp.messages)
+
+
+def _status(store: Store, remote_id: str) -> tuple[str, str | None]:
+    row = store.conn.execute(
+        "SELECT o.status, o.outcome FROM outbox o JOIN messages m ON m.id = o.message_id"
+        " WHERE m.remote_id = ?",
+        (remote_id,),
+    ).fetchone()
+    return str(row[0]), row[1]
+
+
+def test_two_sync_processes_send_each_of_20_replies_exactly_once(
+    tmp_path: Path, dovecot: DovecotServer, mail_server: RecordingSMTPServer
+) -> None:
+    db = tmp_path / "store.db"
+    config = _config(tmp_path, dovecot, mail_server, db)
+    _questions(dovecot, 20)
+    first = _spawn(config, tmp_path / "ingest")
+    assert first.wait(RUN_TIMEOUT) == 0, first.stderr.read().decode() if first.stderr else ""
+    store = Store(db)  # the real clock: the subprocesses see these replies as due
+    replies = _answer(store, 20)
+    # A slow provider: delivery takes ~1 s, so the second process starts in the middle of it.
+    mail_server.answer_after(0.05)
+
+    a = _spawn(config, tmp_path / "a")
+    until(lambda: len(mail_server.messages) >= 1, "the first process to start sending")
+    b = _spawn(config, tmp_path / "b")
+    results = [p.communicate(timeout=RUN_TIMEOUT) for p in (a, b)]
+
+    assert (a.returncode, b.returncode) == (0, 0), [err.decode() for _, err in results]
+    assert _message_ids(mail_server) == Counter(replies)  # each once, none missing
+    assert {_status(store, r) for r in replies} == {("sent", None)}
+    assert "standing by" in _log(tmp_path / "b")  # the second one said why it did not send
+    store.close()
+
+
+async def test_a_connection_lost_after_data_is_uncertain_then_found_in_sent(
+    dovecot: DovecotServer, mail_server: RecordingSMTPServer, astore: AsyncStore, store: Store
+) -> None:
+    # Gmail files what its SMTP accepts in Sent; the answer to DATA is lost.
+    settings = await _one_reply(dovecot, mail_server, astore, store)
+    mail_server.on_accept(lambda data: dovecot.append("Sent", data))
+    mail_server.drop_after_data(1, accepted=True)
+
+    await sync(settings, astore)
+
+    assert _status(store, "<r@frontdesk.test>") == ("sending", "uncertain")
+    [problem] = store.outbox_problems()
+    assert problem.state == "uncertain" and "may have been sent" in problem.reason
+    await sync(settings, astore)  # the probe finds it in Sent: never sent again
+
+    assert _message_ids(mail_server) == Counter(["<r@frontdesk.test>"])
+    assert _status(store, "<r@frontdesk.test>") == ("sent", None)
+    assert store.outbox_problems() == []
+
+
+async def _one_reply(
+    dovecot: DovecotServer, smtp: RecordingSMTPServer, astore: AsyncStore, store: Store
+) -> ImapAccountSettings:
+    dovecot.append("INBOX", mail("<q@customer.example>").as_bytes())
+    settings = account_settings(dovecot, smtp_host=smtp.host, smtp_port=smtp.port)
+    await sync(settings, astore)
+    conversation = message_row(store, "<q@customer.example>")["conversation_id"]
+    store.queue_reply(conversation, "Sam", "Here it is.", remote_id="<r@frontdesk.test>")
+    return settings
+
+
+async def test_an_uncertain_reply_missing_from_sent_is_resent_once(
+    dovecot: DovecotServer, mail_server: RecordingSMTPServer, astore: AsyncStore, store: Store
+) -> None:
+    # The server read all of DATA, then died without keeping it: the probe finds nothing.
+    settings = await _one_reply(dovecot, mail_server, astore, store)
+    mail_server.drop_after_data(1, accepted=False)
+
+    await sync(settings, astore)  # lost after DATA: uncertain, nothing resent in this pass
+    assert _status(store, "<r@frontdesk.test>") == ("sending", "uncertain")
+    assert mail_server.messages == []
+    await sync(settings, astore)  # probe: not in Sent -> sent again, once
+    await sync(settings, astore)
+
+    assert _message_ids(mail_server) == Counter(["<r@frontdesk.test>"])
+    assert _status(store, "<r@frontdesk.test>") == ("sent", None)
+    assert len(dovecot.uids("Sent")) == 1
+
+
+async def test_a_reply_uncertain_twice_is_never_sent_a_third_time(
+    dovecot: DovecotServer, mail_server: RecordingSMTPServer, astore: AsyncStore, store: Store
+) -> None:
+    # A provider that keeps what it gets but files nothing in Sent, and loses both answers.
+    settings = await _one_reply(dovecot, mail_server, astore, store)
+    mail_server.drop_after_data(2, accepted=True)
+
+    for _ in range(4):
+        await sync(settings, astore)
+
+    assert _message_ids(mail_server) == Counter({"<r@frontdesk.test>": 2})  # try + one resend
+    assert _status(store, "<r@frontdesk.test>") == ("sending", "uncertain")
+    [problem] = store.outbox_problems()
+    assert "sent again once" in problem.reason
+
+
+def test_an_in_flight_claim_is_recovered_only_after_its_holders_lease_expired(
+    store: Store, clock: FakeClock
+) -> None:
+    account = store.ensure_account("mail", "imap")
+    [question] = store.ingest([email(account, "<q@customer.example>", clock.now)])
+    store.queue_reply(question.conversation_id, "Sam", "Hi", remote_id="<r@frontdesk.test>")
+    [item] = store.due_outbox()
+    assert store.take_lease(account, "A", 30) == "A"
+    assert store.outbox_sending(item.id, holder="A") is True  # A is sending it now
+
+    assert store.take_lease(account, "B", 30) == "A"  # B stands by
+    assert store.outbox_sending(item.id, holder="B", resuming=True) is False
+    clock.advance(20)
+    assert store.take_lease(account, "A", 30) == "A"  # A's heartbeat
+    clock.advance(29)
+    assert store.take_lease(account, "B", 30) == "A"  # still alive: 1 s left
+    assert store.unfinished_outbox(account, "B") == []
+
+    clock.advance(2)  # A missed its heartbeats: crashed
+    assert store.take_lease(account, "B", 30) == "B"
+    assert [i.id for i in store.unfinished_outbox(account, "B")] == [item.id]
+    assert store.outbox_sending(item.id, holder="B", resuming=True) is True
+    assert store.outbox_sending(item.id, holder="A", resuming=True) is False  # A lost it
