@@ -86,10 +86,14 @@ async def delivering(
         yield None
     finally:
         beat.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await beat
-        if release:
+        # Cancelled (shutting down): no store round trip now; the lease simply expires.
+        if release and not _cancelling():
             await lease.release()
+
+
+def _cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 async def _heartbeat(lease: DeliveryLease, name: str, every: float) -> None:

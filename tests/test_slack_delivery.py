@@ -1,0 +1,104 @@
+"""Slack replies exactly once and never in public by mistake (issues 14 and 16, items 2 and 3).
+
+Against the local Slack (tests/slack/server.py), which now posts a message and *then* answers
+chat.postMessage with fatal_error / internal_error / HTTP 5xx, and posts a `thread_ts` reply
+whose root was deleted without replies as a top-level message, as Slack does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from storage.aio import AsyncStore
+from storage.store import Store
+from tests.slack.server import LocalSlack
+from tests.test_slack_connector import (
+    _queue_reply,
+    connector,
+    people,
+    rows,
+    tokens,  # noqa: F401  (autouse fixture: the tokens in the environment)
+)
+
+
+@pytest_asyncio.fixture
+async def astore(db_path: Path) -> AsyncIterator[AsyncStore]:
+    store = AsyncStore(lambda: Store(db_path))
+    yield store
+    await store.aclose()
+
+
+async def _conversation(slack: LocalSlack, store: AsyncStore, *, replied: bool) -> tuple[str, str]:
+    channel, alice, bob = people(slack)
+    root = slack.post(channel, alice, "my invoice is wrong", emit=False)
+    if replied:
+        slack.post(channel, bob, "same here", root, emit=False)
+    await (await connector(slack, store)).sync_once(store)
+    return channel, root
+
+
+@pytest.mark.parametrize("error", ["fatal_error", "internal_error", "http_500", "http_503"])
+async def test_an_error_after_posting_is_uncertain_and_the_thread_is_checked(
+    local_slack: LocalSlack, astore: AsyncStore, error: str
+) -> None:
+    channel, root = await _conversation(local_slack, astore, replied=True)
+    conversation = (await rows(astore, "SELECT conversation_id FROM messages LIMIT 1"))[0][0]
+    message_id = await _queue_reply(astore, conversation, "on it")
+    local_slack.fail_posts_after_posting(1, error=error)
+
+    await (await connector(local_slack, astore)).sync_once(astore)
+    assert await rows(astore, "SELECT status, outcome FROM outbox") == [("sending", "uncertain")]
+    [problem] = await astore.call(Store.outbox_problems)
+    assert problem.state == "uncertain" and "may have been posted" in problem.reason
+
+    await (await connector(local_slack, astore)).sync_once(astore)  # probe: it is there
+    await (await connector(local_slack, astore)).sync_once(astore)
+
+    assert [(p["text"], p["thread_ts"]) for p in local_slack.posted] == [("on it", root)]
+    assert await rows(astore, "SELECT status, outcome FROM outbox") == [("sent", None)]
+    mine = await rows(astore, "SELECT remote_id FROM messages WHERE id = ?", message_id)
+    assert mine == [(f"{channel}:{local_slack.posted[0]['ts']}",)]
+
+
+async def test_a_reply_to_a_deleted_question_is_held_never_posted_in_the_channel(
+    local_slack: LocalSlack, astore: AsyncStore
+) -> None:
+    channel, root = await _conversation(local_slack, astore, replied=False)
+    conversation = (await rows(astore, "SELECT conversation_id FROM messages LIMIT 1"))[0][0]
+    await _queue_reply(astore, conversation, "Your card 4111 is refunded")
+    local_slack.delete(channel, root, emit=False)  # no replies: gone for good
+
+    await (await connector(local_slack, astore)).sync_once(astore)
+    await (await connector(local_slack, astore)).sync_once(astore)
+
+    assert local_slack.posted == []
+    assert await rows(astore, "SELECT status, outcome, last_error FROM outbox") == [
+        ("queued", "held", "the customer deleted the message you answer")
+    ]
+    [problem] = await astore.call(Store.outbox_problems)
+    assert (problem.conversation_id, problem.state) == (conversation, "held")
+
+
+async def test_the_local_slack_posts_a_reply_to_a_deleted_root_top_level(
+    local_slack: LocalSlack, astore: AsyncStore
+) -> None:
+    # The imitation must do what Slack does, or the test above proves nothing.
+    channel, alice, _ = people(local_slack)
+    root = local_slack.post(channel, alice, "question", emit=False)
+    kept = local_slack.post(channel, alice, "question with a reply", emit=False)
+    local_slack.post(channel, alice, "a reply", kept, emit=False)
+    local_slack.delete(channel, root, emit=False)
+    local_slack.delete(channel, kept, emit=False)  # a tombstone: its thread stays
+
+    async with (await connector(local_slack, astore)).session(astore) as run:
+        await run.api.post(channel, "to the gone one", thread_ts=root, metadata={})
+        await run.api.post(channel, "to the tombstone", thread_ts=kept, metadata={})
+
+    assert [(p["text"], p["thread_ts"]) for p in local_slack.posted] == [
+        ("to the gone one", None),
+        ("to the tombstone", kept),
+    ]
