@@ -168,7 +168,7 @@ def _internaldate(line: bytes) -> float | None:
     return float(calendar.timegm(fields) - offset)
 
 
-_LIST_LINE = re.compile(rb'^LIST \(([^)]*)\) (?:"(?:[^"\\]|\\.)*"|NIL) (.+)$', re.IGNORECASE)
+_LIST_LINE = re.compile(rb'^(?:LIST )?\(([^)]*)\) (?:"(?:[^"\\]|\\.)*"|NIL) (.+)$', re.IGNORECASE)
 
 
 def sent_folder_in_list(lines: Sequence[object]) -> str | None:

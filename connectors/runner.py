@@ -17,6 +17,7 @@ from storage import checkins
 from storage.aio import AsyncStore
 from storage.db import StoreError
 from storage.delivery import OutboxProblem
+from storage.sanitize import clean_line
 from storage.store import Store
 from storage.sync_status import SyncState
 
@@ -89,10 +90,10 @@ async def _reply_problems(store: AsyncStore, account_id: int) -> list[str]:
 
 def _reply_line(problem: OutboxProblem) -> str:
     subject = f" ({problem.subject})" if problem.subject else ""
-    return (
-        f"reply in conversation #{problem.conversation_id}{subject} is {problem.state}:"
-        f" {problem.reason}"
-    )
+    state = problem.state if problem.state == "failed" else f"is {problem.state}"
+    # The subject and a server's answer are outsiders' text: one line, no control sequences.
+    line = f"reply in conversation #{problem.conversation_id}{subject} {state}: {problem.reason}"
+    return clean_line(line)
 
 
 def delivery_status(note: str | None, problems: Sequence[OutboxProblem]) -> str:

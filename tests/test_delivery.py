@@ -11,11 +11,15 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from connectors.imap_settings import ImapAccountSettings
+from connectors.imap_wire import sent_folder_in_list
+from connectors.runner import run_once
+from connectors.smtp import compose_reply
 from storage.aio import AsyncStore
 from storage.store import Store
 from tests.conftest import FakeClock
@@ -32,6 +36,7 @@ from tests.imap_helpers import (
     sync,
 )
 from tests.servers.dovecot import DovecotServer
+from tests.servers.fixtures import require_dovecot
 from tests.servers.smtp import RecordingSMTPServer
 from tests.waits import until
 
@@ -49,6 +54,7 @@ def _config(tmp_path: Path, dovecot: DovecotServer, smtp: RecordingSMTPServer, d
         f'from_address = "Support <{SUPPORT}>"\n',
         encoding="utf-8",
     )
+    config.chmod(0o600)
     return config
 
 
@@ -208,3 +214,118 @@ def test_an_in_flight_claim_is_recovered_only_after_its_holders_lease_expired(
     assert [i.id for i in store.unfinished_outbox(account, "B")] == [item.id]
     assert store.outbox_sending(item.id, holder="B", resuming=True) is True
     assert store.outbox_sending(item.id, holder="A", resuming=True) is False  # A lost it
+
+
+@pytest.fixture
+def mail_folders(request: pytest.FixtureRequest) -> Iterator[DovecotServer]:
+    """Dovecot whose Sent folder is named as a provider names it (special_use = \\Sent)."""
+    require_dovecot()
+    server = DovecotServer(sent_folder=request.param).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("mail_folders", ["[Gmail]/Sent Mail", "Sent Items"], indirect=True)
+async def test_the_sent_folder_is_found_by_special_use(
+    mail_folders: DovecotServer,
+    monkeypatch: pytest.MonkeyPatch,
+    astore: AsyncStore,
+    store: Store,
+    request: pytest.FixtureRequest,
+) -> None:
+    dovecot = mail_folders
+    monkeypatch.setenv(PASSWORD_ENV, dovecot.password)
+    sent = dovecot.folders()
+    with RecordingSMTPServer(user=dovecot.user, password=dovecot.password) as smtp:
+        settings = await _one_reply(dovecot, smtp, astore, store)
+        await sync(settings, astore)
+        # A crash after sending: the probe must look in the same folder, not in "Sent".
+        store.queue_reply(
+            message_row(store, "<q@customer.example>")["conversation_id"],
+            "Sam",
+            "And one more thing.",
+            remote_id="<r2@frontdesk.test>",
+        )
+        [second] = store.due_outbox()
+        store.outbox_sending(second.id)
+        reply = store.reply_context(second.message_id)
+        folder = next(f for f in sent if f != "INBOX")
+        dovecot.append(folder, compose_reply(reply, settings).raw)
+        await sync(settings, astore)
+
+        assert _message_ids(smtp) == Counter(["<r@frontdesk.test>"])  # the second: found
+    assert "Sent" not in dovecot.folders()  # no stray folder created
+    assert len(dovecot.uids(folder)) == 2
+    assert _status(store, "<r@frontdesk.test>") == ("sent", None)
+    assert _status(store, "<r2@frontdesk.test>") == ("sent", None)
+    assert store.outbox_problems() == []
+
+
+async def test_a_failed_sent_copy_never_blocks_delivery_and_is_retried(
+    dovecot: DovecotServer, mail_server: RecordingSMTPServer, astore: AsyncStore, store: Store
+) -> None:
+    settings = await _one_reply(dovecot, mail_server, astore, store)
+    settings = settings.model_copy(update={"sent_folder": "Archive/Sent"})  # not there yet
+
+    await run_once(astore, [settings])
+    conversation = message_row(store, "<q@customer.example>")["conversation_id"]
+    store.queue_reply(conversation, "Sam", "Later reply", remote_id="<r2@frontdesk.test>")
+    failures = await run_once(astore, [settings])
+
+    assert _message_ids(mail_server) == Counter(["<r@frontdesk.test>", "<r2@frontdesk.test>"])
+    assert failures == []  # the replies went out: the copy is not a failed reply
+    problems = store.outbox_problems()
+    assert {p.state for p in problems} == {"copy failed"}
+    assert len(problems) == 2
+    [status] = store.sync_statuses()
+    assert "2 replies copy failed" in status.detail and "Archive/Sent" in status.detail
+
+    dovecot.create_folder("Archive/Sent")
+    await run_once(astore, [settings])
+
+    assert len(dovecot.uids("Archive/Sent")) == 2
+    assert store.outbox_problems() == []
+    assert len(mail_server.messages) == 2  # retrying the copy sent nothing again
+
+
+def test_sync_once_exits_non_zero_naming_each_reply_that_did_not_go(
+    tmp_path: Path, dovecot: DovecotServer, mail_server: RecordingSMTPServer
+) -> None:
+    db = tmp_path / "store.db"
+    config = _config(tmp_path, dovecot, mail_server, db)
+    _questions(dovecot, 2)
+    assert _spawn(config, tmp_path / "log").wait(RUN_TIMEOUT) == 0
+    store = Store(db)
+    _answer(store, 2)
+    first, second = (message_row(store, f"<q{n}@customer.example>") for n in range(2))
+    mail_server.refuse_next(1, code=554, text="5.7.1 Spam suspected")  # the first reply
+    mail_server.drop_after_data(1)  # the second: the answer to DATA is lost
+
+    run = _spawn(config, tmp_path / "log")
+    _, err = run.communicate(timeout=RUN_TIMEOUT)
+
+    lines = err.decode().splitlines()
+    assert run.returncode == 1
+    assert any(
+        f"conversation #{second['conversation_id']} (Order 1) is uncertain" in line
+        for line in lines
+    ), lines
+    assert any(
+        f"conversation #{first['conversation_id']} (Order 0) failed" in line
+        and "554 5.7.1 Spam suspected" in line
+        for line in lines
+    ), lines
+    store.close()
+
+
+def test_a_sent_folder_is_read_from_a_list_answer() -> None:
+    lines = [
+        b'(\\HasNoChildren) "/" INBOX',
+        b'(\\HasNoChildren \\Sent) "/" "&AMk-l&AOk-ments envoy&AOk-s"',
+        b"List completed.",
+    ]
+    assert sent_folder_in_list(lines) == "Éléments envoyés"
+    assert sent_folder_in_list([b'(\\Noselect \\Sent) "/" Sent', b'() "/" INBOX']) is None
+    assert sent_folder_in_list([b'(\\sent) "." "Sent \\"old\\""']) == 'Sent "old"'
