@@ -16,8 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Protocol
@@ -28,6 +30,7 @@ from storage.store import Store
 log = logging.getLogger(__name__)
 LEASE_TTL = 30.0  # seconds a holder may go without a heartbeat before others take over
 HEARTBEAT = LEASE_TTL / 3
+WAKE = 0.2  # seconds between cheap looks for a newly queued reply in live mode
 # This process's name on leases and claims: host, pid and a random part (pids are reused).
 PROCESS_HOLDER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -56,11 +59,18 @@ class StoreLease:
         self.account_id = account_id
         self.holder = holder
         self.ttl = ttl
+        self._renewed = -math.inf  # when we last renewed it (monotonic)
 
     async def acquire(self) -> str:
-        return await self.store.call(Store.take_lease, self.account_id, self.holder, self.ttl)
+        # Renewed moments ago: no write (each write wakes every console on the store).
+        if time.monotonic() - self._renewed < self.ttl / 6:
+            return self.holder
+        holder = await self.store.call(Store.take_lease, self.account_id, self.holder, self.ttl)
+        self._renewed = time.monotonic() if holder == self.holder else -math.inf
+        return holder
 
     async def release(self) -> None:
+        self._renewed = -math.inf
         await self.store.call(Store.release_lease, self.account_id, self.holder)
 
 
@@ -103,3 +113,20 @@ async def _heartbeat(lease: DeliveryLease, name: str, every: float) -> None:
         await asyncio.sleep(every)
         if await lease.acquire() != lease.holder:
             log.warning("%s: the delivery lease was taken over; no further claims", name)
+
+
+async def wait_for_due(
+    store: AsyncStore, account_id: int, interval: float, *, standing_by: bool = False
+) -> None:
+    """Return after `interval` seconds, or as soon as a reply is due: a reply queued by a
+    console goes out within WAKE seconds, not at the next full pass. Standing by, another
+    process sends it: just wait."""
+    if standing_by:
+        await asyncio.sleep(interval)
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + interval
+    while (left := deadline - loop.time()) > 0:
+        await asyncio.sleep(min(WAKE, left))
+        if await store.call(Store.outbox_due_now, account_id):
+            return

@@ -71,6 +71,7 @@ class EmailOutbox:
         imap: SessionFactory,
         *,
         release: bool = True,
+        lease: DeliveryLease | None = None,
     ) -> None:
         self.settings = settings
         self.account_id = account_id
@@ -79,11 +80,12 @@ class EmailOutbox:
         self._sent: str | None = None
         self._release = release  # give the lease up after the pass (`--once`)
         self.standby: str | None = None  # why this process did not deliver, if it did not
+        self._lease = lease
 
     async def deliver(self, store: AsyncStore, lease: DeliveryLease | None = None) -> int:
         """Under the account's lease: settle unfinished items, send the due ones, retry Sent
         copies; returns how many went out (0 when another process holds the lease)."""
-        lease = lease or StoreLease(store, self.account_id)
+        lease = lease or self._lease or StoreLease(store, self.account_id)
         async with delivering(lease, self.settings.name, release=self._release) as standby:
             self.standby = standby
             if standby is not None:

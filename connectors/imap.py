@@ -21,7 +21,7 @@ import os
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 
-from connectors.delivery import StoreLease
+from connectors.delivery import StoreLease, wait_for_due
 from connectors.email_map import own_address
 from connectors.email_outbox import EmailOutbox, find_sent_folder
 from connectors.imap_client import (
@@ -118,6 +118,7 @@ class ImapConnector:
         self.idling = asyncio.Event()  # set while live mode waits in IDLE (tests, status)
         self.delivery_note: str | None = None  # "standing by: ..." when another process sends
         self._sent: str | None = None
+        self._lease: StoreLease | None = None  # kept across live passes (renewal is cheap)
 
     async def folders(self, sessions: Sessions) -> list[str]:
         """The configured folders, then Sent: replies sent from other clients join threads."""
@@ -137,7 +138,12 @@ class ImapConnector:
 
     def _outbox(self, sessions: Sessions, *, release: bool = True) -> EmailOutbox:
         return EmailOutbox(
-            self.settings, self.account_id, self._password, sessions.primary, release=release
+            self.settings,
+            self.account_id,
+            self._password,
+            sessions.primary,
+            release=release,
+            lease=self._lease,
         )
 
     async def _deliver(self, store: AsyncStore, sessions: Sessions, *, release: bool) -> None:
@@ -252,10 +258,11 @@ class ImapConnector:
                 await self._sync_folders(store, sessions, folders[1:])
 
     async def _outbox_forever(self, store: AsyncStore) -> None:
+        self._lease = StoreLease(store, self.account_id)
         try:
             await self._outbox_loop(store)
         finally:  # the next holder need not wait for the lease to expire
-            await StoreLease(store, self.account_id).release()
+            await self._lease.release()
 
     async def _outbox_loop(self, store: AsyncStore) -> None:
         failures = 0
@@ -265,7 +272,8 @@ class ImapConnector:
                 # The lease is kept between passes (renewed by each): one live process sends.
                 await self._deliver(store, sessions, release=False)
                 failures = 0
-                await asyncio.sleep(OUTBOX_POLL)
+                standing_by = self.delivery_note is not None
+                await wait_for_due(store, self.account_id, OUTBOX_POLL, standing_by=standing_by)
             except ImapError as exc:
                 failures += 1
                 log.warning("%s outbox: %s", self.settings.name, exc)

@@ -24,7 +24,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 
-from connectors.delivery import StoreLease
+from connectors.delivery import StoreLease, wait_for_due
 from connectors.ratelimit import DEFAULT_BURST, SLACK_RATES, RateLimiter
 from connectors.slack_api import SlackApi
 from connectors.slack_backfill import Backfill
@@ -106,7 +106,9 @@ class SlackConnector:
     async def _deliver_forever(self, run: SlackRun) -> None:
         while True:
             await _logged("delivering the outbox", self._deliver(run))
-            await asyncio.sleep(self.options.outbox_interval)
+            standing_by = self.delivery_note is not None
+            interval = self.options.outbox_interval
+            await wait_for_due(run.store, self.account_id, interval, standing_by=standing_by)
 
     async def _follow(self, run: SlackRun) -> None:
         app_token = self.settings.app_token
@@ -197,7 +199,13 @@ class SlackRun:
             clock=options.clock,
         )
         self.post_lock = asyncio.Lock()
-        self.outbox = Outbox(api, self.account_id, self.post_lock, release=not connector.live)
+        self.outbox = Outbox(
+            api,
+            self.account_id,
+            self.post_lock,
+            release=not connector.live,
+            lease=StoreLease(store, self.account_id),
+        )
         self._catching_up = asyncio.Lock()
         self.caught_up = asyncio.Event()  # set once the first catch-up has run
 

@@ -70,7 +70,13 @@ def _store_now(store: Store) -> float:
 
 class Outbox:
     def __init__(
-        self, api: SlackApi, account_id: int, post_lock: asyncio.Lock, *, release: bool = True
+        self,
+        api: SlackApi,
+        account_id: int,
+        post_lock: asyncio.Lock,
+        *,
+        release: bool = True,
+        lease: DeliveryLease | None = None,
     ) -> None:
         self.api = api
         self.account_id = account_id
@@ -79,9 +85,10 @@ class Outbox:
         self.post_lock = post_lock
         self._release = release  # give the lease up after each pass (`--once`)
         self.standby: str | None = None
+        self._lease = lease
 
     async def deliver(self, store: AsyncStore, lease: DeliveryLease | None = None) -> None:
-        lease = lease or StoreLease(store, self.account_id)
+        lease = lease or self._lease or StoreLease(store, self.account_id)
         async with delivering(lease, "slack", release=self._release) as standby:
             self.standby = standby
             if standby is None:
@@ -150,7 +157,9 @@ class Outbox:
         """False (and the item held) when the message answered is gone without a thread:
         Slack would then post the reply top-level, for the whole channel to read."""
         try:
-            page = await self.api.replies(channel, ts, oldest=None, cursor=None, limit=1)
+            page = await self.api.replies(
+                channel, ts, oldest=None, cursor=None, limit=1, first=True
+            )
         except SlackApiError as exc:
             if exc.response.get("error") not in ("thread_not_found", "message_not_found"):
                 raise
@@ -187,7 +196,7 @@ class Outbox:
         cursor: str | None = None
         while True:
             page = await self.api.replies(
-                channel, thread_ts, oldest=None, cursor=cursor, limit=THREAD_PAGE
+                channel, thread_ts, oldest=None, cursor=cursor, limit=THREAD_PAGE, first=True
             )
             for msg in page.items:
                 if outbox_claim(msg) == wanted:

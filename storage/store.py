@@ -392,6 +392,15 @@ class Store:
         rows = self.conn.execute(sql + " ORDER BY id", params).fetchall()
         return [_outbox_item(r) for r in rows]
 
+    def outbox_due_now(self, account_id: int) -> bool:
+        """Whether anything is due to send for the account (a cheap indexed look)."""
+        row = self.conn.execute(
+            "SELECT 1 FROM outbox WHERE status IN ('queued', 'failed') AND next_attempt_at <= ?"
+            " AND outcome IS NULL AND account_id = ? LIMIT 1",
+            (self.clock(), account_id),
+        ).fetchone()
+        return row is not None
+
     def outbox_item(self, outbox_id: int) -> OutboxItem:
         row = self.conn.execute("SELECT * FROM outbox WHERE id = ?", (outbox_id,)).fetchone()
         if row is None:

@@ -7,20 +7,26 @@ whose root was deleted without replies as a top-level message, as Slack does.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
+from connectors.ratelimit import RateLimiter
+from connectors.slack import SlackConnector, SlackOptions
 from storage.aio import AsyncStore
 from storage.store import Store
 from tests.slack.server import LocalSlack
 from tests.test_slack_connector import (
+    T0,
     _queue_reply,
     connector,
     people,
     rows,
+    settings,
     tokens,  # noqa: F401  (autouse fixture: the tokens in the environment)
 )
 
@@ -102,3 +108,56 @@ async def test_the_local_slack_posts_a_reply_to_a_deleted_root_top_level(
         ("to the gone one", None),
         ("to the tombstone", kept),
     ]
+
+
+async def test_a_reply_queued_during_a_long_catch_up_goes_out_within_2_s(
+    local_slack: LocalSlack, astore: AsyncStore
+) -> None:
+    # 10 threads with a new reply each, conversations.replies paced at 1 per second: the
+    # catch-up takes ~8 s. A reply queued meanwhile must not wait for it (issue 16, item 8).
+    channel, alice, bob = people(local_slack)
+    roots = [local_slack.post(channel, alice, f"question {n}", emit=False) for n in range(10)]
+    for root in roots:
+        local_slack.post(channel, bob, "me too", root, emit=False)
+    clock = lambda: T0 + 3600  # noqa: E731  (the threads are an hour old: inside the rescan)
+    await (await connector(local_slack, astore, clock=clock)).sync_once(astore)
+    conversation = (await rows(astore, "SELECT conversation_id FROM messages LIMIT 1"))[0][0]
+    for root in roots:
+        local_slack.post(channel, alice, "any news?", root, emit=False)
+    account_id = await astore.call(Store.ensure_account, "team-slack", "slack")
+    polling = SlackConnector(
+        settings(local_slack).model_copy(update={"app_token_env": None}),
+        account_id,
+        SlackOptions(rates={"conversations.replies": 60}, clock=clock),
+    )
+    before = len(local_slack.calls_to("conversations.replies"))
+    task = asyncio.create_task(polling.run_live(astore))
+    try:
+        await local_slack.wait_until(
+            lambda: len(local_slack.calls_to("conversations.replies")) >= before + 4, timeout=10
+        )
+        queued = time.monotonic()
+        await _queue_reply(astore, conversation, "on it")
+        await local_slack.wait_until(lambda: bool(local_slack.posted), timeout=30)
+        waited = time.monotonic() - queued
+        catching_up = len(local_slack.calls_to("conversations.replies")) - before < 10
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert catching_up  # the catch-up had not finished when the reply went out
+    assert waited < 2.0, f"the reply waited {waited:.1f} s"
+
+
+def test_the_limiter_serves_the_outbox_first_and_keeps_the_rate() -> None:
+    now = [0.0]
+    limiter = RateLimiter({"conversations.replies": 60}, burst=1, clock=lambda: now[0])
+    method = "conversations.replies"
+    # A catch-up has booked the next three seconds (one call a second).
+    assert [limiter.reserve(method) for _ in range(3)] == [0.0, 1.0, 2.0]
+
+    assert limiter.reserve_first(method) == 0.0  # the reply's call goes now
+    assert limiter.reserve_first(method) == 1.0  # the next reply's a second later
+    assert limiter.reserve(method) == 5.0  # the catch-up moved back two slots: 1 call/s kept
+
+    limiter.pause(method, 10.0)  # Slack said 429, Retry-After 10
+    assert limiter.reserve_first(method) == 10.0
