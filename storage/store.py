@@ -6,6 +6,7 @@ Writes are short IMMEDIATE transactions. Async callers use `storage.aio.AsyncSto
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import time
@@ -316,8 +317,11 @@ class Store:
         close: bool = False,
         headers: dict[str, object] | None = None,
         batch: str | None = None,
+        send_delay: float = 0.0,
     ) -> int:
-        """Store an agent reply and its outbox item; the runner delivers it later."""
+        """Store an agent reply and its outbox item; the runner delivers it later.
+
+        `send_delay`: seconds before it is due (undo send: `take_back` until then)."""
         now = self.clock()
         with transaction(self.conn):
             conv = conversation.get_conversation(self.conn, conversation_id)
@@ -340,12 +344,23 @@ class Store:
                 ),
             )
             message_id = cursor.lastrowid
+            state = load_state(self.conn, conversation_id)
             self.conn.execute(
                 "INSERT INTO outbox (conversation_id, account_id, message_id, body,"
-                " next_attempt_at, created_by, created_at, batch) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (conversation_id, conv.account_id, message_id, text, now, author, now, batch),
+                " next_attempt_at, created_by, created_at, batch, state_before)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    conversation_id,
+                    conv.account_id,
+                    message_id,
+                    text,
+                    now + max(0.0, send_delay),
+                    author,
+                    now,
+                    batch,
+                    json.dumps(dataclasses.asdict(state)),
+                ),
             )
-            state = load_state(self.conn, conversation_id)
             events = ["replied", *rules.agent_replied(state, now, self.policy, close=close)]
             save_state(self.conn, conversation_id, state)
             detail: dict[str, object] = {"batch": batch} if batch else {}
@@ -353,6 +368,42 @@ class Store:
                 record_event(self.conn, conversation_id, now, author, kind, detail)
         assert message_id is not None
         return message_id
+
+    def take_back(self, message_id: int, actor: str) -> str | None:
+        """Undo send: cancel a queued reply that has not started going out (or one held, e.g.
+        its Slack question was deleted), put the conversation back as it was before it, and
+        return its text for the composer. None when it is too late (being sent, sent)."""
+        with transaction(self.conn):
+            row = self.conn.execute(
+                "SELECT id, conversation_id, body, state_before FROM outbox WHERE message_id = ?"
+                " AND status = 'queued' AND (attempts = 0 OR outcome = 'held')"
+                " AND (outcome IS NULL OR outcome = 'held')",
+                (message_id,),
+            ).fetchone()
+            if row is None:
+                return None
+            outbox_id, conversation_id, body, before = row
+            self.conn.execute(
+                "UPDATE outbox SET status = 'cancelled', outcome = NULL WHERE id = ?", (outbox_id,)
+            )
+            self.conn.execute(
+                "UPDATE messages SET delivery = 'cancelled' WHERE id = ?", (message_id,)
+            )
+            if before:
+                save_state(self.conn, conversation_id, ConvState(**json.loads(before)))
+            record_event(self.conn, conversation_id, self.clock(), actor, "reply_taken_back", {})
+        return str(body)
+
+    def takeable_reply(self, conversation_id: int) -> tuple[int, float] | None:
+        """(message id, when it goes out) of the conversation's newest reply still waiting
+        out its send delay: what "Undo send" takes back."""
+        row = self.conn.execute(
+            "SELECT message_id, next_attempt_at FROM outbox WHERE conversation_id = ?"
+            " AND status = 'queued' AND attempts = 0 AND outcome IS NULL AND next_attempt_at > ?"
+            " ORDER BY id DESC LIMIT 1",
+            (conversation_id, self.clock()),
+        ).fetchone()
+        return None if row is None else (int(row[0]), float(row[1]))
 
     def cancel_batch(self, batch: str, actor: str) -> int:
         """Cancel a follow-up batch's replies that have not started sending; return how many."""

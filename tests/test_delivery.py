@@ -329,3 +329,59 @@ def test_a_sent_folder_is_read_from_a_list_answer() -> None:
     assert sent_folder_in_list(lines) == "Éléments envoyés"
     assert sent_folder_in_list([b'(\\Noselect \\Sent) "/" Sent', b'() "/" INBOX']) is None
     assert sent_folder_in_list([b'(\\sent) "." "Sent \\"old\\""']) == 'Sent "old"'
+
+
+async def test_undo_send_within_the_delay_takes_the_reply_back(
+    dovecot: DovecotServer,
+    mail_server: RecordingSMTPServer,
+    astore: AsyncStore,
+    store: Store,
+    clock: FakeClock,
+) -> None:
+    dovecot.append("INBOX", mail("<q@customer.example>").as_bytes())
+    settings = account_settings(dovecot, smtp_host=mail_server.host, smtp_port=mail_server.port)
+    await sync(settings, astore)
+    conversation = message_row(store, "<q@customer.example>")["conversation_id"]
+    before = store.detail(conversation).conversation
+    reply = store.queue_reply(
+        conversation, "Sam", "Oops, wrong customer", remote_id="<r@frontdesk.test>", send_delay=10
+    )
+    assert store.detail(conversation).conversation.status == "pending"
+
+    clock.advance(9)
+    await sync(settings, astore)  # not due yet: nothing goes out
+    assert mail_server.messages == []
+    assert store.takeable_reply(conversation) == (reply, clock.now + 1)
+    assert store.take_back(reply, "Sam") == "Oops, wrong customer"
+
+    clock.advance(60)
+    await sync(settings, astore)
+    assert mail_server.messages == []
+    after = store.detail(conversation).conversation
+    assert (after.status, after.waiting_since) == (before.status, before.waiting_since)
+    assert after.first_response_at is None
+    assert store.take_back(reply, "Sam") is None  # only once
+
+
+async def test_undo_send_after_the_delay_is_too_late(
+    dovecot: DovecotServer,
+    mail_server: RecordingSMTPServer,
+    astore: AsyncStore,
+    store: Store,
+    clock: FakeClock,
+) -> None:
+    dovecot.append("INBOX", mail("<q@customer.example>").as_bytes())
+    settings = account_settings(dovecot, smtp_host=mail_server.host, smtp_port=mail_server.port)
+    await sync(settings, astore)
+    conversation = message_row(store, "<q@customer.example>")["conversation_id"]
+    reply = store.queue_reply(
+        conversation, "Sam", "All good", remote_id="<r@frontdesk.test>", send_delay=10
+    )
+
+    clock.advance(10)
+    assert store.takeable_reply(conversation) is None
+    await sync(settings, astore)
+
+    assert _message_ids(mail_server) == Counter(["<r@frontdesk.test>"])
+    assert store.take_back(reply, "Sam") is None
+    assert _status(store, "<r@frontdesk.test>") == ("sent", None)

@@ -75,7 +75,7 @@ async def test_a_reply_to_a_deleted_question_is_held_never_posted_in_the_channel
 ) -> None:
     channel, root = await _conversation(local_slack, astore, replied=False)
     conversation = (await rows(astore, "SELECT conversation_id FROM messages LIMIT 1"))[0][0]
-    await _queue_reply(astore, conversation, "Your card 4111 is refunded")
+    message_id = await _queue_reply(astore, conversation, "Your card 4111 is refunded")
     local_slack.delete(channel, root, emit=False)  # no replies: gone for good
 
     await (await connector(local_slack, astore)).sync_once(astore)
@@ -87,6 +87,10 @@ async def test_a_reply_to_a_deleted_question_is_held_never_posted_in_the_channel
     ]
     [problem] = await astore.call(Store.outbox_problems)
     assert (problem.conversation_id, problem.state) == (conversation, "held")
+    # The agent cancels: the text goes back to the composer, nothing is left to send.
+    assert await astore.call(Store.take_back, message_id, "Sam") == "Your card 4111 is refunded"
+    await (await connector(local_slack, astore)).sync_once(astore)
+    assert local_slack.posted == [] and await astore.call(Store.outbox_problems) == []
 
 
 async def test_the_local_slack_posts_a_reply_to_a_deleted_root_top_level(

@@ -23,3 +23,6 @@ ALTER TABLE outbox ADD COLUMN resends INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE outbox ADD COLUMN sent_copy TEXT CHECK (sent_copy IN ('pending', 'failed'));
 ALTER TABLE outbox ADD COLUMN sent_copy_error TEXT;
 CREATE INDEX outbox_account_status ON outbox(account_id, status);
+-- Undo send: the conversation's state (rules.ConvState as JSON) before the reply was queued,
+-- written back when the agent takes the reply back within its send delay.
+ALTER TABLE outbox ADD COLUMN state_before TEXT;
