@@ -111,15 +111,18 @@ def test_two_sync_processes_send_each_of_20_replies_exactly_once(
     assert first.wait(RUN_TIMEOUT) == 0, first.stderr.read().decode() if first.stderr else ""
     store = Store(db)  # the real clock: the subprocesses see these replies as due
     replies = _answer(store, 20)
-    # A slow provider: delivery takes ~1 s, so the second process starts in the middle of it.
-    mail_server.answer_after(0.05)
+    # The first process stays in the middle of sending its first reply while the second runs
+    # a whole pass: today's code took that in-flight reply for a crashed one and sent it too.
+    holding, release = mail_server.hold_next_data()
 
     a = _spawn(config, tmp_path / "a")
-    until(lambda: len(mail_server.messages) >= 1, "the first process to start sending")
+    until(holding.is_set, "the first process to be sending", timeout=RUN_TIMEOUT)
     b = _spawn(config, tmp_path / "b")
-    results = [p.communicate(timeout=RUN_TIMEOUT) for p in (a, b)]
+    _, b_err = b.communicate(timeout=RUN_TIMEOUT)
+    release.set()
+    _, a_err = a.communicate(timeout=RUN_TIMEOUT)
 
-    assert (a.returncode, b.returncode) == (0, 0), [err.decode() for _, err in results]
+    assert (a.returncode, b.returncode) == (0, 0), (a_err.decode(), b_err.decode())
     assert _message_ids(mail_server) == Counter(replies)  # each once, none missing
     assert {_status(store, r) for r in replies} == {("sent", None)}
     assert "standing by" in _log(tmp_path / "b")  # the second one said why it did not send

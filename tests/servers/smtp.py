@@ -48,8 +48,9 @@ class _State:
     refusal_reply: str = ""
     drops_left: int = 0  # DATA received in full, then the connection dropped, no reply
     drop_keeps: bool = True  # whether a dropped message was accepted (recorded) all the same
-    delay: float = 0.0  # seconds before answering DATA (a slow provider)
     on_accept: Callable[[bytes], None] | None = None  # e.g. a Gmail-like copy into Sent
+    hold: threading.Event | None = None  # the next DATA waits until this is set
+    holding: threading.Event = field(default_factory=threading.Event)  # a DATA is held now
 
 
 class _RecordingHandler:
@@ -60,8 +61,7 @@ class _RecordingHandler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         state = self._state
-        if state.delay:
-            await asyncio.sleep(state.delay)
+        await self._held(state)
         with state.lock:
             if state.refusals_left > 0:
                 state.refusals_left -= 1
@@ -76,6 +76,16 @@ class _RecordingHandler:
             assert server.transport is not None
             server.transport.abort()
         return "250 2.0.0 OK: queued"
+
+    @staticmethod
+    async def _held(state: _State) -> None:
+        with state.lock:
+            release, state.hold = state.hold, None
+        if release is None:
+            return
+        state.holding.set()
+        while not release.is_set():  # polled: the event is set from the test's thread
+            await asyncio.sleep(0.01)
 
     def _accept(self, session: Session, envelope: Envelope) -> None:
         record = _record(session, envelope)
@@ -187,9 +197,15 @@ class RecordingSMTPServer:
             self._state.drops_left = n
             self._state.drop_keeps = accepted
 
-    def answer_after(self, seconds: float) -> None:
-        """Wait this long before answering each DATA (a slow provider)."""
-        self._state.delay = seconds
+    def hold_next_data(self) -> tuple[threading.Event, threading.Event]:
+        """Keep the next DATA waiting (the message read, no answer yet) until released:
+        returns (holding, release): `holding` is set once a DATA waits, set `release` to let
+        it be answered. A sender stays mid-send as long as the test needs."""
+        release = threading.Event()
+        with self._state.lock:
+            self._state.hold = release
+            self._state.holding.clear()
+        return self._state.holding, release
 
     def on_accept(self, hook: Callable[[bytes], None] | None) -> None:
         """Call `hook(data)` (in the server's thread) for each message accepted, as Gmail files
