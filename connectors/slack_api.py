@@ -193,7 +193,8 @@ class SlackApi:
         user = found.get("user")
         return user if isinstance(user, dict) else None
 
-    async def post(self, channel: str, text: str, *, thread_ts: str, metadata: JSON) -> JSON:
+    async def post(self, channel: str, text: str, *, thread_ts: str | None, metadata: JSON) -> JSON:
+        """Post in the thread `thread_ts`, or (None) as a new message in the channel."""
         return await self._call(
             "chat.postMessage",
             lambda: self.poster.chat_postMessage(

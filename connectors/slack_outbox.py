@@ -17,7 +17,8 @@ Outcomes:
   once; never a blind repost. An item left `sending` by a crashed holder is probed alike.
 - the thread root was deleted by the customer and has no replies: Slack would post a
   `thread_ts` reply top-level, in front of the whole channel. The reply is `held` ("the
-  customer deleted the message you answer") for the agent to decide; never posted.
+  customer deleted the message you answer") for the agent to decide: take it back
+  (`Store.take_back`) or post it in the channel (`Store.post_held_in_channel`).
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ class Outbox:
         if thread is None:
             return
         try:
-            if not await self._root_alive(store, item, *thread):
+            if not item.top_level and not await self._root_alive(store, item, *thread):
                 return
         except (SlackApiError, RateLimited) as exc:  # nothing posted: retry later
             await self._failed(store, item, _describe(exc))
@@ -135,7 +136,7 @@ class Outbox:
             await store.call(Store.outbox_uncertain, item.id, reason)
             return
         try:
-            if not await self._root_alive(store, item, channel, thread_ts):
+            if not item.top_level and not await self._root_alive(store, item, channel, thread_ts):
                 return
         except (SlackApiError, RateLimited) as exc:  # still uncertain: look again next pass
             await store.call(Store.outbox_uncertain, item.id, f"may have been posted: {exc}")
@@ -174,7 +175,8 @@ class Outbox:
         try:
             async with self.post_lock:
                 text, meta = escape(item.body), reply_metadata(item)
-                posted = await self.api.post(channel, text, thread_ts=ts, metadata=meta)
+                thread_ts = None if item.top_level else ts  # top level: the agent chose so
+                posted = await self.api.post(channel, text, thread_ts=thread_ts, metadata=meta)
                 key = remote_id(channel, str(posted["ts"]))
                 await store.call(Store.outbox_sent_as, item.id, self.account_id, key)
         except SlackApiError as exc:
@@ -192,12 +194,19 @@ class Outbox:
         await store.call(Store.outbox_failed, item.id, error, retry_at)
 
     async def _find_posted(self, channel: str, thread_ts: str, item: OutboxItem) -> str | None:
+        """The ts of our post of `item` (its metadata) in the thread, or, for a reply posted
+        top-level, in the channel since the question; None when Slack does not have it."""
         wanted = (item.id, item.message_id)
         cursor: str | None = None
         while True:
-            page = await self.api.replies(
-                channel, thread_ts, oldest=None, cursor=cursor, limit=THREAD_PAGE, first=True
-            )
+            if item.top_level:
+                page = await self.api.history(
+                    channel, oldest=thread_ts, cursor=cursor, limit=THREAD_PAGE
+                )
+            else:
+                page = await self.api.replies(
+                    channel, thread_ts, oldest=None, cursor=cursor, limit=THREAD_PAGE, first=True
+                )
             for msg in page.items:
                 if outbox_claim(msg) == wanted:
                     return str(msg["ts"])

@@ -192,6 +192,7 @@ class OutboxItem:
     created_by: str
     outcome: str | None = None  # 'uncertain' | 'held' (storage/delivery.py)
     resends: int = 0
+    top_level: int = 0  # Slack: post in the channel, not in the thread (the agent's choice)
 
 
 @dataclass(frozen=True, slots=True)

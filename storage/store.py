@@ -394,6 +394,25 @@ class Store:
             record_event(self.conn, conversation_id, self.clock(), actor, "reply_taken_back", {})
         return str(body)
 
+    def post_held_in_channel(self, message_id: int, actor: str) -> bool:
+        """The agent's choice for a Slack reply held because its question was deleted: post
+        it as a new message in the channel. False if the reply is not held."""
+        now = self.clock()
+        with transaction(self.conn):
+            cursor = self.conn.execute(
+                "UPDATE outbox SET outcome = NULL, top_level = 1, last_error = NULL,"
+                " next_attempt_at = ? WHERE message_id = ? AND outcome = 'held'"
+                " AND status = 'queued'",
+                (now, message_id),
+            )
+            if cursor.rowcount != 1:
+                return False
+            conversation_id = self._scalar(
+                "SELECT conversation_id FROM messages WHERE id = ?", (message_id,)
+            )
+            record_event(self.conn, conversation_id, now, actor, "reply_to_channel", {})
+        return True
+
     def takeable_reply(self, conversation_id: int) -> tuple[int, float] | None:
         """(message id, when it goes out) of the conversation's newest reply still waiting
         out its send delay: what "Undo send" takes back."""

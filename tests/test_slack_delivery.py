@@ -165,3 +165,45 @@ def test_the_limiter_serves_the_outbox_first_and_keeps_the_rate() -> None:
 
     limiter.pause(method, 10.0)  # Slack said 429, Retry-After 10
     assert limiter.reserve_first(method) == 10.0
+
+
+async def test_a_held_reply_goes_to_the_channel_only_when_the_agent_says_so(
+    local_slack: LocalSlack, astore: AsyncStore
+) -> None:
+    channel, root = await _conversation(local_slack, astore, replied=False)
+    conversation = (await rows(astore, "SELECT conversation_id FROM messages LIMIT 1"))[0][0]
+    message_id = await _queue_reply(astore, conversation, "We fixed it for everyone")
+    local_slack.delete(channel, root, emit=False)
+    await (await connector(local_slack, astore)).sync_once(astore)
+    assert local_slack.posted == []  # held
+
+    assert await astore.call(Store.post_held_in_channel, message_id, "Sam") is True
+    await (await connector(local_slack, astore)).sync_once(astore)
+    await (await connector(local_slack, astore)).sync_once(astore)  # its echo: no new copy
+
+    assert [(p["text"], p["thread_ts"]) for p in local_slack.posted] == [
+        ("We fixed it for everyone", None)
+    ]
+    assert await rows(astore, "SELECT status, outcome FROM outbox") == [("sent", None)]
+    mine = await rows(astore, "SELECT remote_id FROM messages WHERE id = ?", message_id)
+    assert mine == [(f"{channel}:{local_slack.posted[0]['ts']}",)]
+    assert await rows(astore, "SELECT count(*) FROM messages") == [(2,)]
+
+
+async def test_an_uncertain_channel_post_is_looked_for_in_the_channel(
+    local_slack: LocalSlack, astore: AsyncStore
+) -> None:
+    channel, root = await _conversation(local_slack, astore, replied=False)
+    conversation = (await rows(astore, "SELECT conversation_id FROM messages LIMIT 1"))[0][0]
+    message_id = await _queue_reply(astore, conversation, "Fixed for everyone")
+    local_slack.delete(channel, root, emit=False)
+    await (await connector(local_slack, astore)).sync_once(astore)
+    await astore.call(Store.post_held_in_channel, message_id, "Sam")
+    local_slack.fail_posts_after_posting(1, error="internal_error")
+
+    await (await connector(local_slack, astore)).sync_once(astore)
+    assert await rows(astore, "SELECT outcome FROM outbox") == [("uncertain",)]
+    await (await connector(local_slack, astore)).sync_once(astore)
+
+    assert [p["text"] for p in local_slack.posted] == ["Fixed for everyone"]
+    assert await rows(astore, "SELECT status, outcome FROM outbox") == [("sent", None)]

@@ -26,3 +26,6 @@ CREATE INDEX outbox_account_status ON outbox(account_id, status);
 -- Undo send: the conversation's state (rules.ConvState as JSON) before the reply was queued,
 -- written back when the agent takes the reply back within its send delay.
 ALTER TABLE outbox ADD COLUMN state_before TEXT;
+-- Slack: the agent chose to post a held reply (its question was deleted) as a new message in
+-- the channel rather than in the thread that no longer exists.
+ALTER TABLE outbox ADD COLUMN top_level INTEGER NOT NULL DEFAULT 0;
