@@ -141,7 +141,9 @@ def copies_due(conn: sqlite3.Connection, account_id: int) -> list[int]:
     return [int(r[0]) for r in rows]
 
 
-def problems(conn: sqlite3.Connection, account_id: int | None) -> list[OutboxProblem]:
+def problems(
+    conn: sqlite3.Connection, account_id: int | None, conversation_id: int | None = None
+) -> list[OutboxProblem]:
     """Every reply not (certainly) delivered, and every sent reply whose Sent copy failed."""
     sql = (
         "SELECT o.id, o.conversation_id, o.account_id, c.subject, o.status, o.outcome,"
@@ -154,6 +156,9 @@ def problems(conn: sqlite3.Connection, account_id: int | None) -> list[OutboxPro
     if account_id is not None:
         sql += " AND o.account_id = ?"
         params.append(account_id)
+    if conversation_id is not None:
+        sql += " AND o.conversation_id = ?"
+        params.append(conversation_id)
     found = []
     for r in conn.execute(sql + " ORDER BY o.id", params):
         if r[4] == "sent":

@@ -498,6 +498,12 @@ class Store:
                 " attempts = attempts + 1, outcome = NULL, claimed_by = NULL WHERE id = ?",
                 (error, retry_at, outbox_id),
             )
+            # The thread shows it: a failed reply must not read "queued" (retried, then sent).
+            self.conn.execute(
+                "UPDATE messages SET delivery = 'failed'"
+                " WHERE id = (SELECT message_id FROM outbox WHERE id = ?)",
+                (outbox_id,),
+            )
 
     # delivery lease and outcomes (storage/delivery.py) -------------------------------------
 
@@ -534,9 +540,12 @@ class Store:
     def outbox_copies_due(self, account_id: int) -> list[int]:
         return delivery.copies_due(self.conn, account_id)
 
-    def outbox_problems(self, account_id: int | None = None) -> list[delivery.OutboxProblem]:
-        """Replies failed, uncertain or held, and sent ones missing their Sent copy."""
-        return delivery.problems(self.conn, account_id)
+    def outbox_problems(
+        self, account_id: int | None = None, *, conversation_id: int | None = None
+    ) -> list[delivery.OutboxProblem]:
+        """Replies failed, uncertain or held, and sent ones missing their Sent copy (what the
+        console shows on a conversation and `sync --once` reports)."""
+        return delivery.problems(self.conn, account_id, conversation_id)
 
     # tags, canned replies -----------------------------------------------------------------
 

@@ -320,6 +320,11 @@ def test_sync_once_exits_non_zero_naming_each_reply_that_did_not_go(
         and "554 5.7.1 Spam suspected" in line
         for line in lines
     ), lines
+    # The console reads the same: the thread marks the refused reply, the conversation its
+    # uncertain one.
+    assert store.detail(first["conversation_id"]).messages[-1].delivery == "failed"
+    [uncertain] = store.outbox_problems(conversation_id=second["conversation_id"])
+    assert uncertain.state == "uncertain"
     store.close()
 
 

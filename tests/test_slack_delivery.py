@@ -16,6 +16,7 @@ import pytest
 import pytest_asyncio
 
 from connectors.ratelimit import RateLimiter
+from connectors.runner import run_once
 from connectors.slack import SlackConnector, SlackOptions
 from storage.aio import AsyncStore
 from storage.store import Store
@@ -207,3 +208,22 @@ async def test_an_uncertain_channel_post_is_looked_for_in_the_channel(
 
     assert [p["text"] for p in local_slack.posted] == ["Fixed for everyone"]
     assert await rows(astore, "SELECT status, outcome FROM outbox") == [("sent", None)]
+
+
+async def test_a_second_process_stands_by_and_says_so(
+    local_slack: LocalSlack, astore: AsyncStore
+) -> None:
+    await _conversation(local_slack, astore, replied=True)
+    conversation = (await rows(astore, "SELECT conversation_id FROM messages LIMIT 1"))[0][0]
+    await _queue_reply(astore, conversation, "on it")
+    account = await astore.call(Store.ensure_account, "team-slack", "slack")
+    # Another `frontdesk sync` (on another machine) holds the account's delivery lease.
+    other = "other-host:4242:ab12cd34"
+    assert await astore.call(Store.take_lease, account, other, 30) == other
+
+    failures = await run_once(astore, [settings(local_slack)])
+
+    assert failures == [] and local_slack.posted == []
+    [status] = await astore.call(Store.sync_statuses)
+    assert status.detail.startswith("standing by: other-host:4242:ab12cd34 delivers")
+    assert await rows(astore, "SELECT status FROM outbox") == [("queued",)]
