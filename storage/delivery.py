@@ -85,7 +85,14 @@ def claim(
     if holder is not None:
         sql += f" AND {_HOLDS_LEASE} AND (status != 'sending' OR {_CLAIM_IS_STALE})"
     params = {"holder": holder, "id": outbox_id, "resuming": resuming, "now": now}
-    return conn.execute(sql, params).rowcount == 1
+    if conn.execute(sql, params).rowcount != 1:
+        return False
+    conn.execute(  # a retry of a failed reply: the thread says "queued" again until it goes
+        "UPDATE messages SET delivery = 'queued' WHERE delivery = 'failed'"
+        " AND id = (SELECT message_id FROM outbox WHERE id = ?)",
+        (outbox_id,),
+    )
+    return True
 
 
 def unfinished(
