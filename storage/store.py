@@ -523,9 +523,15 @@ class Store:
             delivery.mark_uncertain(self.conn, outbox_id, reason)
 
     def outbox_resending(self, outbox_id: int) -> None:
-        """A probe found nothing: the one resend an uncertain reply gets is being spent."""
+        """A probe found nothing: the one resend an uncertain reply gets is being spent. The
+        conversation records it: the customer may get the reply twice, and the agent knows."""
         with transaction(self.conn):
             delivery.count_resend(self.conn, outbox_id)
+            conversation_id = self._scalar(
+                "SELECT conversation_id FROM outbox WHERE id = ?", (outbox_id,)
+            )
+            detail: dict[str, object] = {"outbox_id": outbox_id}
+            record_event(self.conn, conversation_id, self.clock(), "sync", "reply_resent", detail)
 
     def outbox_held(self, outbox_id: int, reason: str) -> bool:
         """Keep a reply from going out as is (`reason` is shown to the agent)."""

@@ -176,6 +176,9 @@ async def test_an_uncertain_reply_missing_from_sent_is_resent_once(
     assert _message_ids(mail_server) == Counter(["<r@frontdesk.test>"])
     assert _status(store, "<r@frontdesk.test>") == ("sent", None)
     assert len(dovecot.uids("Sent")) == 1
+    conversation = message_row(store, "<q@customer.example>")["conversation_id"]
+    events = [e.kind for e in store.detail(conversation).events]
+    assert events.count("reply_resent") == 1  # the agent sees it may have gone twice
 
 
 async def test_a_reply_uncertain_twice_is_never_sent_a_third_time(
