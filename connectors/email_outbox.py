@@ -1,19 +1,23 @@
-"""Agent replies from the outbox out by SMTP and into the Sent folder: never lost, never sent
-twice without a trace.
+"""Agent replies from the outbox out by SMTP and into the Sent folder: each exactly once, and
+never lost or left unsent without saying so.
 
-For each item: claim it (`sending`), send by SMTP, APPEND the same bytes to the Sent folder,
-mark it `sent`. A crash leaves the item `sending`; the next pass looks for its Message-ID in
-the Sent folder before doing anything: found, the reply went out and is marked sent; not
-found, the crash came before (or, in a window of a few milliseconds, just after) the SMTP
-server accepted it, and it is sent again with a warning in the log.
+One process at a time delivers an account (connectors/delivery.py: a lease). For each item:
+claim it (`sending`, in the lease holder's name), send by SMTP, mark it `sent` at once (with
+its Sent copy `pending`), then APPEND the same bytes to the Sent folder.
 
-An SMTP refusal or a connection failure marks the item `failed` with the reason
-(`last_error`, shown in the console) and a retry time with exponential backoff. A failed
-APPEND after a successful send still marks the item sent: the customer has the reply, and a
-resend would be the worse error; the missing Sent copy is logged.
+Outcomes:
+- refused, or a failure before the message went over: `failed`, retried with backoff
+  (`last_error` says why, shown in the console and by `sync --once`).
+- connection lost after DATA (`smtp.Uncertain`): `uncertain`. It is never resent blindly: the
+  next pass probes the Sent folder for its Message-ID (providers such as Gmail file what they
+  accept there); found, it is `sent`; not found, it is sent again, once. An item left
+  `sending` by a crashed holder (its lease expired) is probed the same way.
+- the Sent copy failing (no such folder, IMAP down) never blocks delivery: the reply is
+  `sent`, its copy `failed`, retried on later passes and shown in the sync status.
 
-The Sent copy comes back on the next sync of the Sent folder with the reply's Message-ID as
-its remote id, so the store's idempotent ingest keeps the reply we already have.
+The Sent folder is the configured `sent_folder`, else the folder the server flags `\\Sent`
+(RFC 6154), else "Sent". The Sent copy comes back on the next sync of that folder with the
+reply's Message-ID as its remote id, so the store's idempotent ingest keeps the reply we have.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from collections.abc import Awaitable, Callable
 import aiosmtplib
 
 from connectors import smtp
+from connectors.delivery import DeliveryLease, StoreLease, delivering
 from connectors.imap_client import ImapError, ImapSession
 from connectors.imap_settings import ImapAccountSettings
 from storage.aio import AsyncStore
@@ -33,6 +38,7 @@ from storage.store import Store
 log = logging.getLogger(__name__)
 RETRY_FIRST = 30.0  # seconds; doubled per failed attempt
 RETRY_MAX = 3600.0
+DEFAULT_SENT = "Sent"
 
 SessionFactory = Callable[[], Awaitable[ImapSession]]
 
@@ -45,6 +51,17 @@ def _store_now(store: Store) -> float:
     return store.clock()
 
 
+async def find_sent_folder(settings: ImapAccountSettings, session: ImapSession) -> str:
+    """`sent_folder` from the config, else the server's `\\Sent` folder, else "Sent"."""
+    if settings.sent_folder:
+        return settings.sent_folder
+    try:
+        return await session.special_sent_folder() or DEFAULT_SENT
+    except ImapError as exc:
+        log.warning("%s: LIST failed, assuming %r: %s", settings.name, DEFAULT_SENT, exc)
+        return DEFAULT_SENT
+
+
 class EmailOutbox:
     def __init__(
         self,
@@ -52,32 +69,73 @@ class EmailOutbox:
         account_id: int,
         password: Callable[[], Awaitable[str]],
         imap: SessionFactory,
+        *,
+        release: bool = True,
+        lease: DeliveryLease | None = None,
     ) -> None:
         self.settings = settings
         self.account_id = account_id
         self._password = password
         self._imap = imap  # opened only when an item needs the Sent folder
+        self._sent: str | None = None
+        self._release = release  # give the lease up after the pass (`--once`)
+        self.standby: str | None = None  # why this process did not deliver, if it did not
+        self._lease = lease
 
-    async def deliver(self, store: AsyncStore) -> int:
-        """Resume interrupted items, then send the due ones; returns how many went out."""
+    async def deliver(self, store: AsyncStore, lease: DeliveryLease | None = None) -> int:
+        """Under the account's lease: settle unfinished items, send the due ones, retry Sent
+        copies; returns how many went out (0 when another process holds the lease)."""
+        lease = lease or self._lease or StoreLease(store, self.account_id)
+        async with delivering(lease, self.settings.name, release=self._release) as standby:
+            self.standby = standby
+            if standby is not None:
+                return 0
+            return await self._deliver(store, lease.holder)
+
+    async def _deliver(self, store: AsyncStore, holder: str) -> int:
         sent = 0
-        for item in await store.call(Store.unfinished_outbox, self.account_id):
-            sent += await self._resume(store, item)
+        for item in await store.call(Store.unfinished_outbox, self.account_id, holder):
+            sent += await self._resume(store, item, holder)
         for item in await store.call(Store.due_outbox, self.account_id):
-            sent += await self._send(store, item, resent=False)
+            sent += await self._send(store, item, holder, resent=False)
+        for outbox_id in await store.call(Store.outbox_copies_due, self.account_id):
+            await self._retry_copy(store, outbox_id)
         return sent
 
-    async def _resume(self, store: AsyncStore, item: OutboxItem) -> int:
+    async def _sent_folder(self, session: ImapSession) -> str:
+        if self._sent is None:
+            self._sent = await find_sent_folder(self.settings, session)
+        return self._sent
+
+    async def _in_sent(self, message_id: str) -> bool:
+        """Whether the Sent folder holds the message; ImapError when we cannot tell."""
+        session = await self._imap()
+        await session.select(await self._sent_folder(session))
+        return bool(await session.find_message_id(message_id))
+
+    async def _resume(self, store: AsyncStore, item: OutboxItem, holder: str) -> int:
+        """Uncertain, or left `sending` by a holder that is gone: probe, then at most one
+        resend; never a blind one."""
         mail = await self._compose(store, item)
         if mail is None:
             return 0
-        session = await self._imap()
-        await session.select(self.settings.sent_folder)
-        if await session.find_message_id(mail.message_id):
-            log.info("outbox %d: already in %s, not sent again", item.id, self.settings.sent_folder)
+        try:
+            found = await self._in_sent(mail.message_id)
+        except ImapError as exc:
+            reason = f"may have been sent; the Sent folder could not be checked: {exc}"
+            await store.call(Store.outbox_uncertain, item.id, reason)
+            return 0
+        if found:
+            log.info("outbox %d: found in Sent, not sent again", item.id)
             await store.call(Store.outbox_sent, item.id)
             return 0
-        return await self._send(store, item, resent=True, mail=mail)
+        if item.resends >= 1:
+            reason = "sent again once and still not in the Sent folder: check before resending"
+            await store.call(Store.outbox_uncertain, item.id, reason)
+            return 0
+        log.warning("outbox %d: may have been sent, not in Sent: sending again once", item.id)
+        await store.call(Store.outbox_resending, item.id)
+        return await self._send(store, item, holder, resent=True, mail=mail)
 
     async def _compose(self, store: AsyncStore, item: OutboxItem) -> smtp.OutgoingMail | None:
         try:
@@ -91,6 +149,7 @@ class EmailOutbox:
         self,
         store: AsyncStore,
         item: OutboxItem,
+        holder: str,
         *,
         resent: bool,
         mail: smtp.OutgoingMail | None = None,
@@ -98,20 +157,21 @@ class EmailOutbox:
         mail = mail or await self._compose(store, item)
         if mail is None:
             return 0
-        # Connected before sending: between the server accepting the mail and its copy landing
-        # in Sent, a crash would send it twice; keep that window to one APPEND round trip.
+        # Connected before sending: the copy follows the send by one APPEND round trip.
         session = await self._imap_or_none(item)
-        if not await store.call(Store.outbox_sending, item.id, resuming=resent):
-            return 0  # another runner claimed it, or it was cancelled
-        if resent:
-            log.warning("outbox %d: interrupted earlier and not in Sent: sending again", item.id)
+        claimed = await store.call(Store.outbox_sending, item.id, resuming=resent, holder=holder)
+        if not claimed:
+            return 0  # another runner holds it, our lease is gone, or it was cancelled
         try:
             await smtp.send(mail, self.settings, await self._password())
+        except smtp.Uncertain as exc:
+            await store.call(Store.outbox_uncertain, item.id, str(exc))
+            return 0
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             await self._failed(store, item, _describe(exc))
             return 0
-        await self._copy_to_sent(item, mail, session)
-        await store.call(Store.outbox_sent, item.id)
+        await store.call(Store.outbox_sent, item.id, sent_copy="pending")
+        await self._copy_to_sent(store, item.id, mail, session)
         return 1
 
     async def _imap_or_none(self, item: OutboxItem) -> ImapSession | None:
@@ -119,18 +179,43 @@ class EmailOutbox:
         try:
             return await self._imap()
         except ImapError as exc:
-            log.warning("outbox %d: IMAP unavailable, no copy in Sent: %s", item.id, exc)
+            log.warning("outbox %d: IMAP unavailable, Sent copy later: %s", item.id, exc)
             return None
 
     async def _copy_to_sent(
-        self, item: OutboxItem, mail: smtp.OutgoingMail, session: ImapSession | None
+        self,
+        store: AsyncStore,
+        outbox_id: int,
+        mail: smtp.OutgoingMail,
+        session: ImapSession | None,
     ) -> None:
-        if session is None:
+        try:
+            if session is None:
+                raise ImapError("the IMAP server could not be reached")
+            await session.append(await self._sent_folder(session), mail.raw)
+        except ImapError as exc:
+            log.warning("outbox %d: sent, but not copied to Sent: %s", outbox_id, exc)
+            await store.call(Store.outbox_copy, outbox_id, "failed", str(exc))
+            return
+        await store.call(Store.outbox_copy, outbox_id, None)
+
+    async def _retry_copy(self, store: AsyncStore, outbox_id: int) -> None:
+        """A sent reply without its Sent copy: add it, unless it is there already."""
+        item = await store.call(Store.outbox_item, outbox_id)
+        try:
+            ctx = await store.call(Store.reply_context, item.message_id)
+            mail = smtp.compose_reply(ctx, self.settings)
+        except (smtp.ReplyError, KeyError) as exc:
+            await store.call(Store.outbox_copy, outbox_id, "failed", str(exc))
             return
         try:
-            await session.append(self.settings.sent_folder, mail.raw)
+            if await self._in_sent(mail.message_id):
+                await store.call(Store.outbox_copy, outbox_id, None)
+                return
         except ImapError as exc:
-            log.warning("outbox %d: sent, but not copied to Sent: %s", item.id, exc)
+            await store.call(Store.outbox_copy, outbox_id, "failed", str(exc))
+            return
+        await self._copy_to_sent(store, outbox_id, mail, await self._imap_or_none(item))
 
     async def _failed(self, store: AsyncStore, item: OutboxItem, error: str) -> None:
         retry_at = await store.call(_store_now) + retry_delay(item.attempts)

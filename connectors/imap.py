@@ -21,8 +21,9 @@ import os
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 
+from connectors.delivery import StoreLease, wait_for_due
 from connectors.email_map import own_address
-from connectors.email_outbox import EmailOutbox
+from connectors.email_outbox import EmailOutbox, find_sent_folder
 from connectors.imap_client import (
     ConnectionLost,
     ImapError,
@@ -122,11 +123,15 @@ class ImapConnector:
         self._parser = ProcessParser(parse_pool)
         self._secret: str | None = None
         self.idling = asyncio.Event()  # set while live mode waits in IDLE (tests, status)
+        self.delivery_note: str | None = None  # "standing by: ..." when another process sends
+        self._sent: str | None = None
+        self._lease: StoreLease | None = None  # kept across live passes (renewal is cheap)
 
-    @property
-    def folders(self) -> list[str]:
+    async def folders(self, sessions: Sessions) -> list[str]:
         """The configured folders, then Sent: replies sent from other clients join threads."""
-        return list(dict.fromkeys([*self.settings.folders, self.settings.sent_folder]))
+        if self._sent is None:
+            self._sent = await find_sent_folder(self.settings, await sessions.primary())
+        return list(dict.fromkeys([*self.settings.folders, self._sent]))
 
     async def _password(self) -> str:
         if self._secret is None:  # a password command may be slow (gpg): run it once, off-loop
@@ -138,8 +143,20 @@ class ImapConnector:
         address = own_address(self.settings.from_address)
         return FolderSync(store, self.account_id, address, window, self._parser, self.on_batch)
 
-    def _outbox(self, sessions: Sessions) -> EmailOutbox:
-        return EmailOutbox(self.settings, self.account_id, self._password, sessions.primary)
+    def _outbox(self, sessions: Sessions, *, release: bool = True) -> EmailOutbox:
+        return EmailOutbox(
+            self.settings,
+            self.account_id,
+            self._password,
+            sessions.primary,
+            release=release,
+            lease=self._lease,
+        )
+
+    async def _deliver(self, store: AsyncStore, sessions: Sessions, *, release: bool) -> None:
+        outbox = self._outbox(sessions, release=release)
+        await outbox.deliver(store)
+        self.delivery_note = outbox.standby
 
     # ------------------------------------------------------------------ one pass
 
@@ -161,8 +178,8 @@ class ImapConnector:
         await self._warm_parser_for_a_first_sync(store)
         sessions = Sessions(self.settings, self._password)
         try:
-            await self._sync_folders(store, sessions, self.folders)
-            await self._outbox(sessions).deliver(store)
+            await self._sync_folders(store, sessions, await self.folders(sessions))
+            await self._deliver(store, sessions, release=True)
         finally:
             await sessions.close()
 
@@ -215,7 +232,7 @@ class ImapConnector:
         while True:
             sessions = Sessions(self.settings, self._password)
             try:
-                await self._sync_folders(store, sessions, self.folders)
+                await self._sync_folders(store, sessions, await self.folders(sessions))
                 failures = 0
                 await self._idle_loop(store, sessions)
             except LoginRefused:
@@ -244,16 +261,26 @@ class ImapConnector:
             new_mail = await primary.idle(IDLE_REISSUE)
             self.idling.clear()
             if not new_mail:
-                await self._sync_folders(store, sessions, self.folders[1:])
+                folders = await self.folders(sessions)
+                await self._sync_folders(store, sessions, folders[1:])
 
     async def _outbox_forever(self, store: AsyncStore) -> None:
+        self._lease = StoreLease(store, self.account_id)
+        try:
+            await self._outbox_loop(store)
+        finally:  # the next holder need not wait for the lease to expire
+            await self._lease.release()
+
+    async def _outbox_loop(self, store: AsyncStore) -> None:
         failures = 0
         while True:
             sessions = Sessions(self.settings, self._password)
             try:
-                await self._outbox(sessions).deliver(store)
+                # The lease is kept between passes (renewed by each): one live process sends.
+                await self._deliver(store, sessions, release=False)
                 failures = 0
-                await asyncio.sleep(OUTBOX_POLL)
+                standing_by = self.delivery_note is not None
+                await wait_for_due(store, self.account_id, OUTBOX_POLL, standing_by=standing_by)
             except ImapError as exc:
                 failures += 1
                 log.warning("%s outbox: %s", self.settings.name, exc)

@@ -31,6 +31,7 @@ from connectors.imap_wire import (
     parse_select,
     quote_mailbox,
     quote_string,
+    sent_folder_in_list,
     uid_set,
 )
 
@@ -353,6 +354,21 @@ class ImapSession:
         expunged = response.result == "OK" or _EXPUNGE_ISSUED.search(_text(response))
         unreadable = bodiless if expunged else set(uids)
         return fetched, [uid for uid in uids if uid in unreadable and uid not in returned]
+
+    async def special_sent_folder(self) -> str | None:
+        """The folder the server flags `\\Sent` (RFC 6154), or None: LIST with RETURN
+        (SPECIAL-USE) where offered (LIST-EXTENDED), else a plain LIST, whose flags servers
+        that know special use (Dovecot, Gmail, Exchange) include anyway."""
+        protocol = self._client.protocol
+        if self._client.has_capability("SPECIAL-USE") and self._client.has_capability(
+            "LIST-EXTENDED"
+        ):
+            args: tuple[str, ...] = ('""', '"*"', "RETURN", "(SPECIAL-USE)")
+        else:
+            args = ('""', '"*"')
+        command = aioimaplib.Command("LIST", protocol.new_tag(), *args, loop=protocol.loop)
+        response = await self._ok(protocol.execute(command), "LIST")
+        return sent_folder_in_list(response.lines)
 
     async def append(self, folder: str, raw: bytes, flags: str = "\\Seen") -> None:
         call = self._client.append(raw, mailbox=quote_mailbox(folder), flags=flags)

@@ -35,7 +35,8 @@ class ImapAccountSettings(BaseModel):
     password_env: str | None = None
     password_keyring: str | None = None  # a keyring service name; the username is `username`
     folders: list[str] = Field(default_factory=lambda: ["INBOX"], min_length=1)
-    sent_folder: str = "Sent"
+    # None: the folder the server flags \Sent (RFC 6154 SPECIAL-USE), else "Sent".
+    sent_folder: str | None = None
     smtp_host: str = Field(min_length=1)
     smtp_port: int = Field(default=587, ge=1, le=65535)
     smtp_security: Security = "starttls"

@@ -166,3 +166,40 @@ def _internaldate(line: bytes) -> float | None:
     except (ValueError, KeyError, IndexError):
         return None
     return float(calendar.timegm(fields) - offset)
+
+
+_LIST_LINE = re.compile(rb'^(?:LIST )?\(([^)]*)\) (?:"(?:[^"\\]|\\.)*"|NIL) (.+)$', re.IGNORECASE)
+
+
+def sent_folder_in_list(lines: Sequence[object]) -> str | None:
+    """The mailbox a LIST answer flags `\\Sent` (RFC 6154 SPECIAL-USE), decoded; else None."""
+    for line in _byte_lines(lines):
+        match = _LIST_LINE.match(line.strip())
+        if match is None:
+            continue
+        flags = {flag.lower() for flag in match.group(1).split()}
+        if b"\\sent" in flags and b"\\noselect" not in flags:
+            return decode_mutf7(_unquote(match.group(2).decode("utf-8", "replace")))
+    return None
+
+
+def _unquote(name: str) -> str:
+    if len(name) >= 2 and name[0] == name[-1] == '"':
+        return re.sub(r"\\(.)", r"\1", name[1:-1])
+    return name
+
+
+def decode_mutf7(name: str) -> str:
+    """A mailbox name from the server, modified UTF-7 (RFC 3501 5.1.3) decoded."""
+    return re.sub(r"&([A-Za-z0-9+,]*)-", _mutf7_decode_run, name)
+
+
+def _mutf7_decode_run(match: re.Match[str]) -> str:
+    run = match.group(1)
+    if not run:
+        return "&"
+    padded = run.replace(",", "/") + "=" * (-len(run) % 4)
+    try:
+        return base64.b64decode(padded).decode("utf-16-be")
+    except (ValueError, UnicodeDecodeError):
+        return match.group(0)  # not valid modified UTF-7: keep it as the server wrote it

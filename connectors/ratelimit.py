@@ -66,12 +66,31 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._tat: dict[tuple[str, str], float] = {}  # theoretical arrival time per key
+        self._paused: dict[tuple[str, str], float] = {}  # no call before (a 429's Retry-After)
+        self._first_tat: dict[tuple[str, str], float] = {}  # the `first` calls' own pacing
 
-    async def acquire(self, method: str, key: str = "") -> None:
-        """Return when a call to `method` (for `key`, e.g. a channel) may be made."""
-        delay = self.reserve(method, key)
+    async def acquire(self, method: str, key: str = "", *, first: bool = False) -> None:
+        """Return when a call to `method` (for `key`, e.g. a channel) may be made.
+
+        `first`: ahead of the calls already waiting (an agent's reply before a catch-up)."""
+        delay = self.reserve_first(method, key) if first else self.reserve(method, key)
         if delay > 0:
             await self._sleep(delay)
+
+    def reserve_first(self, method: str, key: str = "") -> float:
+        """Book a call ahead of the ordinary queue: it waits only for the other `first` calls
+        (paced among themselves) and for a pause the server asked for (429); the ordinary
+        calls move back one interval, so the method's rate holds."""
+        slot_key = (method, key if method in PER_CHANNEL else "")
+        interval = self._interval.get(method, 0.0)
+        if not interval and slot_key not in self._tat:
+            return 0.0
+        now = self._clock()
+        self._tat[slot_key] = max(self._tat.get(slot_key, now), now) + interval
+        first_tat = max(self._first_tat.get(slot_key, now), now)
+        self._first_tat[slot_key] = first_tat + interval
+        ahead = first_tat - now - self._tolerance * interval
+        return max(0.0, ahead, self._paused.get(slot_key, 0.0) - now)
 
     def reserve(self, method: str, key: str = "") -> float:
         """Book the next slot and return how long to wait for it (synchronously, so callers
@@ -91,3 +110,4 @@ class RateLimiter:
         interval = self._interval.get(method, 0.0)
         resume = self._clock() + seconds + self._tolerance * interval
         self._tat[slot_key] = max(self._tat.get(slot_key, 0.0), resume)
+        self._paused[slot_key] = max(self._paused.get(slot_key, 0.0), self._clock() + seconds)

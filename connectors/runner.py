@@ -16,6 +16,8 @@ from connectors.slack_settings import SlackAccountSettings
 from storage import checkins
 from storage.aio import AsyncStore
 from storage.db import StoreError
+from storage.delivery import OutboxProblem
+from storage.sanitize import clean_line
 from storage.store import Store
 from storage.sync_status import SyncState
 
@@ -39,14 +41,14 @@ CONNECTORS: dict[str, ConnectorFactory] = {}
 async def run_once(
     store: AsyncStore, accounts: Sequence[AccountSettings], *, retry_in: float | None = None
 ) -> list[str]:
-    """One full pass over every account; returns one line per failed account.
+    """One full pass over every account; returns one line per failed account and per reply
+    that failed, is uncertain or is held.
 
     `retry_in`: when the next pass will come (run_forever), shown with a failed account."""
     failures = []
     for settings in accounts:
-        problem = await _sync_account(store, settings, retry_in)
-        if problem:
-            failures.append(f"{settings.name}: {problem}")
+        problems = await _sync_account(store, settings, retry_in)
+        failures += [f"{settings.name}: {problem}" for problem in problems]
     await store.call(Store.wake_due)
     await store.call(checkins.create_due)  # key accounts quiet for too long
     return failures
@@ -54,23 +56,57 @@ async def run_once(
 
 async def _sync_account(
     store: AsyncStore, settings: AccountSettings, retry_in: float | None
-) -> str | None:
+) -> list[str]:
+    """One account's pass; returns its problems: the pass failing, and every reply of the
+    account that failed, is uncertain or is held (each naming its conversation and why)."""
     account_id = await store.call(Store.ensure_account, settings.name, settings.kind)
     factory = CONNECTORS.get(settings.kind)
     if factory is None:
         problem = f"no connector is available for kind {settings.kind!r} yet; nothing was synced"
         await store.call(Store.set_sync_status, account_id, "error", problem)
-        return problem
+        return [problem]
     await store.call(Store.set_sync_status, account_id, "syncing")
+    connector = factory(settings, account_id)
     try:
-        await factory(settings, account_id).sync_once(store)
+        await connector.sync_once(store)
     except StoreError:
         raise  # the store cannot be written (disk full...): no other account can sync either
     except Exception as exc:  # one account failing must not stop the others
         await _record_failure(store, settings.kind, account_id, exc, retry_in)
-        return f"{type(exc).__name__}: {exc}"
-    await store.call(Store.set_sync_status, account_id, "idle")
-    return None
+        return [f"{type(exc).__name__}: {exc}", *await _reply_problems(store, account_id)]
+    problems = await store.call(Store.outbox_problems, account_id)
+    note = getattr(connector, "delivery_note", None)
+    await store.call(Store.set_sync_status, account_id, "idle", delivery_status(note, problems))
+    return [_reply_line(p) for p in problems if p.state in UNSENT]
+
+
+UNSENT = frozenset({"failed", "uncertain", "held", "sending"})
+
+
+async def _reply_problems(store: AsyncStore, account_id: int) -> list[str]:
+    problems = await store.call(Store.outbox_problems, account_id)
+    return [_reply_line(p) for p in problems if p.state in UNSENT]
+
+
+def _reply_line(problem: OutboxProblem) -> str:
+    subject = f" ({problem.subject})" if problem.subject else ""
+    state = problem.state if problem.state == "failed" else f"is {problem.state}"
+    # The subject and a server's answer are outsiders' text: one line, no control sequences.
+    line = f"reply in conversation #{problem.conversation_id}{subject} {state}: {problem.reason}"
+    return clean_line(line)
+
+
+def delivery_status(note: str | None, problems: Sequence[OutboxProblem]) -> str:
+    """The sync status detail: standing by, and the delivery problems, counted."""
+    parts = [note] if note else []
+    counts: dict[str, int] = {}
+    for problem in problems:
+        counts[problem.state] = counts.get(problem.state, 0) + 1
+    parts += [f"{n} {'reply' if n == 1 else 'replies'} {state}" for state, n in counts.items()]
+    copies = [p.reason for p in problems if p.state == "copy failed"]
+    if copies:
+        parts.append(copies[0])
+    return "; ".join(parts)
 
 
 async def _record_failure(

@@ -24,6 +24,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 
+from connectors.delivery import StoreLease, wait_for_due
 from connectors.ratelimit import DEFAULT_BURST, DISTRIBUTED_PAGE, RateLimiter, rates_for
 from connectors.slack_api import SlackApi, missing_scopes
 from connectors.slack_backfill import Backfill
@@ -78,15 +79,17 @@ class SlackConnector:
         self.options = options or SlackOptions()
         # Scopes the token lacks (from auth.test's x-oauth-scopes), known once a session opened.
         self.missing_scopes: list[str] = []
+        self.live = False  # live mode keeps the delivery lease between passes
+        self.delivery_note: str | None = None  # "standing by: ..." when another process sends
 
     async def sync_once(self, store: AsyncStore) -> None:
         async with self.session(store) as run:
             try:
                 problems = await run.catch_up()
             except Exception:
-                await run.deliver()  # replies need not wait for a channel that failed
+                await self._deliver(run)  # replies need not wait for a channel that failed
                 raise
-            await run.deliver()
+            await self._deliver(run)
         if problems:
             raise SlackSyncError("; ".join(problems))
 
@@ -99,29 +102,51 @@ class SlackConnector:
             granted = (await api.auth_test())["scopes"]
         return missing_scopes(granted) if granted else []
 
+    async def _deliver(self, run: SlackRun) -> None:
+        await run.deliver()
+        self.delivery_note = run.outbox.standby
+
     async def run_live(self, store: AsyncStore) -> None:
-        """Until cancelled: live events, periodic catch-up, outbox delivery."""
+        """Until cancelled: live events, periodic catch-up, and outbox delivery on a task of
+        its own, so a reply never waits behind a catch-up."""
+        self.live = True
         async with self.session(store) as run:
-            app_token = self.settings.app_token
-            if app_token is None:  # no Socket Mode without an app token: poll instead
-                await self._poll(run, asyncio.Event())
-                return
-            token = await asyncio.to_thread(app_token.read)
-            inbox = EventInbox(settle=self.options.settle)
-            socket = SocketModeClient(app_token=token, web_client=run.api.client)
-            inbox.attach(socket)
-            # The SDK retries a failed connect forever (logging each try): meanwhile we
-            # still catch up and deliver replies, by polling.
-            tasks = [
-                asyncio.create_task(socket.connect()),  # type: ignore[no-untyped-call]
-                asyncio.create_task(self._consume(run, inbox)),
-            ]
+            delivery = asyncio.create_task(self._deliver_forever(run))
             try:
-                await self._poll(run, inbox.connected)
+                await self._follow(run)
             finally:
-                for task in tasks:
-                    task.cancel()
-                await socket.close()  # type: ignore[no-untyped-call]
+                delivery.cancel()
+                await asyncio.gather(delivery, return_exceptions=True)
+                await StoreLease(store, self.account_id).release()
+
+    async def _deliver_forever(self, run: SlackRun) -> None:
+        while True:
+            await _logged("delivering the outbox", self._deliver(run))
+            standing_by = self.delivery_note is not None
+            interval = self.options.outbox_interval
+            await wait_for_due(run.store, self.account_id, interval, standing_by=standing_by)
+
+    async def _follow(self, run: SlackRun) -> None:
+        app_token = self.settings.app_token
+        if app_token is None:  # no Socket Mode without an app token: poll instead
+            await self._poll(run, asyncio.Event())
+            return
+        token = await asyncio.to_thread(app_token.read)
+        inbox = EventInbox(settle=self.options.settle)
+        socket = SocketModeClient(app_token=token, web_client=run.api.client)
+        inbox.attach(socket)
+        # The SDK retries a failed connect forever (logging each try): meanwhile we
+        # still catch up and deliver replies, by polling.
+        tasks = [
+            asyncio.create_task(socket.connect()),  # type: ignore[no-untyped-call]
+            asyncio.create_task(self._consume(run, inbox)),
+        ]
+        try:
+            await self._poll(run, inbox.connected)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await socket.close()  # type: ignore[no-untyped-call]
 
     def pacing(self) -> tuple[Mapping[str, float], int]:
         """(calls per minute per method, burst): a distributed app may not burst at all."""
@@ -164,8 +189,8 @@ class SlackConnector:
             await _logged("applying live events", run.apply_events(batch))
 
     async def _poll(self, run: SlackRun, connected: asyncio.Event) -> None:
-        """Catch up now, on every (re)connection and every catch_up_interval; deliver the
-        outbox every outbox_interval."""
+        """Catch up now, on every (re)connection and every catch_up_interval (the outbox is
+        delivered by its own task meanwhile)."""
         loop = asyncio.get_running_loop()
         catch_up_at = loop.time()
         while True:
@@ -174,9 +199,8 @@ class SlackConnector:
                 await _logged("catching up", run.catch_up())
                 run.caught_up.set()
                 catch_up_at = loop.time() + self.options.catch_up_interval
-            await _logged("delivering the outbox", run.deliver())
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(connected.wait(), self.options.outbox_interval)
+                await asyncio.wait_for(connected.wait(), catch_up_at - loop.time())
 
 
 async def _logged(what: str, work: Awaitable[object]) -> None:
@@ -217,7 +241,13 @@ class SlackRun:
             sparse=settings.distribution == "distributed",
         )
         self.post_lock = asyncio.Lock()
-        self.outbox = Outbox(api, self.account_id, self.post_lock)
+        self.outbox = Outbox(
+            api,
+            self.account_id,
+            self.post_lock,
+            release=not connector.live,
+            lease=StoreLease(store, self.account_id),
+        )
         self._catching_up = asyncio.Lock()
         self.caught_up = asyncio.Event()  # set once the first catch-up has run
 

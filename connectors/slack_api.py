@@ -104,9 +104,14 @@ class SlackApi:
             await session.close()
 
     async def _call(
-        self, method: str, send: Callable[[], Awaitable[AsyncSlackResponse]], key: str = ""
+        self,
+        method: str,
+        send: Callable[[], Awaitable[AsyncSlackResponse]],
+        key: str = "",
+        *,
+        first: bool = False,
     ) -> JSON:
-        await self.limiter.acquire(method, key)
+        await self.limiter.acquire(method, key, first=first)
         try:
             response = await send()
         except SlackApiError as exc:
@@ -178,8 +183,16 @@ class SlackApi:
         return Page(page.get("messages", []), _next_cursor(page))
 
     async def replies(
-        self, channel: str, ts: str, *, oldest: str | None, cursor: str | None, limit: int
+        self,
+        channel: str,
+        ts: str,
+        *,
+        oldest: str | None,
+        cursor: str | None,
+        limit: int,
+        first: bool = False,
     ) -> Page:
+        """`first`: for the outbox, ahead of a catch-up's calls (a reply never waits)."""
         page = await self._call(
             "conversations.replies",
             lambda: self.client.conversations_replies(
@@ -190,6 +203,7 @@ class SlackApi:
                 limit=limit,
                 include_all_metadata=True,
             ),
+            first=first,
         )
         return Page(page.get("messages", []), _next_cursor(page))
 
@@ -212,7 +226,8 @@ class SlackApi:
         user = found.get("user")
         return user if isinstance(user, dict) else None
 
-    async def post(self, channel: str, text: str, *, thread_ts: str, metadata: JSON) -> JSON:
+    async def post(self, channel: str, text: str, *, thread_ts: str | None, metadata: JSON) -> JSON:
+        """Post in the thread `thread_ts`, or (None) as a new message in the channel."""
         return await self._call(
             "chat.postMessage",
             lambda: self.poster.chat_postMessage(

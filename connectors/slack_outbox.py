@@ -1,10 +1,24 @@
-"""Agent replies from the outbox into their Slack thread: never lost, never posted twice.
+"""Agent replies from the outbox into their Slack thread: never lost, never posted twice,
+never posted in public by mistake.
 
-Each reply is claimed (`sending`) before it is posted and carries message metadata naming
-its outbox item. If we crash after Slack accepted it but before we recorded that, the item
-is still `sending` on the next run, and we look for that metadata in the thread before
-posting again. Once posted, the stored reply takes Slack's `channel:ts` as its remote id, so
-the echo Slack sends back (event or history) is recognised as the same message.
+One process at a time delivers an account (connectors/delivery.py: a lease). Each reply is
+claimed (`sending`) before it is posted and carries message metadata naming its outbox item.
+Once posted, the stored reply takes Slack's `channel:ts` as its remote id, so the echo Slack
+sends back (event or history) is recognised as the same message.
+
+Outcomes:
+- Slack refuses (`is_archived`, `channel_not_found`, 429...): nothing was posted; `failed`,
+  retried with backoff.
+- `fatal_error`, `internal_error` or HTTP 5xx: Slack documents for chat.postMessage that
+  "some aspect of the operation succeeded" may still hold
+  (https://api.slack.com/methods/chat.postMessage#errors), and a lost connection says nothing
+  either: `uncertain`. The next pass looks for the metadata in the thread
+  (conversations.replies): found, it is `sent` with that ts; not found, it is posted again,
+  once; never a blind repost. An item left `sending` by a crashed holder is probed alike.
+- the thread root was deleted by the customer and has no replies: Slack would post a
+  `thread_ts` reply top-level, in front of the whole channel. The reply is `held` ("the
+  customer deleted the message you answer") for the agent to decide: take it back
+  (`Store.take_back`) or post it in the channel (`Store.post_held_in_channel`).
 """
 
 from __future__ import annotations
@@ -12,8 +26,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 
+from connectors.delivery import DeliveryLease, StoreLease, delivering
 from connectors.slack_api import RateLimited, SlackApi
 from connectors.slack_map import remote_id
 from connectors.slack_text import escape
@@ -54,41 +70,80 @@ def _store_now(store: Store) -> float:
 
 
 class Outbox:
-    def __init__(self, api: SlackApi, account_id: int, post_lock: asyncio.Lock) -> None:
+    def __init__(
+        self,
+        api: SlackApi,
+        account_id: int,
+        post_lock: asyncio.Lock,
+        *,
+        release: bool = True,
+        lease: DeliveryLease | None = None,
+    ) -> None:
         self.api = api
         self.account_id = account_id
         # Held from posting until the store knows the reply's ts, so an echo handled
         # meanwhile finds it stored (see SlackConnector._write_echoes).
         self.post_lock = post_lock
+        self._release = release  # give the lease up after each pass (`--once`)
+        self.standby: str | None = None
+        self._lease = lease
 
-    async def deliver(self, store: AsyncStore) -> None:
-        for item in await store.call(Store.unfinished_outbox, self.account_id):
-            await self._resume(store, item)
+    async def deliver(self, store: AsyncStore, lease: DeliveryLease | None = None) -> None:
+        lease = lease or self._lease or StoreLease(store, self.account_id)
+        async with delivering(lease, "slack", release=self._release) as standby:
+            self.standby = standby
+            if standby is None:
+                await self._deliver(store, lease.holder)
+
+    async def _deliver(self, store: AsyncStore, holder: str) -> None:
+        for item in await store.call(Store.unfinished_outbox, self.account_id, holder):
+            await self._resume(store, item, holder)
         for item in await store.call(Store.due_outbox, self.account_id):
-            await self._send(store, item)
+            await self._send(store, item, holder)
 
-    async def _send(self, store: AsyncStore, item: OutboxItem) -> None:
+    async def _send(self, store: AsyncStore, item: OutboxItem, holder: str) -> None:
         thread = await self._thread(store, item)
+        if thread is None:
+            return
+        try:
+            if not item.top_level and not await self._root_alive(store, item, *thread):
+                return
+        except (SlackApiError, RateLimited) as exc:  # nothing posted: retry later
+            await self._failed(store, item, _describe(exc))
+            return
         # The claim is atomic: another runner or a cancel may have taken the item meanwhile.
-        if thread is not None and await store.call(Store.outbox_sending, item.id):
+        if await store.call(Store.outbox_sending, item.id, holder=holder):
             await self._post(store, item, *thread)
 
-    async def _resume(self, store: AsyncStore, item: OutboxItem) -> None:
-        """Left `sending` by a crash or a lost answer: post only if Slack does not have it."""
+    async def _resume(self, store: AsyncStore, item: OutboxItem, holder: str) -> None:
+        """Uncertain, or left `sending` by a holder that is gone: post only if the thread does
+        not have it, and then only once more."""
         thread = await self._thread(store, item)
         if thread is None:
             return
         channel, thread_ts = thread
         try:
             posted_ts = await self._find_posted(channel, thread_ts, item)
-        except SlackApiError as exc:  # the thread is gone or unreadable: so is our reply
-            await self._failed(store, item, _describe(exc))
+        except (SlackApiError, RateLimited) as exc:  # cannot tell: ask again next pass
+            await store.call(Store.outbox_uncertain, item.id, f"may have been posted: {exc}")
             return
-        if posted_ts is None:
-            await self._post(store, item, channel, thread_ts)
-        else:
+        if posted_ts is not None:
             key = remote_id(channel, posted_ts)
             await store.call(Store.outbox_sent_as, item.id, self.account_id, key, item.message_id)
+            return
+        if item.resends >= 1:
+            reason = "posted again once and still not in the thread: check before reposting"
+            await store.call(Store.outbox_uncertain, item.id, reason)
+            return
+        try:
+            if not item.top_level and not await self._root_alive(store, item, channel, thread_ts):
+                return
+        except (SlackApiError, RateLimited) as exc:  # still uncertain: look again next pass
+            await store.call(Store.outbox_uncertain, item.id, f"may have been posted: {exc}")
+            return
+        if await store.call(Store.outbox_sending, item.id, resuming=True, holder=holder):
+            await store.call(Store.outbox_resending, item.id)
+            await self._post(store, item, channel, thread_ts)
 
     async def _thread(self, store: AsyncStore, item: OutboxItem) -> tuple[str, str] | None:
         """(channel, thread ts) the reply goes to: the conversation's first Slack message."""
@@ -99,36 +154,87 @@ class Outbox:
         await self._failed(store, item, "the conversation has no Slack message to reply to")
         return None
 
+    async def _root_alive(self, store: AsyncStore, item: OutboxItem, channel: str, ts: str) -> bool:
+        """False (and the item held) when the message answered is gone without a thread:
+        Slack would then post the reply top-level, for the whole channel to read."""
+        try:
+            page = await self.api.replies(
+                channel, ts, oldest=None, cursor=None, limit=1, first=True
+            )
+        except SlackApiError as exc:
+            if exc.response.get("error") not in ("thread_not_found", "message_not_found"):
+                raise
+            page = None
+        first = page.items[0] if page is not None and page.items else None
+        if first is not None and str(first.get("ts")) == ts:
+            return True  # there, or a tombstone that still holds its replies
+        await store.call(Store.outbox_held, item.id, HELD_DELETED_ROOT)
+        return False
+
     async def _post(self, store: AsyncStore, item: OutboxItem, channel: str, ts: str) -> None:
         try:
             async with self.post_lock:
                 text, meta = escape(item.body), reply_metadata(item)
-                posted = await self.api.post(channel, text, thread_ts=ts, metadata=meta)
+                thread_ts = None if item.top_level else ts  # top level: the agent chose so
+                posted = await self.api.post(channel, text, thread_ts=thread_ts, metadata=meta)
                 key = remote_id(channel, str(posted["ts"]))
                 await store.call(Store.outbox_sent_as, item.id, self.account_id, key)
-        except (SlackApiError, RateLimited) as exc:
-            # Slack answered with an error: nothing was posted, so retrying is safe.
+        except SlackApiError as exc:
+            if _maybe_posted(exc):
+                await store.call(Store.outbox_uncertain, item.id, _uncertain(exc))
+            else:  # a plain refusal: nothing was posted, retrying is safe
+                await self._failed(store, item, _describe(exc))
+        except RateLimited as exc:
             await self._failed(store, item, _describe(exc))
-        # Any other failure (timeout, connection lost) leaves the item `sending`: it may have
-        # been posted, and the next pass looks in the thread before posting it again.
+        except (OSError, TimeoutError, aiohttp.ClientError) as exc:
+            await store.call(Store.outbox_uncertain, item.id, _uncertain(exc))
 
     async def _failed(self, store: AsyncStore, item: OutboxItem, error: str) -> None:
         retry_at = await store.call(_store_now) + retry_delay(item.attempts)
         await store.call(Store.outbox_failed, item.id, error, retry_at)
 
     async def _find_posted(self, channel: str, thread_ts: str, item: OutboxItem) -> str | None:
+        """The ts of our post of `item` (its metadata) in the thread, or, for a reply posted
+        top-level, in the channel since the question; None when Slack does not have it."""
         wanted = (item.id, item.message_id)
         cursor: str | None = None
         while True:
-            page = await self.api.replies(
-                channel, thread_ts, oldest=None, cursor=cursor, limit=THREAD_PAGE
-            )
+            if item.top_level:
+                page = await self.api.history(
+                    channel, oldest=thread_ts, cursor=cursor, limit=THREAD_PAGE
+                )
+            else:
+                page = await self.api.replies(
+                    channel, thread_ts, oldest=None, cursor=cursor, limit=THREAD_PAGE, first=True
+                )
             for msg in page.items:
                 if outbox_claim(msg) == wanted:
                     return str(msg["ts"])
             if page.cursor is None:
                 return None
             cursor = page.cursor
+
+
+HELD_DELETED_ROOT = "the customer deleted the message you answer"
+# chat.postMessage errors after which the message may exist all the same (Slack's docs:
+# "The server could not complete your operation(s) without encountering a catastrophic
+# error. It's possible some aspect of the operation succeeded before the error was raised.").
+MAYBE_POSTED = frozenset(
+    {"fatal_error", "internal_error", "request_timeout", "service_unavailable"}
+)
+
+
+def _maybe_posted(exc: SlackApiError) -> bool:
+    status = getattr(exc.response, "status_code", 200)
+    return exc.response.get("error") in MAYBE_POSTED or status >= 500
+
+
+def _uncertain(exc: Exception) -> str:
+    if isinstance(exc, SlackApiError):
+        what = str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
+    else:
+        what = type(exc).__name__
+    return f"may have been posted (Slack answered {what}): the thread is checked before any retry"
 
 
 def _describe(exc: Exception) -> str:

@@ -148,13 +148,17 @@ def _local(timestamp: float) -> datetime:
     return datetime.fromtimestamp(timestamp).astimezone()
 
 
+class Uncertain(Exception):
+    """The server had the whole message when the connection was lost: it may have been sent.
+    Never retried blindly: the outbox probes the Sent folder first."""
+
+
 async def send(mail: OutgoingMail, settings: ImapAccountSettings, password: str) -> None:
-    """Hand the mail to the submission server; aiosmtplib errors propagate (the caller retries)."""
+    """Hand the mail to the submission server, step by step so a lost answer to the end of
+    DATA is told apart (`Uncertain`) from a refusal or a failure before the message went over
+    (aiosmtplib errors, OSError: nothing was sent, the caller retries)."""
     security = settings.smtp_security
-    await aiosmtplib.send(
-        mail.raw,
-        sender=mail.sender,
-        recipients=list(mail.recipients),
+    client = aiosmtplib.SMTP(
         hostname=settings.smtp_host,
         port=settings.smtp_port,
         username=settings.smtp_username or settings.username,
@@ -164,3 +168,25 @@ async def send(mail: OutgoingMail, settings: ImapAccountSettings, password: str)
         tls_context=None if security == "none" else tls_context(settings.smtp_cafile),
         timeout=SMTP_TIMEOUT,
     )
+    async with client:
+        await client.mail(mail.sender)
+        await _recipients_accepted(client, mail.recipients)
+        try:
+            await client.data(mail.raw)
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
+            raise Uncertain(
+                "the connection to the mail server was lost after the reply was handed over"
+                f" ({type(exc).__name__}): it may have been sent"
+            ) from exc
+
+
+async def _recipients_accepted(client: aiosmtplib.SMTP, recipients: tuple[str, ...]) -> None:
+    """RCPT each; as sendmail does, go on when at least one was accepted."""
+    refused: list[aiosmtplib.SMTPRecipientRefused] = []
+    for recipient in recipients:
+        try:
+            await client.rcpt(recipient)
+        except aiosmtplib.SMTPRecipientRefused as exc:
+            refused.append(exc)
+    if refused and len(refused) == len(recipients):
+        raise refused[0]

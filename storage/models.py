@@ -190,6 +190,9 @@ class OutboxItem:
     next_attempt_at: float
     last_error: str | None
     created_by: str
+    outcome: str | None = None  # 'uncertain' | 'held' (storage/delivery.py)
+    resends: int = 0
+    top_level: int = 0  # Slack: post in the channel, not in the thread (the agent's choice)
 
 
 @dataclass(frozen=True, slots=True)

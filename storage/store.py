@@ -6,12 +6,14 @@ Writes are short IMMEDIATE transactions. Async callers use `storage.aio.AsyncSto
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from storage import conversation, presence, queue, rules, sync_status, undo
+from storage import conversation, delivery, presence, queue, rules, sync_status, undo
 from storage.db import connect, transaction
 from storage.ingest import ingest_one, resolve_identity
 from storage.models import (
@@ -315,8 +317,11 @@ class Store:
         close: bool = False,
         headers: dict[str, object] | None = None,
         batch: str | None = None,
+        send_delay: float = 0.0,
     ) -> int:
-        """Store an agent reply and its outbox item; the runner delivers it later."""
+        """Store an agent reply and its outbox item; the runner delivers it later.
+
+        `send_delay`: seconds before it is due (undo send: `take_back` until then)."""
         now = self.clock()
         with transaction(self.conn):
             conv = conversation.get_conversation(self.conn, conversation_id)
@@ -339,12 +344,23 @@ class Store:
                 ),
             )
             message_id = cursor.lastrowid
+            state = load_state(self.conn, conversation_id)
             self.conn.execute(
                 "INSERT INTO outbox (conversation_id, account_id, message_id, body,"
-                " next_attempt_at, created_by, created_at, batch) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (conversation_id, conv.account_id, message_id, text, now, author, now, batch),
+                " next_attempt_at, created_by, created_at, batch, state_before)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    conversation_id,
+                    conv.account_id,
+                    message_id,
+                    text,
+                    now + max(0.0, send_delay),
+                    author,
+                    now,
+                    batch,
+                    json.dumps(dataclasses.asdict(state)),
+                ),
             )
-            state = load_state(self.conn, conversation_id)
             events = ["replied", *rules.agent_replied(state, now, self.policy, close=close)]
             save_state(self.conn, conversation_id, state)
             detail: dict[str, object] = {"batch": batch} if batch else {}
@@ -352,6 +368,61 @@ class Store:
                 record_event(self.conn, conversation_id, now, author, kind, detail)
         assert message_id is not None
         return message_id
+
+    def take_back(self, message_id: int, actor: str) -> str | None:
+        """Undo send: cancel a queued reply that has not started going out (or one held, e.g.
+        its Slack question was deleted), put the conversation back as it was before it, and
+        return its text for the composer. None when it is too late (being sent, sent)."""
+        with transaction(self.conn):
+            row = self.conn.execute(
+                "SELECT id, conversation_id, body, state_before FROM outbox WHERE message_id = ?"
+                " AND status = 'queued' AND (attempts = 0 OR outcome = 'held')"
+                " AND (outcome IS NULL OR outcome = 'held')",
+                (message_id,),
+            ).fetchone()
+            if row is None:
+                return None
+            outbox_id, conversation_id, body, before = row
+            self.conn.execute(
+                "UPDATE outbox SET status = 'cancelled', outcome = NULL WHERE id = ?", (outbox_id,)
+            )
+            self.conn.execute(
+                "UPDATE messages SET delivery = 'cancelled' WHERE id = ?", (message_id,)
+            )
+            if before:
+                save_state(self.conn, conversation_id, ConvState(**json.loads(before)))
+            record_event(self.conn, conversation_id, self.clock(), actor, "reply_taken_back", {})
+        return str(body)
+
+    def post_held_in_channel(self, message_id: int, actor: str) -> bool:
+        """The agent's choice for a Slack reply held because its question was deleted: post
+        it as a new message in the channel. False if the reply is not held."""
+        now = self.clock()
+        with transaction(self.conn):
+            cursor = self.conn.execute(
+                "UPDATE outbox SET outcome = NULL, top_level = 1, last_error = NULL,"
+                " next_attempt_at = ? WHERE message_id = ? AND outcome = 'held'"
+                " AND status = 'queued'",
+                (now, message_id),
+            )
+            if cursor.rowcount != 1:
+                return False
+            conversation_id = self._scalar(
+                "SELECT conversation_id FROM messages WHERE id = ?", (message_id,)
+            )
+            record_event(self.conn, conversation_id, now, actor, "reply_to_channel", {})
+        return True
+
+    def takeable_reply(self, conversation_id: int) -> tuple[int, float] | None:
+        """(message id, when it goes out) of the conversation's newest reply still waiting
+        out its send delay: what "Undo send" takes back."""
+        row = self.conn.execute(
+            "SELECT message_id, next_attempt_at FROM outbox WHERE conversation_id = ?"
+            " AND status = 'queued' AND attempts = 0 AND outcome IS NULL AND next_attempt_at > ?"
+            " ORDER BY id DESC LIMIT 1",
+            (conversation_id, self.clock()),
+        ).fetchone()
+        return None if row is None else (int(row[0]), float(row[1]))
 
     def cancel_batch(self, batch: str, actor: str) -> int:
         """Cancel a follow-up batch's replies that have not started sending; return how many."""
@@ -379,34 +450,40 @@ class Store:
         return {r[0]: r[1] for r in rows}
 
     def due_outbox(self, account_id: int | None = None) -> list[OutboxItem]:
-        sql = "SELECT * FROM outbox WHERE status IN ('queued', 'failed') AND next_attempt_at <= ?"
+        """Items to send now: queued or failed, due, and neither uncertain nor held."""
+        sql = (
+            "SELECT * FROM outbox WHERE status IN ('queued', 'failed') AND next_attempt_at <= ?"
+            " AND outcome IS NULL"
+        )
         params: list[object] = [self.clock()]
         if account_id is not None:
             sql += " AND account_id = ?"
             params.append(account_id)
         rows = self.conn.execute(sql + " ORDER BY id", params).fetchall()
-        return [
-            OutboxItem(
-                r["id"],
-                r["conversation_id"],
-                r["account_id"],
-                r["message_id"],
-                r["body"],
-                r["status"],
-                r["attempts"],
-                r["next_attempt_at"],
-                r["last_error"],
-                r["created_by"],
-            )
-            for r in rows
-        ]
+        return [_outbox_item(r) for r in rows]
 
-    def outbox_sent(self, outbox_id: int) -> None:
+    def outbox_due_now(self, account_id: int) -> bool:
+        """Whether anything is due to send for the account (a cheap indexed look)."""
+        row = self.conn.execute(
+            "SELECT 1 FROM outbox WHERE status IN ('queued', 'failed') AND next_attempt_at <= ?"
+            " AND outcome IS NULL AND account_id = ? LIMIT 1",
+            (self.clock(), account_id),
+        ).fetchone()
+        return row is not None
+
+    def outbox_item(self, outbox_id: int) -> OutboxItem:
+        row = self.conn.execute("SELECT * FROM outbox WHERE id = ?", (outbox_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"no outbox item {outbox_id}")
+        return _outbox_item(row)
+
+    def outbox_sent(self, outbox_id: int, *, sent_copy: str | None = None) -> None:
+        """The server accepted it; `sent_copy='pending'` when a Sent-folder copy is owed."""
         with transaction(self.conn):
             self.conn.execute(
-                "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1"
-                " WHERE id = ?",
-                (self.clock(), outbox_id),
+                "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1,"
+                " outcome = NULL, claimed_by = NULL, sent_copy = ? WHERE id = ?",
+                (self.clock(), sent_copy, outbox_id),
             )
             self.conn.execute(
                 "UPDATE messages SET delivery = 'sent'"
@@ -418,9 +495,63 @@ class Store:
         with transaction(self.conn):
             self.conn.execute(
                 "UPDATE outbox SET status = 'failed', last_error = ?, next_attempt_at = ?,"
-                " attempts = attempts + 1 WHERE id = ?",
+                " attempts = attempts + 1, outcome = NULL, claimed_by = NULL WHERE id = ?",
                 (error, retry_at, outbox_id),
             )
+            # The thread shows it: a failed reply must not read "queued" (retried, then sent).
+            self.conn.execute(
+                "UPDATE messages SET delivery = 'failed'"
+                " WHERE id = (SELECT message_id FROM outbox WHERE id = ?)",
+                (outbox_id,),
+            )
+
+    # delivery lease and outcomes (storage/delivery.py) -------------------------------------
+
+    def take_lease(self, account_id: int, holder: str, ttl: float) -> str:
+        """Take or renew the account's delivery lease; return its holder (us if we got it)."""
+        with transaction(self.conn):
+            return delivery.take_lease(self.conn, account_id, holder, ttl, self.clock())
+
+    def release_lease(self, account_id: int, holder: str) -> None:
+        with transaction(self.conn):
+            delivery.release_lease(self.conn, account_id, holder)
+
+    def outbox_uncertain(self, outbox_id: int, reason: str) -> None:
+        """The server may have the reply (connection lost after DATA, Slack fatal_error...):
+        no retry until a probe of the Sent folder or thread says whether it went out."""
+        with transaction(self.conn):
+            delivery.mark_uncertain(self.conn, outbox_id, reason)
+
+    def outbox_resending(self, outbox_id: int) -> None:
+        """A probe found nothing: the one resend an uncertain reply gets is being spent. The
+        conversation records it: the customer may get the reply twice, and the agent knows."""
+        with transaction(self.conn):
+            delivery.count_resend(self.conn, outbox_id)
+            conversation_id = self._scalar(
+                "SELECT conversation_id FROM outbox WHERE id = ?", (outbox_id,)
+            )
+            detail: dict[str, object] = {"outbox_id": outbox_id}
+            record_event(self.conn, conversation_id, self.clock(), "sync", "reply_resent", detail)
+
+    def outbox_held(self, outbox_id: int, reason: str) -> bool:
+        """Keep a reply from going out as is (`reason` is shown to the agent)."""
+        with transaction(self.conn):
+            return delivery.mark_held(self.conn, outbox_id, reason)
+
+    def outbox_copy(self, outbox_id: int, state: str | None, error: str | None = None) -> None:
+        """Record the Sent-folder copy: 'pending', 'failed' (retried later) or None (done)."""
+        with transaction(self.conn):
+            delivery.set_copy(self.conn, outbox_id, state, error)
+
+    def outbox_copies_due(self, account_id: int) -> list[int]:
+        return delivery.copies_due(self.conn, account_id)
+
+    def outbox_problems(
+        self, account_id: int | None = None, *, conversation_id: int | None = None
+    ) -> list[delivery.OutboxProblem]:
+        """Replies failed, uncertain or held, and sent ones missing their Sent copy (what the
+        console shows on a conversation and `sync --once` reports)."""
+        return delivery.problems(self.conn, account_id, conversation_id)
 
     # tags, canned replies -----------------------------------------------------------------
 
@@ -571,28 +702,25 @@ class Store:
         """A queued reply with the thread before it and the contact: what an email needs."""
         return get_reply_context(self.conn, message_id)
 
-    def outbox_sending(self, outbox_id: int, *, resuming: bool = False) -> bool:
+    def outbox_sending(
+        self, outbox_id: int, *, resuming: bool = False, holder: str | None = None
+    ) -> bool:
         """Claim an item before handing it to the server: if we crash now, the item stays
         `sending`, and whoever picks it up must check whether it went out.
 
         The claim is atomic: of two runners (or a runner and a cancel), one wins; False means
-        someone else has it (or it was cancelled) and it must not be sent.
+        someone else has it (or it was cancelled) and it must not be sent. With `holder`, the
+        claim needs that holder's live delivery lease, and an item left `sending` by another
+        holder is taken (`resuming`) only once that holder's lease expired.
         """
-        allowed = "('queued', 'failed', 'sending')" if resuming else "('queued', 'failed')"
         with transaction(self.conn):
-            cursor = self.conn.execute(
-                f"UPDATE outbox SET status = 'sending' WHERE id = ? AND status IN {allowed}",
-                (outbox_id,),
-            )
-        return cursor.rowcount == 1
+            return delivery.claim(self.conn, outbox_id, holder, resuming, self.clock())
 
-    def unfinished_outbox(self, account_id: int) -> list[OutboxItem]:
-        """Items left `sending` (a crash or a lost answer): they may or may not have gone out."""
-        rows = self.conn.execute(
-            "SELECT * FROM outbox WHERE status = 'sending' AND account_id = ? ORDER BY id",
-            (account_id,),
-        ).fetchall()
-        return [OutboxItem(**{k: r[k] for k in OutboxItem.__slots__}) for r in rows]
+    def unfinished_outbox(self, account_id: int, holder: str | None = None) -> list[OutboxItem]:
+        """Items left `sending` (a crash, a lost answer, `uncertain`): they may or may not have
+        gone out. With `holder`: only those whose claimant's lease is gone (or ours)."""
+        rows = delivery.unfinished(self.conn, account_id, holder, self.clock())
+        return [_outbox_item(r) for r in rows]
 
     def outbox_sent_as(
         self, outbox_id: int, account_id: int, remote_id: str, message_id: int | None = None
@@ -612,7 +740,8 @@ class Store:
             self._drop_copy(account_id, remote_id, keep=int(row[0]))
             self.conn.execute(
                 "UPDATE outbox SET status = 'sent', sent_at = coalesce(sent_at, ?),"
-                " attempts = attempts + (status != 'sent') WHERE id = ?",
+                " attempts = attempts + (status != 'sent'), outcome = NULL, claimed_by = NULL"
+                " WHERE id = ?",
                 (self.clock(), outbox_id),
             )
             self.conn.execute(
@@ -657,3 +786,7 @@ class Store:
             detail: dict[str, object] = {"from": source_id, "into": target_id}
             for conversation_id in moved:
                 record_event(self.conn, conversation_id, now, actor, "contact_merged", detail)
+
+
+def _outbox_item(row: sqlite3.Row) -> OutboxItem:
+    return OutboxItem(**{k: row[k] for k in OutboxItem.__slots__})

@@ -182,8 +182,10 @@ async def test_live_mode_delivers_a_queued_reply(
     live = asyncio.create_task(connector.run_live(astore))
     try:
         await mail_server.wait_for_async(1, timeout=5)
-        # then copied to Sent, then marked: bounded, so a regression fails instead of hanging
+        # marked sent: bounded, so a regression fails instead of hanging
         await until_async(lambda: _outbox(store, outbox_id).status == "sent", "outbox sent")
+        # marked sent as soon as the server took it; the Sent copy follows
+        await until_async(lambda: len(dovecot.uids("Sent")) == 1, "the copy in Sent")
     finally:
         live.cancel()
         await asyncio.gather(live, return_exceptions=True)

@@ -115,7 +115,10 @@ class DovecotServer:
         password: str = "fixture-password",
         idle_notify_interval: int = 2,
         root_dir: Path | None = None,
+        sent_folder: str = "Sent",
     ) -> None:
+        """`sent_folder`: the mailbox declared `special_use = \\Sent` (RFC 6154), e.g. Gmail's
+        "[Gmail]/Sent Mail" or Exchange's "Sent Items"."""
         if ":" in user + password or "\n" in user + password:
             raise ValueError("user and password must not contain ':' or newlines (passwd-file)")
         self.host = HOST
@@ -125,6 +128,9 @@ class DovecotServer:
         self.tls_port = 0
         self._idle_notify_interval = idle_notify_interval
         self._root_dir = root_dir
+        if '"' in sent_folder or "\n" in sent_folder:
+            raise ValueError("the Sent folder name must not contain quotes or newlines")
+        self._sent_folder = sent_folder
         self._identity = _Identity.current()
         self._base: Path | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -401,7 +407,7 @@ mailbox_idle_check_interval = 1 secs
 namespace inbox {{
   inbox = yes
   separator = /
-  mailbox Sent {{
+  mailbox "{self._sent_folder}" {{
     auto = subscribe
     special_use = \\Sent
   }}

@@ -14,6 +14,7 @@ import errno
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +46,11 @@ class _State:
     received: list[ReceivedMessage] = field(default_factory=list)
     refusals_left: int = 0
     refusal_reply: str = ""
+    drops_left: int = 0  # DATA received in full, then the connection dropped, no reply
+    drop_keeps: bool = True  # whether a dropped message was accepted (recorded) all the same
+    on_accept: Callable[[bytes], None] | None = None  # e.g. a Gmail-like copy into Sent
+    hold: threading.Event | None = None  # the next DATA waits until this is set
+    holding: threading.Event = field(default_factory=threading.Event)  # a DATA is held now
 
 
 class _RecordingHandler:
@@ -55,13 +61,38 @@ class _RecordingHandler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         state = self._state
+        await self._held(state)
         with state.lock:
             if state.refusals_left > 0:
                 state.refusals_left -= 1
                 return state.refusal_reply
-            state.received.append(_record(session, envelope))
-            state.lock.notify_all()
+            drop = state.drops_left > 0
+            state.drops_left -= drop
+            if not drop or state.drop_keeps:
+                self._accept(session, envelope)
+        if drop:
+            # The whole message arrived; the answer to its final "." never leaves: the
+            # client cannot know whether we took it (a provider crashing, a NAT timeout).
+            assert server.transport is not None
+            server.transport.abort()
         return "250 2.0.0 OK: queued"
+
+    @staticmethod
+    async def _held(state: _State) -> None:
+        with state.lock:
+            release, state.hold = state.hold, None
+        if release is None:
+            return
+        state.holding.set()
+        while not release.is_set():  # polled: the event is set from the test's thread
+            await asyncio.sleep(0.01)
+
+    def _accept(self, session: Session, envelope: Envelope) -> None:
+        record = _record(session, envelope)
+        if self._state.on_accept is not None:
+            self._state.on_accept(record.data)
+        self._state.received.append(record)
+        self._state.lock.notify_all()
 
 
 def _record(session: Session, envelope: Envelope) -> ReceivedMessage:
@@ -158,6 +189,28 @@ class RecordingSMTPServer:
         with self._state.lock:
             self._state.refusals_left = n
             self._state.refusal_reply = f"{code} {text or default}"
+
+    def drop_after_data(self, n: int = 1, *, accepted: bool = True) -> None:
+        """For the next `n` messages: read all of DATA, then drop the connection without
+        answering. `accepted`: the server kept the message (it is recorded and delivered)."""
+        with self._state.lock:
+            self._state.drops_left = n
+            self._state.drop_keeps = accepted
+
+    def hold_next_data(self) -> tuple[threading.Event, threading.Event]:
+        """Keep the next DATA waiting (the message read, no answer yet) until released:
+        returns (holding, release): `holding` is set once a DATA waits, set `release` to let
+        it be answered. A sender stays mid-send as long as the test needs."""
+        release = threading.Event()
+        with self._state.lock:
+            self._state.hold = release
+            self._state.holding.clear()
+        return self._state.holding, release
+
+    def on_accept(self, hook: Callable[[bytes], None] | None) -> None:
+        """Call `hook(data)` (in the server's thread) for each message accepted, as Gmail files
+        what its SMTP accepts in the Sent folder."""
+        self._state.on_accept = hook
 
     def wait_for(self, count: int, timeout: float = 5.0) -> list[ReceivedMessage]:
         """Block until at least `count` messages were accepted; return them all.

@@ -99,6 +99,14 @@ class SlackError(Exception):
         return {"ok": False, "error": self.error, **self.extra}
 
 
+class _HttpFailure(Exception):
+    """An HTTP error status instead of a JSON answer (chat.postMessage failure mode)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+
+
 # --------------------------------------------------------------------------------------------
 # workspace model
 
@@ -1347,6 +1355,8 @@ class LocalSlack:
             body = handler(params)
         except SlackError as exc:
             body = exc.body()
+        except _HttpFailure as exc:  # chat.postMessage's 5xx after posting (delivery tests)
+            return web.Response(status=exc.status, text="upstream error", content_type="text/html")
         return web.json_response(body, headers=self._scope_headers(token))
 
     @staticmethod
@@ -1493,19 +1503,35 @@ class LocalSlack:
         page["cache_ts"] = int(time.time())
         return page
 
+    # ---- chat.postMessage (delivery: failure modes after posting, deleted thread roots) ----
+
+    def fail_posts_after_posting(self, n: int = 1, *, error: str = "fatal_error") -> None:
+        """The next `n` chat.postMessage calls post the message, then answer with an error.
+
+        Slack documents, for chat.postMessage (https://api.slack.com/methods/chat.postMessage,
+        "Errors"): `fatal_error` "The server could not complete your operation(s) without
+        encountering a catastrophic error. It's possible some aspect of the operation
+        succeeded before the error was raised.", and `internal_error` "The server could not
+        complete your operation(s) without encountering an error, likely due to a transient
+        issue on our end. It's possible some aspect of the operation succeeded before the
+        error was raised." `error` may also be "http_500" / "http_503": an HTTP 5xx with no
+        JSON body, as a gateway in front of Slack answers.
+        """
+        self._post_failures = [error] * n
+
     def _chat_post_message(self, params: JSON) -> JSON:
         self._require_scope("chat:write")
         text = params.get("text")
         if not text and not params.get("blocks") and not params.get("attachments"):
             raise SlackError("no_text")
         ch = self._postable_channel(str(params.get("channel") or ""))
-        thread_ts = params.get("thread_ts") or None
+        thread_ts = self._live_thread_ts(ch, params.get("thread_ts") or None)
         extra: JSON = {k: params[k] for k in ("blocks", "attachments", "metadata") if k in params}
         ch, msg = self.workspace.insert(
             ch.id,
             self.bot_user_id,
             str(text or ""),
-            thread_ts=str(thread_ts) if thread_ts else None,
+            thread_ts=thread_ts,
             broadcast=_is_true(params.get("reply_broadcast")),
             extra=extra,
         )
@@ -1514,8 +1540,29 @@ class LocalSlack:
         )
         # Slack echoes the app's own posts as events (with bot_id); apps must skip them.
         self._emit(self.workspace.message_event(ch, msg))
+        failures = getattr(self, "_post_failures", [])
+        if failures:  # posted all the same: see fail_posts_after_posting
+            error = failures.pop(0)
+            if error.startswith("http_"):
+                raise _HttpFailure(int(error.removeprefix("http_")))
+            raise SlackError(error)
         message = self.workspace.message_json(ch, msg)
         return {"ok": True, "channel": ch.id, "ts": msg.ts, "message": message}
+
+    @staticmethod
+    def _live_thread_ts(ch: Channel, thread_ts: object) -> str | None:
+        """The thread a reply joins; None when `thread_ts` names no message any more.
+
+        A root deleted without replies is gone (a root with replies stays as a tombstone), and
+        Slack then posts a `thread_ts` reply as a new top-level message in the channel instead
+        of rejecting it: observed against real Slack (issues 14 and 16 of this project: "a
+        Slack reply to a question the customer deleted ... lands top-level in the channel");
+        the chat.postMessage docs list no error for a `thread_ts` that names no message.
+        """
+        if not thread_ts:
+            return None
+        key = us_to_ts(ts_to_us(str(thread_ts)))
+        return key if key in ch.messages else None
 
     def _postable_channel(self, channel: str) -> Channel:
         ch = self.workspace.channel(channel)
