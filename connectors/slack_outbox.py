@@ -32,7 +32,7 @@ from slack_sdk.errors import SlackApiError
 from connectors.delivery import DeliveryLease, StoreLease, delivering
 from connectors.slack_api import RateLimited, SlackApi
 from connectors.slack_map import remote_id
-from connectors.slack_text import escape
+from connectors.slack_text import ReplyTooLong, escape, split_reply
 from storage.aio import AsyncStore
 from storage.models import OutboxItem
 from storage.store import Store
@@ -102,6 +102,11 @@ class Outbox:
             await self._send(store, item, holder)
 
     async def _send(self, store: AsyncStore, item: OutboxItem, holder: str) -> None:
+        try:
+            split_reply(item.body)  # Slack would cut past 40,000 characters: hold, never cut
+        except ReplyTooLong as exc:
+            await store.call(Store.outbox_held, item.id, f"{exc}: shorten it and send again")
+            return
         thread = await self._thread(store, item)
         if thread is None:
             return

@@ -227,3 +227,20 @@ async def test_a_second_process_stands_by_and_says_so(
     [status] = await astore.call(Store.sync_statuses)
     assert status.detail.startswith("standing by: other-host:4242:ab12cd34 delivers")
     assert await rows(astore, "SELECT status FROM outbox") == [("queued",)]
+
+
+async def test_a_reply_slack_would_cut_is_held_whole_never_posted_in_part(
+    local_slack: LocalSlack, astore: AsyncStore
+) -> None:
+    await _conversation(local_slack, astore, replied=True)
+    conversation = (await rows(astore, "SELECT conversation_id FROM messages LIMIT 1"))[0][0]
+    await _queue_reply(astore, conversation, "word " * 8_001)  # 40,004 characters once stripped
+
+    await (await connector(local_slack, astore)).sync_once(astore)
+
+    assert local_slack.posted == []
+    [(status, outcome, error)] = await rows(
+        astore, "SELECT status, outcome, last_error FROM outbox"
+    )
+    assert (status, outcome) == ("queued", "held")
+    assert "40,004 characters" in error and "at most 40,000" in error
