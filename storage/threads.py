@@ -1,0 +1,225 @@
+"""Which conversation a message joins, who may join one, and merging (issues 14 and 15).
+
+Contract:
+
+- `thread_links` holds, per account, every id a conversation's messages are or point at
+  (Message-ID, In-Reply-To, References). These are JWZ's containers, kept for ids never
+  stored too: replies to a message we never saw find each other through the id they share,
+  and a parent arriving after its replies finds the conversations they formed.
+- A message's candidates are the conversations linked to its parent refs (most specific
+  first, the oldest conversation first for one ref), then those linked to its own id (replies
+  that came before it). A split (`thread_splits`) wins over both.
+- Email membership: a candidate takes a message only when the message is ours (direction
+  out: our Sent folder or our outbox), from one of our agents, or its sender is a
+  participant: an identity of the conversation's contact, an address on From/To/Cc of its
+  messages, or the list both came through (List-Id: anyone on a public list may answer).
+  Slack threads have no such rule (the workspace is the boundary).
+- The message joins the first candidate that takes it. The other candidates that take it
+  are merged into that one when their contact may write there too (a late parent re-threads
+  what its replies formed; a stranger's conversation never merges into a customer's one).
+  Each merge is a `merged` event in the surviving conversation naming what moved.
+- No candidate takes it but one exists: the subject fallback (same contact, so the sender is
+  a participant by construction), else a new conversation that `refers_to` the candidate;
+  only the message's own id is linked then, so references never pull the outsider's
+  conversation into the customer's thread later.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from storage.models import InboundMessage
+from storage.state import record_event
+
+LIST_PREFIX = "list:"
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    conversation_id: int  # 0: start a new conversation
+    reason: str
+    refers_to: int | None = None
+    merge: tuple[int, ...] = ()  # conversations to fold into `conversation_id`
+
+    @property
+    def refused(self) -> bool:
+        return self.refers_to is not None
+
+
+def place(conn: sqlite3.Connection, msg: InboundMessage, contact_id: int) -> Placement:
+    """Where `msg` goes; nothing is written."""
+    split = _split_target(conn, msg)
+    if split is not None:
+        return Placement(split[0], f"refers to {split[1]} (remembered from a split)")
+    candidates = _candidates(conn, msg)
+    taking = [(conv, ref) for conv, ref in candidates if takes(conn, conv, msg)]
+    if taking:
+        target, ref = taking[0]
+        merge = tuple(conv for conv, _ in taking[1:] if _may_merge(conn, conv, target))
+        return Placement(target, f"refers to {ref}", merge=merge)
+    fallback = same_subject(conn, msg, contact_id)
+    if fallback is not None:
+        return fallback
+    if candidates:
+        conv, ref = candidates[0]
+        who = msg.author.address
+        reason = f"refers to #{conv} ({ref}), but {who} is not one of its participants"
+        return Placement(0, reason, refers_to=conv)
+    return Placement(0, "new conversation")
+
+
+def same_subject(
+    conn: sqlite3.Connection, msg: InboundMessage, contact_id: int
+) -> Placement | None:
+    """The subject fallback: same account, contact and group key within the window."""
+    if not msg.group_key or msg.group_window <= 0:
+        return None
+    row = conn.execute(
+        "SELECT id FROM conversations WHERE account_id = ? AND contact_id = ?"
+        " AND group_key = ? AND last_message_at BETWEEN ? AND ?"
+        " ORDER BY last_message_at DESC LIMIT 1",
+        # Both sides of the window: a late-arriving older message must not join a
+        # conversation that only started long after it.
+        (
+            msg.account_id,
+            contact_id,
+            msg.group_key,
+            msg.sent_at - msg.group_window,
+            msg.sent_at + msg.group_window,
+        ),
+    ).fetchone()
+    if row is None:
+        return None
+    why = f"same contact and {msg.group_key!r} within {msg.group_window:g}s"
+    return Placement(int(row[0]), why)
+
+
+def _split_target(conn: sqlite3.Connection, msg: InboundMessage) -> tuple[int, str] | None:
+    for ref in _own_and_parents(msg):
+        row = conn.execute(
+            "SELECT conversation_id FROM thread_splits WHERE account_id = ? AND ref = ?",
+            (msg.account_id, ref),
+        ).fetchone()
+        if row is not None:
+            return int(row[0]), ref
+    return None
+
+
+def _own_and_parents(msg: InboundMessage) -> list[str]:
+    own = [msg.thread_ref] if msg.thread_ref else []
+    return [*own, *msg.parent_refs]
+
+
+def _candidates(conn: sqlite3.Connection, msg: InboundMessage) -> list[tuple[int, str]]:
+    refs = [*msg.parent_refs, *([msg.thread_ref] if msg.thread_ref else [])]
+    found: dict[int, str] = {}
+    for ref in refs:
+        rows = conn.execute(
+            "SELECT conversation_id FROM thread_links WHERE account_id = ? AND ref = ?"
+            " ORDER BY conversation_id",
+            (msg.account_id, ref),
+        )
+        for (conv,) in rows:
+            found.setdefault(int(conv), ref)
+    return list(found.items())
+
+
+def takes(conn: sqlite3.Connection, conversation_id: int, msg: InboundMessage) -> bool:
+    """Whether the conversation lets `msg` in (see the module docstring)."""
+    if msg.channel != "email" or msg.direction != "in" or msg.from_agent:
+        return True
+    keys = [msg.author.address, *(p for p in msg.participants if p.startswith(LIST_PREFIX))]
+    marks = ",".join("?" * len(keys))
+    row = conn.execute(
+        "SELECT 1 FROM conversation_participants WHERE conversation_id = ?"
+        f" AND address IN ({marks})"
+        " UNION ALL SELECT 1 FROM identities i JOIN conversations v ON v.contact_id = i.contact_id"
+        " WHERE v.id = ? AND i.kind = 'email' AND i.address = ? LIMIT 1",
+        (conversation_id, *keys, conversation_id, msg.author.address),
+    ).fetchone()
+    return row is not None
+
+
+def _may_merge(conn: sqlite3.Connection, source: int, target: int) -> bool:
+    """Whether `source`'s contact could write in `target` (or both are one list's threads)."""
+    row = conn.execute(
+        "SELECT 1 FROM conversations s JOIN conversations t ON t.id = ?"
+        " WHERE s.id = ? AND s.channel = t.channel AND s.account_id = t.account_id AND ("
+        "  s.contact_id = t.contact_id"
+        "  OR EXISTS (SELECT 1 FROM identities i JOIN conversation_participants p"
+        "   ON p.address = i.address AND p.conversation_id = t.id"
+        "   WHERE i.contact_id = s.contact_id AND i.kind = 'email')"
+        "  OR EXISTS (SELECT 1 FROM conversation_participants a JOIN conversation_participants b"
+        "   ON a.address = b.address WHERE a.conversation_id = s.id AND b.conversation_id = t.id"
+        "   AND a.address LIKE 'list:%'))",
+        (target, source),
+    ).fetchone()
+    return row is not None
+
+
+def record(
+    conn: sqlite3.Connection, msg: InboundMessage, conversation_id: int, placement: Placement
+) -> None:
+    """Links and participants a stored message adds to its conversation."""
+    refs = [msg.thread_ref] if msg.thread_ref else []
+    if not placement.refused:
+        refs += msg.parent_refs
+    conn.executemany(
+        "INSERT OR IGNORE INTO thread_links (account_id, ref, conversation_id) VALUES (?, ?, ?)",
+        [(msg.account_id, ref, conversation_id) for ref in refs],
+    )
+    add_participants(conn, conversation_id, msg.participants)
+
+
+def add_participants(conn: sqlite3.Connection, conversation_id: int, found: Iterable[str]) -> None:
+    conn.executemany(
+        "INSERT OR IGNORE INTO conversation_participants (conversation_id, address) VALUES (?, ?)",
+        [(conversation_id, address) for address in found if address],
+    )
+
+
+def _referencing_tables(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    """(table, column) of every foreign key onto conversations, whoever added the table."""
+    tables = conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'conversations'"
+        " AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'messages_fts%'"
+    ).fetchall()
+    found = []
+    for (table,) in tables:
+        for fk in conn.execute("SELECT * FROM pragma_foreign_key_list(?)", (table,)):
+            if fk["table"] == "conversations":
+                found.append((str(table), str(fk["from"])))
+    return found
+
+
+def merge_conversations(
+    conn: sqlite3.Connection, source: int, target: int, *, at: float, actor: str, why: str
+) -> list[int]:
+    """Move everything of `source` into `target` and delete `source`; returns the moved
+    message ids. The caller recomputes the target's state. Rows that cannot move (a second
+    draft for one conversation) are dropped with the source."""
+    moved = [
+        int(r[0])
+        for r in conn.execute(
+            "SELECT id FROM messages WHERE conversation_id = ? ORDER BY id", (source,)
+        )
+    ]
+    subject = conn.execute("SELECT subject FROM conversations WHERE id = ?", (source,)).fetchone()
+    for table, column in _referencing_tables(conn):
+        conn.execute(
+            f'UPDATE OR IGNORE "{table}" SET "{column}" = ? WHERE "{column}" = ?',
+            (target, source),
+        )
+        conn.execute(f'DELETE FROM "{table}" WHERE "{column}" = ?', (source,))
+    conn.execute("UPDATE messages SET refers_to = ? WHERE refers_to = ?", (target, source))
+    conn.execute("DELETE FROM conversations WHERE id = ?", (source,))
+    detail: dict[str, object] = {
+        "from": source,
+        "subject": "" if subject is None else subject[0],
+        "messages": moved,
+        "why": why,
+    }
+    record_event(conn, target, at, actor, "merged", detail)
+    return moved
