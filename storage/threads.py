@@ -13,15 +13,21 @@ Contract:
   out: our Sent folder or our outbox), from one of our agents, or its sender is a
   participant: an identity of the conversation's contact, an address on From/To/Cc of its
   messages, or the list both came through (List-Id: anyone on a public list may answer).
+  A parent arriving after the replies that answered it is a participant by definition, but
+  only while its id is a ghost (no stored message has it): a message reusing a stored
+  Message-ID never gets in that way.
   Slack threads have no such rule (the workspace is the boundary).
 - The message joins the first candidate that takes it. The other candidates that take it
   are merged into that one when their contact may write there too (a late parent re-threads
   what its replies formed; a stranger's conversation never merges into a customer's one).
   Each merge is a `merged` event in the surviving conversation naming what moved.
-- No candidate takes it but one exists: the subject fallback (same contact, so the sender is
-  a participant by construction), else a new conversation that `refers_to` the candidate;
-  only the message's own id is linked then, so references never pull the outsider's
-  conversation into the customer's thread later.
+- No candidate takes it: the subject fallback, same contact (so the sender is a participant
+  by construction) and a subject key any of the conversation's messages had (a "subject "
+  link), within the window; every conversation it matches is merged into the most recent.
+  A message without references that joins by its id bridges its subject's conversations
+  too. So the result does not depend on delivery order. Else, when a candidate exists, a
+  new conversation that `refers_to` it; its ids are linked to it as usual: the membership
+  and merge rules, not missing links, keep it apart from the customer's.
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ from storage.models import InboundMessage
 from storage.state import record_event
 
 LIST_PREFIX = "list:"
+# thread_links rows for a message's subject key (never a usable Message-ID: it has a space).
+SUBJECT_LINK = "subject "
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,14 +62,23 @@ def place(conn: sqlite3.Connection, msg: InboundMessage, contact_id: int) -> Pla
     if split is not None:
         return Placement(split[0], f"refers to {split[1]} (remembered from a split)")
     candidates = _candidates(conn, msg)
-    taking = [(conv, ref) for conv, ref in candidates if takes(conn, conv, msg)]
+    answered = _answered_by(conn, msg)
+    taking = [(conv, ref) for conv, ref in candidates if conv in answered or takes(conn, conv, msg)]
     if taking:
         target, ref = taking[0]
-        merge = tuple(conv for conv, _ in taking[1:] if _may_merge(conn, conv, target))
-        return Placement(target, f"refers to {ref}", merge=merge)
-    fallback = same_subject(conn, msg, contact_id)
-    if fallback is not None:
-        return fallback
+        others = [conv for conv, _ in taking[1:]]
+        if not msg.parent_refs:  # a root bridges its subject's conversations too
+            others += subject_matches(conn, msg, contact_id)
+        merge = [c for c in dict.fromkeys(others) if c != target and _may_merge(conn, c, target)]
+        return Placement(target, f"refers to {ref}", merge=tuple(merge))
+    matches = subject_matches(conn, msg, contact_id)
+    if matches:
+        why = f"same contact and {msg.group_key!r} within {msg.group_window:g}s"
+        # A message within the window of two such conversations bridges them: one
+        # conversation, whichever order the mail came in. (Email only: Slack keeps its
+        # conversations as the channel's windows formed them.)
+        bridged = tuple(matches[1:]) if msg.channel == "email" else ()
+        return Placement(matches[0], why, merge=bridged)
     if candidates:
         conv, ref = candidates[0]
         who = msg.author.address
@@ -70,30 +87,29 @@ def place(conn: sqlite3.Connection, msg: InboundMessage, contact_id: int) -> Pla
     return Placement(0, "new conversation")
 
 
-def same_subject(
-    conn: sqlite3.Connection, msg: InboundMessage, contact_id: int
-) -> Placement | None:
-    """The subject fallback: same account, contact and group key within the window."""
+def subject_matches(conn: sqlite3.Connection, msg: InboundMessage, contact_id: int) -> list[int]:
+    """The subject fallback: conversations of the same account and contact within the window
+    whose key, or (email) the key of any of their messages, is the message's; newest first."""
     if not msg.group_key or msg.group_window <= 0:
-        return None
-    row = conn.execute(
-        "SELECT id FROM conversations WHERE account_id = ? AND contact_id = ?"
-        " AND group_key = ? AND last_message_at BETWEEN ? AND ?"
-        " ORDER BY last_message_at DESC LIMIT 1",
+        return []
+    rows = conn.execute(
+        "SELECT id FROM conversations v WHERE account_id = ? AND contact_id = ?"
+        " AND last_message_at BETWEEN ? AND ? AND (group_key = ? OR EXISTS (SELECT 1"
+        "  FROM thread_links l WHERE l.account_id = v.account_id AND l.ref = ?"
+        "  AND l.conversation_id = v.id))"
+        " ORDER BY last_message_at DESC, id",
         # Both sides of the window: a late-arriving older message must not join a
         # conversation that only started long after it.
         (
             msg.account_id,
             contact_id,
-            msg.group_key,
             msg.sent_at - msg.group_window,
             msg.sent_at + msg.group_window,
+            msg.group_key,
+            SUBJECT_LINK + msg.group_key,
         ),
-    ).fetchone()
-    if row is None:
-        return None
-    why = f"same contact and {msg.group_key!r} within {msg.group_window:g}s"
-    return Placement(int(row[0]), why)
+    ).fetchall()
+    return [int(r[0]) for r in rows]
 
 
 def _split_target(conn: sqlite3.Connection, msg: InboundMessage) -> tuple[int, str] | None:
@@ -124,6 +140,27 @@ def _candidates(conn: sqlite3.Connection, msg: InboundMessage) -> list[tuple[int
         for (conv,) in rows:
             found.setdefault(int(conv), ref)
     return list(found.items())
+
+
+def _answered_by(conn: sqlite3.Connection, msg: InboundMessage) -> set[int]:
+    """Conversations whose replies answered this message, so far unseen (a ghost id).
+
+    Its sender is a participant there by definition (someone answered them). Only while no
+    stored message has that id: a second message claiming a stored id is no one's parent.
+    """
+    if not msg.thread_ref:
+        return set()
+    stored = conn.execute(
+        "SELECT 1 FROM messages WHERE account_id = ? AND thread_ref = ? LIMIT 1",
+        (msg.account_id, msg.thread_ref),
+    ).fetchone()
+    if stored is not None:
+        return set()
+    rows = conn.execute(
+        "SELECT conversation_id FROM thread_links WHERE account_id = ? AND ref = ?",
+        (msg.account_id, msg.thread_ref),
+    )
+    return {int(r[0]) for r in rows}
 
 
 def takes(conn: sqlite3.Connection, conversation_id: int, msg: InboundMessage) -> bool:
@@ -163,9 +200,9 @@ def record(
     conn: sqlite3.Connection, msg: InboundMessage, conversation_id: int, placement: Placement
 ) -> None:
     """Links and participants a stored message adds to its conversation."""
-    refs = [msg.thread_ref] if msg.thread_ref else []
-    if not placement.refused:
-        refs += msg.parent_refs
+    refs = [*([msg.thread_ref] if msg.thread_ref else []), *msg.parent_refs]
+    if msg.channel == "email" and msg.group_key:
+        refs.append(SUBJECT_LINK + msg.group_key)
     conn.executemany(
         "INSERT OR IGNORE INTO thread_links (account_id, ref, conversation_id) VALUES (?, ?, ?)",
         [(msg.account_id, ref, conversation_id) for ref in refs],
