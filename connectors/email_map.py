@@ -37,6 +37,7 @@ from storage.models import AttachmentIn, IdentityRef, InboundMessage
 _SHOWN_ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # List-Id: Name <id>, possibly folded; never reads on into the next header.
 _LIST_ID = re.compile(rb"(?im)^list-id:(?:[^<\r\n]|\r?\n[ \t]){0,300}<([^<>\s]{1,250})>")
+_LIST_POST = re.compile(rb"(?im)^list-post:(?:[^<\r\n]|\r?\n[ \t]){0,300}<mailto:([^<>?\s]{1,250})")
 _MAX_HEADER_SCAN = 64_000
 UNKNOWN_SENDER = IdentityRef("email", "unknown-sender", "Unknown sender")
 UNDISCLOSED = IdentityRef("email", "undisclosed-recipients", "Undisclosed recipients")
@@ -160,20 +161,21 @@ def _spoofing(sender: Address | None, ours: str) -> str | None:
 def _participants(parsed: ParsedMessage, raw: bytes, ours: str) -> tuple[str, ...]:
     people = [a.email for a in (*_one(parsed.sender), *parsed.to, *parsed.cc)]
     found = [a for a in people if a and a != ours]
-    listed = list_id(raw)
-    return tuple(dict.fromkeys([*found, *([f"list:{listed}"] if listed else [])]))
+    lists = [f"list:{name}" for name in list_names(raw)]
+    return tuple(dict.fromkeys([*found, *lists]))
 
 
 def _one(address: Address | None) -> tuple[Address, ...]:
     return () if address is None else (address,)
 
 
-def list_id(raw: bytes) -> str | None:
-    """The List-Id (RFC 2919) of the header section, lowercased, or None."""
+def list_names(raw: bytes) -> list[str]:
+    """The List-Id (RFC 2919) and the List-Post address (RFC 2369) of list mail, lowercased:
+    a reply sent to the list's address (without a List-Id yet) is known by the second."""
     ends = [i for i in (raw.find(b"\n\n"), raw.find(b"\r\n\r\n")) if i >= 0]
-    head = raw[: min(ends)] if ends else raw
-    found = _LIST_ID.search(head[:_MAX_HEADER_SCAN])
-    return None if found is None else found.group(1).decode("ascii", "replace").lower()
+    head = (raw[: min(ends)] if ends else raw)[:_MAX_HEADER_SCAN]
+    found = [m.group(1) for pattern in (_LIST_ID, _LIST_POST) for m in pattern.finditer(head)]
+    return list(dict.fromkeys(f.decode("ascii", "replace").lower() for f in found))
 
 
 def _fingerprint(remote_id: str, parsed: ParsedMessage) -> str:

@@ -22,6 +22,9 @@ from storage.policy import InboxPolicy
 from storage.rules import ConvState
 from storage.state import load_state, record_event, save_state
 
+# Rounds of merging back conversations once kept out (each round can admit more people).
+MAX_READMISSIONS = 5
+
 
 def resolve_identity(
     conn: sqlite3.Connection, ref: IdentityRef, policy: InboxPolicy, now: float
@@ -197,6 +200,12 @@ def ingest_one(
     threads.record(conn, msg, conversation_id, placement)
     for source in placement.merge:
         _merge(conn, source, conversation_id, msg, now)
+    for _ in range(MAX_READMISSIONS):
+        waiting = threads.readmitted(conn, conversation_id)
+        if not waiting:
+            break
+        for source in waiting:
+            _merge(conn, source, conversation_id, msg, now)
     state = load_state(conn, conversation_id)
     actor = "customer" if msg.direction == "in" else msg.author.display_name or "agent"
     for kind in apply_message_rules(state, msg, policy):

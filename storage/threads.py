@@ -12,10 +12,10 @@ Contract:
 - Email membership: a candidate takes a message only when the message is ours (direction
   out: our Sent folder or our outbox), from one of our agents, or its sender is a
   participant: an identity of the conversation's contact, an address on From/To/Cc of its
-  messages, or the list both came through (List-Id: anyone on a public list may answer).
-  A parent arriving after the replies that answered it is a participant by definition, but
-  only while its id is a ghost (no stored message has it): a message reusing a stored
-  Message-ID never gets in that way.
+  messages, or the list both came through (List-Id, or a message sent to the conversation's
+  List-Post address: anyone on a public list may answer in its threads).
+  A parent arriving after replies to it joins them when they would have been let in had it
+  come first (see `_answered_by`), so membership does not depend on the delivery order.
   Slack threads have no such rule (the workspace is the boundary).
 - The message joins the first candidate that takes it. The other candidates that take it
   are merged into that one when their contact may write there too (a late parent re-threads
@@ -27,7 +27,9 @@ Contract:
   A message without references that joins by its id bridges its subject's conversations
   too. So the result does not depend on delivery order. Else, when a candidate exists, a
   new conversation that `refers_to` it; its ids are linked to it as usual: the membership
-  and merge rules, not missing links, keep it apart from the customer's.
+  and merge rules, not missing links, keep it apart from the customer's. When the sender
+  later becomes a participant there (put on Cc), that conversation is merged in
+  (`readmitted`), as it would have joined had the mail come in the other order.
 """
 
 from __future__ import annotations
@@ -69,7 +71,13 @@ def place(conn: sqlite3.Connection, msg: InboundMessage, contact_id: int) -> Pla
         others = [conv for conv, _ in taking[1:]]
         if not msg.parent_refs:  # a root bridges its subject's conversations too
             others += subject_matches(conn, msg, contact_id)
-        merge = [c for c in dict.fromkeys(others) if c != target and _may_merge(conn, c, target)]
+        # Threads of replies to this message merge freely: had it come first, each reply
+        # would have joined it. Others only when their contact may write in the target.
+        merge = [
+            c
+            for c in dict.fromkeys(others)
+            if c != target and (c in answered or _may_merge(conn, c, target))
+        ]
         return Placement(target, f"refers to {ref}", merge=tuple(merge))
     matches = subject_matches(conn, msg, contact_id)
     if matches:
@@ -143,10 +151,13 @@ def _candidates(conn: sqlite3.Connection, msg: InboundMessage) -> list[tuple[int
 
 
 def _answered_by(conn: sqlite3.Connection, msg: InboundMessage) -> set[int]:
-    """Conversations whose replies answered this message, so far unseen (a ghost id).
+    """Conversations holding replies to this message, which arrives after them.
 
-    Its sender is a participant there by definition (someone answered them). Only while no
-    stored message has that id: a second message claiming a stored id is no one's parent.
+    It joins one when the order could have been the other way round: had it come first,
+    those replies would have been let in (one is ours, or by someone on its From/To/Cc, or
+    they share its list). So membership does not depend on the delivery order. Only while
+    its id is a ghost (no stored message has it): a second message claiming a stored id is
+    no one's parent.
     """
     if not msg.thread_ref:
         return set()
@@ -156,9 +167,20 @@ def _answered_by(conn: sqlite3.Connection, msg: InboundMessage) -> set[int]:
     ).fetchone()
     if stored is not None:
         return set()
+    people = [p for p in msg.participants if not p.startswith(LIST_PREFIX)] or [""]
+    lists = [p for p in msg.participants if p.startswith(LIST_PREFIX)]
+    # ...and a reply sent to the list's address (List-Post) without list headers of its own.
+    lists += [p[len(LIST_PREFIX) :] for p in lists]
+    lists += [LIST_PREFIX + p.replace("@", ".") for p in people if p] or [""]
     rows = conn.execute(
-        "SELECT conversation_id FROM thread_links WHERE account_id = ? AND ref = ?",
-        (msg.account_id, msg.thread_ref),
+        "SELECT l.conversation_id FROM thread_links l WHERE l.account_id = ? AND l.ref = ?"
+        " AND (EXISTS (SELECT 1 FROM messages m LEFT JOIN identities i"
+        "  ON i.id = m.author_identity_id WHERE m.conversation_id = l.conversation_id"
+        f"  AND (m.direction = 'out' OR i.address IN ({','.join('?' * len(people))})))"
+        "  OR EXISTS (SELECT 1 FROM conversation_participants p"
+        "  WHERE p.conversation_id = l.conversation_id"
+        f"  AND p.address IN ({','.join('?' * len(lists))})))",
+        (msg.account_id, msg.thread_ref, *people, *lists),
     )
     return {int(r[0]) for r in rows}
 
@@ -167,7 +189,12 @@ def takes(conn: sqlite3.Connection, conversation_id: int, msg: InboundMessage) -
     """Whether the conversation lets `msg` in (see the module docstring)."""
     if msg.channel != "email" or msg.direction != "in" or msg.from_agent:
         return True
-    keys = [msg.author.address, *(p for p in msg.participants if p.startswith(LIST_PREFIX))]
+    lists = [p for p in msg.participants if p.startswith(LIST_PREFIX)]
+    # Sent to a list's address (List-Post) the conversation came through: a public thread.
+    # (by its List-Post address, or an address that spells its List-Id: dev@x.org for dev.x.org)
+    people = [p for p in msg.participants if not p.startswith(LIST_PREFIX)]
+    posted = [LIST_PREFIX + p for p in people] + [LIST_PREFIX + p.replace("@", ".") for p in people]
+    keys = [msg.author.address, *lists, *posted]
     marks = ",".join("?" * len(keys))
     row = conn.execute(
         "SELECT 1 FROM conversation_participants WHERE conversation_id = ?"
@@ -215,6 +242,18 @@ def add_participants(conn: sqlite3.Connection, conversation_id: int, found: Iter
         "INSERT OR IGNORE INTO conversation_participants (conversation_id, address) VALUES (?, ?)",
         [(conversation_id, address) for address in found if address],
     )
+
+
+def readmitted(conn: sqlite3.Connection, conversation_id: int) -> list[int]:
+    """Conversations of mail once kept out of this one whose contact may now write here
+    (someone here put them on Cc since): had the mail come in the other order, they would
+    have joined. So membership does not depend on the delivery order."""
+    rows = conn.execute(
+        "SELECT DISTINCT conversation_id FROM messages WHERE refers_to = ?"
+        " AND conversation_id != ?",
+        (conversation_id, conversation_id),
+    ).fetchall()
+    return [int(r[0]) for r in rows if _may_merge(conn, int(r[0]), conversation_id)]
 
 
 def _referencing_tables(conn: sqlite3.Connection) -> list[tuple[str, str]]:
