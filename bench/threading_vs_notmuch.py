@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.notmuch_oracle import (  # noqa: E402
+from tests.notmuch_oracle import (
     notmuch_threads,
     our_conversations,
     splits,
