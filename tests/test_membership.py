@@ -66,7 +66,7 @@ class Mailbox:
         items = []
         for data in mails:
             self.uid += 1
-            items.append(to_inbound(Fetched(self.uid, 1_772_443_800.0, data), ctx))
+            items.append(to_inbound(Fetched(self.uid, None, data), ctx))
         return [r.conversation_id for r in self.store.ingest(items)]
 
     def row(self, remote_id: str) -> sqlite3.Row:
