@@ -197,10 +197,10 @@ def ingest_one(
     placement = threads.place(conn, msg, contact_id)
     conversation_id = placement.conversation_id or _new_conversation(conn, msg, contact_id, now)
     message_id = _insert_message(conn, msg, conversation_id, author_identity, placement, now)
-    threads.record(conn, msg, conversation_id, placement)
+    newcomers = threads.record(conn, msg, conversation_id, placement)
     for source in placement.merge:
         _merge(conn, source, conversation_id, msg, now)
-    for _ in range(MAX_READMISSIONS):
+    for _ in range(MAX_READMISSIONS if newcomers or placement.merge else 0):
         waiting = threads.readmitted(conn, conversation_id)
         if not waiting:
             break

@@ -225,8 +225,9 @@ def _may_merge(conn: sqlite3.Connection, source: int, target: int) -> bool:
 
 def record(
     conn: sqlite3.Connection, msg: InboundMessage, conversation_id: int, placement: Placement
-) -> None:
-    """Links and participants a stored message adds to its conversation."""
+) -> int:
+    """Links and participants a stored message adds to its conversation; returns how many
+    participants are new there (none: no kept-out conversation can be let in now)."""
     refs = [*([msg.thread_ref] if msg.thread_ref else []), *msg.parent_refs]
     if msg.channel == "email" and msg.group_key:
         refs.append(SUBJECT_LINK + msg.group_key)
@@ -234,14 +235,15 @@ def record(
         "INSERT OR IGNORE INTO thread_links (account_id, ref, conversation_id) VALUES (?, ?, ?)",
         [(msg.account_id, ref, conversation_id) for ref in refs],
     )
-    add_participants(conn, conversation_id, msg.participants)
+    return add_participants(conn, conversation_id, msg.participants)
 
 
-def add_participants(conn: sqlite3.Connection, conversation_id: int, found: Iterable[str]) -> None:
-    conn.executemany(
+def add_participants(conn: sqlite3.Connection, conversation_id: int, found: Iterable[str]) -> int:
+    cursor = conn.executemany(
         "INSERT OR IGNORE INTO conversation_participants (conversation_id, address) VALUES (?, ?)",
         [(conversation_id, address) for address in found if address],
     )
+    return max(cursor.rowcount, 0)
 
 
 def readmitted(conn: sqlite3.Connection, conversation_id: int) -> list[int]:

@@ -63,3 +63,6 @@ INSERT OR IGNORE INTO conversation_participants (conversation_id, address)
     FROM messages m JOIN conversations c ON c.id = m.conversation_id,
          json_each(m.headers, '$.cc') j
     WHERE c.channel = 'email' AND json_valid(m.headers) AND j.type = 'array';
+
+-- Conversations kept out of another one are looked up on every message stored there.
+CREATE INDEX messages_refers_to ON messages(refers_to) WHERE refers_to IS NOT NULL;
