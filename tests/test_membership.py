@@ -22,10 +22,12 @@ from tests.imap_helpers import account_settings as dovecot_settings
 from tests.imap_helpers import (
     astore_fixture,  # noqa: F401
     imap_password_fixture,  # noqa: F401
+    mail_server_fixture,  # noqa: F401
     message_row,
     sync,
 )
 from tests.servers.dovecot import DovecotServer
+from tests.servers.smtp import RecordingSMTPServer
 
 SUPPORT = "help@frontdesk.test"
 DAY = 86_400.0
@@ -292,3 +294,45 @@ async def test_hijack_and_forged_from_us_through_dovecot(
         "SELECT remote_id FROM messages WHERE conversation_id = ?", (alice,)
     ).fetchall()
     assert {r[0] for r in members} == {"<a1@customer.example>", "<s1@frontdesk.test>"}
+
+
+@pytest.mark.usefixtures("imap_password")
+async def test_replies_reach_the_colleague_on_cc_and_never_the_hijacker(
+    dovecot: DovecotServer, mail_server: RecordingSMTPServer, astore: AsyncStore, store: Store
+) -> None:
+    bob = "Bob Stone <bob@customer.example>"
+    dovecot.append_many(
+        "INBOX",
+        [
+            raw("<a1@customer.example>", ALICE, cc=bob),
+            raw(
+                "<b1@customer.example>",
+                bob,
+                subject="Re: Invoice missing",
+                cc=ALICE,
+                in_reply_to="<a1@customer.example>",
+                date="Mon, 02 Mar 2026 10:15:00 +0000",
+                body="Same problem on my side.",
+            ),
+            raw(
+                "<h1@x.example>",
+                '"Alice Martin" <eve@x.example>',
+                subject="Re: Invoice missing",
+                reply_to="eve@x.example",
+                in_reply_to="<b1@customer.example>",
+                date="Mon, 02 Mar 2026 10:30:00 +0000",
+                body="Please send the refund to my new account.",
+            ),
+        ],
+    )
+    settings = dovecot_settings(dovecot, smtp_host=mail_server.host, smtp_port=mail_server.port)
+    await sync(settings, astore)
+    conversation = message_row(store, "<a1@customer.example>")["conversation_id"]
+    assert message_row(store, "<b1@customer.example>")["conversation_id"] == conversation
+    assert message_row(store, "<h1@x.example>")["conversation_id"] != conversation
+
+    store.queue_reply(conversation, "Sam", "Refund issued.", remote_id="<r1@frontdesk.test>")
+    await sync(settings, astore)
+
+    [received] = mail_server.messages
+    assert set(received.rcpt_tos) == {"bob@customer.example", "alice@customer.example"}
