@@ -49,20 +49,29 @@ INSERT OR IGNORE INTO thread_links (account_id, ref, conversation_id)
     FROM messages m JOIN conversations c ON c.id = m.conversation_id
     WHERE c.channel = 'email' AND json_valid(m.headers)
       AND json_type(m.headers, '$.in_reply_to') = 'text';
+-- (Our own address is never a participant: it would let a forged "from us" in anywhere. It
+-- is the author of the mail we sent, which the old mapping stored as direction 'out'.)
+CREATE TEMP TABLE ours_0007 AS
+    SELECT DISTINCT i.address FROM messages m JOIN identities i ON i.id = m.author_identity_id
+    WHERE m.direction = 'out' AND i.kind = 'email';
 INSERT OR IGNORE INTO conversation_participants (conversation_id, address)
     SELECT m.conversation_id, i.address
     FROM messages m JOIN identities i ON i.id = m.author_identity_id
-    WHERE i.kind = 'email';
+    WHERE i.kind = 'email' AND m.direction = 'in'
+      AND i.address NOT IN (SELECT address FROM ours_0007);
 INSERT OR IGNORE INTO conversation_participants (conversation_id, address)
     SELECT m.conversation_id, lower(json_extract(j.value, '$[1]'))
     FROM messages m JOIN conversations c ON c.id = m.conversation_id,
          json_each(m.headers, '$.to') j
-    WHERE c.channel = 'email' AND json_valid(m.headers) AND j.type = 'array';
+    WHERE c.channel = 'email' AND json_valid(m.headers) AND j.type = 'array'
+      AND lower(json_extract(j.value, '$[1]')) NOT IN (SELECT address FROM ours_0007);
 INSERT OR IGNORE INTO conversation_participants (conversation_id, address)
     SELECT m.conversation_id, lower(json_extract(j.value, '$[1]'))
     FROM messages m JOIN conversations c ON c.id = m.conversation_id,
          json_each(m.headers, '$.cc') j
-    WHERE c.channel = 'email' AND json_valid(m.headers) AND j.type = 'array';
+    WHERE c.channel = 'email' AND json_valid(m.headers) AND j.type = 'array'
+      AND lower(json_extract(j.value, '$[1]')) NOT IN (SELECT address FROM ours_0007);
+DROP TABLE ours_0007;
 
 -- Conversations kept out of another one are looked up on every message stored there.
 CREATE INDEX messages_refers_to ON messages(refers_to) WHERE refers_to IS NOT NULL;
