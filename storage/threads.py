@@ -140,10 +140,13 @@ def _candidates(conn: sqlite3.Connection, msg: InboundMessage) -> list[tuple[int
     refs = [*msg.parent_refs, *([msg.thread_ref] if msg.thread_ref else [])]
     found: dict[int, str] = {}
     for ref in refs:
+        # Messages written by the store itself (our queued replies, notes, a Slack reply's
+        # server id) have no links: their own id is found on the message.
         rows = conn.execute(
             "SELECT conversation_id FROM thread_links WHERE account_id = ? AND ref = ?"
-            " ORDER BY conversation_id",
-            (msg.account_id, ref),
+            " UNION SELECT conversation_id FROM messages WHERE account_id = ? AND thread_ref = ?"
+            " ORDER BY 1",
+            (msg.account_id, ref, msg.account_id, ref),
         )
         for (conv,) in rows:
             found.setdefault(int(conv), ref)

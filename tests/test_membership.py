@@ -262,6 +262,23 @@ def test_our_outbox_message_coming_back_stays_ours(box: Mailbox) -> None:
     assert [tuple(r) for r in rows] == [("out", alice)]
 
 
+def test_the_customer_answering_our_outbox_reply_joins(box: Mailbox) -> None:
+    box.deliver(ALICE_FIRST)
+    alice = box.conversation_of("<a1@customer.example>")
+    box.store.queue_reply(alice, "Agent", "Which order?", remote_id="<o2@frontdesk.test>")
+    box.deliver(
+        raw(
+            "<a2@customer.example>",
+            ALICE,
+            subject="Re: Invoice missing",
+            in_reply_to="<o2@frontdesk.test>",
+            date="Mon, 02 Mar 2026 12:00:00 +0000",
+        )
+    )
+    assert box.conversation_of("<a2@customer.example>") == alice
+    assert box.row("<a2@customer.example>")["thread_reason"] == "refers to <o2@frontdesk.test>"
+
+
 @pytest.mark.usefixtures("imap_password")
 async def test_hijack_and_forged_from_us_through_dovecot(
     dovecot: DovecotServer,
