@@ -116,10 +116,13 @@ class ImapConnector:
         account_id: int,
         *,
         on_batch: BatchHook | None = None,
+        agent_addresses: tuple[str, ...] = (),
     ) -> None:
         self.settings = settings
         self.account_id = account_id
         self.on_batch = on_batch
+        # Our agents' own addresses: their mail may join any conversation it refers to.
+        self.agent_addresses = tuple(a.strip().lower() for a in agent_addresses)
         self._parser = ProcessParser(parse_pool)
         self._secret: str | None = None
         self.idling = asyncio.Event()  # set while live mode waits in IDLE (tests, status)
@@ -141,7 +144,16 @@ class ImapConnector:
     def _folder_sync(self, store: AsyncStore) -> FolderSync:
         window = self.settings.thread_window_days * 86_400
         address = own_address(self.settings.from_address)
-        return FolderSync(store, self.account_id, address, window, self._parser, self.on_batch)
+        return FolderSync(
+            store,
+            self.account_id,
+            address,
+            window,
+            self._parser,
+            self.on_batch,
+            sent_folder=self.settings.sent_folder,
+            agent_addresses=self.agent_addresses,
+        )
 
     def _outbox(self, sessions: Sessions, *, release: bool = True) -> EmailOutbox:
         return EmailOutbox(

@@ -109,6 +109,8 @@ class FolderSync:
     group_window: float
     parse: Parser
     on_batch: BatchHook | None = None
+    sent_folder: str = ""  # its mail is ours (direction out); elsewhere, mail is a customer's
+    agent_addresses: tuple[str, ...] = ()
 
     async def run(self, primary: ImapSession, folder: str, helpers: HelperFactory) -> int:
         """Store what is new in `folder`; returns how many messages were fetched."""
@@ -122,7 +124,13 @@ class FolderSync:
         if not uids:
             return 0
         ctx = MapContext(
-            self.account_id, self.own_address, self.group_window, folder, status.uidvalidity
+            self.account_id,
+            self.own_address,
+            self.group_window,
+            folder,
+            status.uidvalidity,
+            from_sent=folder == self.sent_folder,
+            agent_addresses=self.agent_addresses,
         )
         sessions = [primary, *await helpers(folder, status.uidvalidity, len(uids))]
         await self._pipeline(sessions, uids, ctx)

@@ -1,18 +1,16 @@
-"""Email threading: which stored messages a new one points at, and how a reply points back.
+"""Email threading: which ids a new message points at, and how a reply points back.
 
-The store threads a message by trying its `parent_refs` in order against the `thread_ref`
-(Message-ID) of every stored message of the account, then falls back to the same contact and
-normalised subject within a window (storage/ingest.py `find_thread`), and records which rule
-matched. This module computes the refs, JWZ-style:
+The store threads a message JWZ-style (storage/threads.py): every id a conversation's messages
+are or point at is linked to it, so replies to a message never stored join through the id
+they share, and a late parent merges the conversations its replies formed; membership rules
+keep outsiders out. This module computes the ids:
 
 - In-Reply-To first: it names the message the sender actually answered;
-- then References newest first: the last entry is the parent, the first the thread's root,
-  so a reply whose direct parent we never saw (a colleague's reply from another client, a
-  message deleted before we synced) still joins the conversation through an older ancestor.
-
-Messages are stored in the order they arrive (UID order per folder), so a reply seen before
-its parent starts a conversation of its own unless an ancestor or the subject fallback joins
-it; the subject fallback covers most of those cases in practice.
+- then References newest first: the last entry is the parent, the first the thread's root.
+- Junk ids are dropped: no `@` (`<yes>`, `<1234>`, bare words some mailers write into
+  In-Reply-To) or with spaces; they would join unrelated mail.
+- Placeholder subjects ("...", "Subject Unavailable", encrypted-mail stand-ins) get no
+  subject key, so the subject fallback never joins mail on them.
 """
 
 from __future__ import annotations
@@ -29,13 +27,44 @@ MAX_REPLY_REFERENCES = 20
 _REPLY_PREFIX = re.compile(r"^\s*re\s*:", re.IGNORECASE)
 
 
+# Subjects that say nothing: encrypted mail (PGP "...", Outlook/S-MIME placeholders), empty.
+PLACEHOLDER_SUBJECTS = frozenset(
+    {
+        "",
+        "...",
+        "subject unavailable",
+        "encrypted message",
+        "encrypted subject",
+        "[...]",
+        "(no subject)",
+        "no subject",
+        "p≡p",
+        "pep",
+    }
+)
+_ID = re.compile(r"^<?[^<>@\s]+@[^<>@\s]+>?$")
+
+
+def usable_id(ref: str | None) -> bool:
+    """Whether an id can thread: local@domain, nothing else (`<yes>` cannot)."""
+    return bool(ref) and _ID.match(ref or "") is not None
+
+
 def parent_refs(
     message_id: str | None, in_reply_to: str | None, references: Sequence[str]
 ) -> tuple[str, ...]:
-    """The ids a message points at, most specific first, without itself or repeats."""
+    """The ids a message points at, most specific first, without itself, repeats or junk."""
     ordered = [in_reply_to] if in_reply_to else []
     ordered += reversed(references)
-    return tuple(dict.fromkeys(ref for ref in ordered if ref and ref != message_id))
+    return tuple(dict.fromkeys(ref for ref in ordered if usable_id(ref) and ref != message_id))
+
+
+def subject_key(normalised: str) -> str:
+    """The subject fallback's key: "" for placeholder subjects (never joined on)."""
+    stripped = normalised.strip()
+    if stripped in PLACEHOLDER_SUBJECTS or not any(c.isalnum() for c in stripped):
+        return ""
+    return stripped
 
 
 def synthetic_message_id(raw: bytes) -> str:

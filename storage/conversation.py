@@ -83,6 +83,8 @@ def _message(r: sqlite3.Row, attachments: tuple[Attachment, ...]) -> Message:
         deleted=bool(r["deleted"]),
         problems=tuple(json.loads(r["problems"])),
         attachments=attachments,
+        refers_to=r["refers_to"],
+        spoofing=r["spoofing"],
     )
 
 

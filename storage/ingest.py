@@ -1,16 +1,29 @@
-"""Idempotent ingest of channel messages: contacts, threading, the inbox rules."""
+"""Idempotent ingest of channel messages: contacts, threading, the inbox rules.
+
+Message key: `remote_id` is unique per account. A message whose `remote_id` is stored already
+is the same message (nothing written) unless both carry a `fingerprint` and they differ: then
+it is a different message that reuses the id (bug-tracker copies, sloppy mailers), stored as
+`<remote_id>#<fingerprint prefix>` with a note; its `thread_ref` stays the Message-ID, so
+threading is unchanged. The alternate key is derived from the message, so a re-sync finds it.
+Our own outbox's messages (delivery set) and rows stored without a fingerprint always count as
+the same message. Threading and membership: storage/threads.py.
+"""
 
 from __future__ import annotations
 
 import json
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import replace
 
-from storage import rules
+from storage import rules, threads
 from storage.models import IdentityRef, InboundMessage, IngestResult
 from storage.policy import InboxPolicy
 from storage.rules import ConvState
 from storage.state import load_state, record_event, save_state
+
+# Rounds of merging back conversations once kept out (each round can admit more people).
+MAX_READMISSIONS = 5
 
 
 def resolve_identity(
@@ -55,35 +68,6 @@ def _insert(conn: sqlite3.Connection, sql: str, params: Sequence[object]) -> int
     return cursor.lastrowid
 
 
-def find_thread(conn: sqlite3.Connection, msg: InboundMessage, contact_id: int) -> tuple[int, str]:
-    """The conversation this message joins and why; (0, reason) when it starts a new one."""
-    for ref in msg.parent_refs:
-        row = conn.execute(
-            "SELECT conversation_id FROM messages WHERE account_id = ? AND thread_ref = ? LIMIT 1",
-            (msg.account_id, ref),
-        ).fetchone()
-        if row is not None:
-            return int(row[0]), f"refers to {ref}"
-    if msg.group_key and msg.group_window > 0:
-        row = conn.execute(
-            "SELECT id FROM conversations WHERE account_id = ? AND contact_id = ?"
-            " AND group_key = ? AND last_message_at BETWEEN ? AND ?"
-            " ORDER BY last_message_at DESC LIMIT 1",
-            # Both sides of the window: a late-arriving older message must not join a
-            # conversation that only started long after it.
-            (
-                msg.account_id,
-                contact_id,
-                msg.group_key,
-                msg.sent_at - msg.group_window,
-                msg.sent_at + msg.group_window,
-            ),
-        ).fetchone()
-        if row is not None:
-            return int(row[0]), f"same contact and {msg.group_key!r} within {msg.group_window:g}s"
-    return 0, "new conversation"
-
-
 def _new_conversation(
     conn: sqlite3.Connection, msg: InboundMessage, contact_id: int, now: float
 ) -> int:
@@ -120,14 +104,15 @@ def _insert_message(
     msg: InboundMessage,
     conversation_id: int,
     author_identity: int,
-    reason: str,
+    placement: threads.Placement,
     now: float,
 ) -> int:
     message_id = _insert(
         conn,
         "INSERT INTO messages (conversation_id, account_id, remote_id, thread_ref, direction,"
         " author_identity_id, author_name, sent_at, subject, text, html, quote_offset, headers,"
-        " thread_reason, problems, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " thread_reason, problems, created_at, fingerprint, refers_to, spoofing)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             conversation_id,
             msg.account_id,
@@ -142,9 +127,12 @@ def _insert_message(
             msg.html,
             msg.quote_offset,
             json.dumps(msg.headers),
-            reason,
+            placement.reason,
             json.dumps(list(msg.problems)),
             now,
+            msg.fingerprint or None,
+            placement.refers_to,
+            msg.spoofing,
         ),
     )
     conn.executemany(
@@ -166,25 +154,78 @@ def apply_message_rules(state: ConvState, msg: InboundMessage, policy: InboxPoli
     return []
 
 
-def ingest_one(
-    conn: sqlite3.Connection, msg: InboundMessage, policy: InboxPolicy, now: float
-) -> IngestResult:
-    existing = conn.execute(
-        "SELECT id, conversation_id, thread_reason FROM messages"
+def known(conn: sqlite3.Connection, msg: InboundMessage) -> IngestResult | InboundMessage:
+    """The stored copy of `msg`, or `msg` to store (re-keyed when its id collides)."""
+    row = conn.execute(
+        "SELECT id, conversation_id, thread_reason, fingerprint, delivery FROM messages"
         " WHERE account_id = ? AND remote_id = ?",
         (msg.account_id, msg.remote_id),
     ).fetchone()
-    if existing is not None:
-        return IngestResult(existing[0], existing[1], False, existing[2])
+    if row is None:
+        return msg
+    if not msg.fingerprint or _same_message(row, msg.fingerprint):
+        return IngestResult(row[0], row[1], False, row[2])
+    alternate = f"{msg.remote_id}#{msg.fingerprint[:16]}"
+    again = conn.execute(
+        "SELECT id, conversation_id, thread_reason FROM messages"
+        " WHERE account_id = ? AND remote_id = ?",
+        (msg.account_id, alternate),
+    ).fetchone()
+    if again is not None:
+        return IngestResult(again[0], again[1], False, again[2])
+    note = (
+        f"another message (#{row[0]}) has the same Message-ID {msg.remote_id}:"
+        " kept as a separate message"
+    )
+    return replace(msg, remote_id=alternate, problems=(*msg.problems, note))
+
+
+def _same_message(row: sqlite3.Row, fingerprint: str) -> bool:
+    stored = row["fingerprint"]
+    return row["delivery"] is not None or not stored or stored == fingerprint
+
+
+def ingest_one(
+    conn: sqlite3.Connection, msg: InboundMessage, policy: InboxPolicy, now: float
+) -> IngestResult:
+    found = known(conn, msg)
+    if isinstance(found, IngestResult):
+        return found
+    msg = found
     author_identity, _ = resolve_identity(conn, msg.author, policy, now)
     _, contact_id = resolve_identity(conn, msg.customer, policy, now)
-    conversation_id, reason = find_thread(conn, msg, contact_id)
-    if not conversation_id:
-        conversation_id = _new_conversation(conn, msg, contact_id, now)
-    message_id = _insert_message(conn, msg, conversation_id, author_identity, reason, now)
+    placement = threads.place(conn, msg, contact_id)
+    conversation_id = placement.conversation_id or _new_conversation(conn, msg, contact_id, now)
+    message_id = _insert_message(conn, msg, conversation_id, author_identity, placement, now)
+    newcomers = threads.record(conn, msg, conversation_id, placement)
+    for source in placement.merge:
+        _merge(conn, source, conversation_id, msg, now)
+    for _ in range(MAX_READMISSIONS if newcomers or placement.merge else 0):
+        waiting = threads.readmitted(conn, conversation_id)
+        if not waiting:
+            break
+        for source in waiting:
+            _merge(conn, source, conversation_id, msg, now)
     state = load_state(conn, conversation_id)
     actor = "customer" if msg.direction == "in" else msg.author.display_name or "agent"
     for kind in apply_message_rules(state, msg, policy):
         record_event(conn, conversation_id, msg.sent_at, actor, kind, {"message": message_id})
     save_state(conn, conversation_id, state)
-    return IngestResult(message_id, conversation_id, True, reason)
+    return IngestResult(message_id, conversation_id, True, placement.reason)
+
+
+def _merge(
+    conn: sqlite3.Connection, source: int, target: int, msg: InboundMessage, now: float
+) -> None:
+    """Fold a conversation the message connects into its own; the later state wins."""
+    mine, theirs = load_state(conn, target), load_state(conn, source)
+    created = conn.execute(
+        "SELECT min(created_at) FROM conversations WHERE id IN (?, ?)", (source, target)
+    ).fetchone()[0]
+    why = f"{msg.remote_id} connects both threads"
+    threads.merge_conversations(conn, source, target, at=now, actor="threading", why=why)
+    later = theirs if theirs.last_message_at > mine.last_message_at else mine
+    answered = [t for t in (mine.first_response_at, theirs.first_response_at) if t is not None]
+    later.first_response_at = min(answered, default=None)
+    save_state(conn, target, later)
+    conn.execute("UPDATE conversations SET created_at = ? WHERE id = ?", (created, target))

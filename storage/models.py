@@ -60,6 +60,14 @@ class InboundMessage:
     headers: dict[str, object] = field(default_factory=dict)
     attachments: tuple[AttachmentIn, ...] = ()
     problems: tuple[str, ...] = ()
+    # Email membership (storage/threads.py): the addresses on From/To/Cc other than ours, and
+    # "list:<List-Id>" for list mail; whether the sender is one of our agents.
+    participants: tuple[str, ...] = ()
+    from_agent: bool = False
+    # Equal for copies of one message (Message-ID, sender, subject, Date); "" = remote_id alone
+    # identifies the message (Slack).
+    fingerprint: str = ""
+    spoofing: str | None = None  # why the From looks forged, shown in the thread
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +147,8 @@ class Message:
     deleted: bool
     problems: tuple[str, ...]
     attachments: tuple[Attachment, ...]
+    refers_to: int | None = None  # the conversation it pointed at but was kept out of
+    spoofing: str | None = None  # why its From looks forged
 
 
 @dataclass(frozen=True, slots=True)

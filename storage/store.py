@@ -13,7 +13,16 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from storage import conversation, delivery, presence, queue, rules, sync_status, undo
+from storage import (
+    conversation,
+    delivery,
+    presence,
+    queue,
+    rules,
+    sync_status,
+    thread_edits,
+    undo,
+)
 from storage.db import connect, transaction
 from storage.ingest import ingest_one, resolve_identity
 from storage.models import (
@@ -756,6 +765,26 @@ class Store:
             "DELETE FROM messages WHERE account_id = ? AND remote_id = ? AND id != ?",
             (account_id, remote_id, keep),
         )
+
+    # threading corrections (the console's X and M) ----------------------------------------
+
+    def split_conversation(self, message_id: int, actor: str) -> thread_edits.Edit:
+        """Move a message and the later ones to a new conversation (see thread_edits)."""
+        with transaction(self.conn):
+            return thread_edits.split(
+                self.conn, message_id, actor=actor, at=self.clock(), policy=self.policy
+            )
+
+    def merge_conversations(self, source: int, target: int, actor: str) -> thread_edits.Edit:
+        """Move `source`'s messages into `target` (same contact and account only)."""
+        with transaction(self.conn):
+            return thread_edits.merge(
+                self.conn, source, target, actor=actor, at=self.clock(), policy=self.policy
+            )
+
+    def undo_thread_edit(self, edit: thread_edits.Edit, actor: str) -> None:
+        with transaction(self.conn):
+            thread_edits.undo_edit(self.conn, edit, actor=actor, at=self.clock())
 
     def merge_contacts(self, source_id: int, target_id: int, actor: str = "sync") -> None:
         """Fold contact `source` into `target` (one person seen on two channels).
