@@ -179,9 +179,12 @@ async def test_escape_keeps_the_draft_for_next_time(demo_store: Store) -> None:
         await pilot.press("r", *"half a thought")
         await pilot.press("escape", "escape")
         assert isinstance(app.screen, QueueScreen)
-        assert demo_store.draft(cid) == "half a thought"
+        assert demo_store.draft(cid, agent=AGENT.address) == "half a thought"
         await open_first(pilot)
-        assert app.screen.query_one(Composer).editor.text == "half a thought"
+        composer = app.screen.query_one(Composer)
+        assert not composer.is_open  # the draft waits for `r`: keys stay commands
+        await pilot.press("r")
+        assert composer.editor.text == "half a thought"
 
 
 async def test_note_is_internal_and_changes_no_status(demo_store: Store) -> None:

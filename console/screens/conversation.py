@@ -19,7 +19,7 @@ from console.render import safe_line
 from console.screens.canned_editor import CannedDraft, CannedEditor
 from console.screens.confirm import ConfirmScreen
 from console.screens.workflow import WorkflowScreen
-from console.widgets.composer import Composer
+from console.widgets.composer import NOTE_TITLE, Composer, Mode
 from console.widgets.context_panel import ContextPanel
 from console.widgets.picker import Picker, canned_choices
 from console.widgets.thread_view import ThreadView
@@ -96,8 +96,7 @@ class ConversationScreen(WorkflowScreen):
         self.conversation_id = conversation_id
         self._step = step
         self.detail: ConversationDetail | None = None
-        self.reply_base = 0  # newest message id when the composer opened (collisions)
-        self.collision_checked = False
+        self.reply_base = 0  # newest message id the agent has seen while replying (collisions)
         self._last_beat: tuple[int, str] | None = None
         self._last_beat_at = 0.0
 
@@ -106,6 +105,7 @@ class ConversationScreen(WorkflowScreen):
             with Vertical(id="conversation-main"):
                 yield Static(id="conversation-title")
                 yield Static(id="conversation-presence")
+                yield Static(id="conversation-drafts")
                 yield ThreadView(id="thread")
                 yield Composer(id="composer")
             yield ContextPanel(id="context")
@@ -128,10 +128,31 @@ class ConversationScreen(WorkflowScreen):
         self.store.mark_read(conversation_id)
         self._show(self.store.detail(conversation_id))
         self.composer.close()
-        self.query_one(ThreadView).focus()
-        if self.store.draft(conversation_id):
-            self.action_reply()
+        self.query_one(ThreadView).focus()  # never the composer, even with a saved draft
+        self._show_drafts()
         self._heartbeat()
+
+    @property
+    def agent(self) -> str:
+        """Whose drafts these are: the signed-in agent's address."""
+        return self.fd_app.me
+
+    def _draft(self, mode: Mode) -> str:
+        return self.store.draft(self.conversation_id, agent=self.agent, mode=mode)
+
+    def _save_draft(self, mode: Mode, text: str) -> None:
+        self.store.save_draft(self.conversation_id, text, agent=self.agent, mode=mode)
+
+    def _show_drafts(self) -> None:
+        """Say which of the agent's drafts wait here (the composer stays closed until asked)."""
+        shown = self.composer.mode if self.composer.is_open else None
+        labels: dict[Mode, str] = {"reply": "reply draft (r)", "note": "note draft (n)"}
+        waiting = [
+            label for mode, label in labels.items() if mode != shown and self._draft(mode).strip()
+        ]
+        line = self.query_one("#conversation-drafts", Static)
+        line.update(Text("Unsent " + " · ".join(waiting), style="italic") if waiting else "")
+        line.display = bool(waiting)
 
     def _show(self, detail: ConversationDetail, *, keep_scroll: bool = False) -> None:
         self.detail = detail
@@ -166,7 +187,8 @@ class ConversationScreen(WorkflowScreen):
         Every write wakes the other consoles' data_version poll, so an unchanged presence is
         rewritten only every PRESENCE_REFRESH seconds (well inside the store's PRESENCE_TTL).
         """
-        state: PresenceState = "replying" if self.composer.is_open else "viewing"
+        replying = self.composer.is_open and self.composer.mode == "reply"
+        state: PresenceState = "replying" if replying else "viewing"
         beat = (self.conversation_id, state)
         if beat != self._last_beat or time.monotonic() - self._last_beat_at > PRESENCE_REFRESH:
             self.store.heartbeat(self.fd_app.agent_name, self.conversation_id, state)
@@ -202,24 +224,30 @@ class ConversationScreen(WorkflowScreen):
         self.dismiss()
 
     def action_reply(self) -> None:
-        assert self.detail is not None
-        who = safe_line(self.detail.contact.name, "bold")
-        label = Text.assemble(
-            "Reply to ",
-            who,
-            f" via {self.detail.conversation.channel}",
-            (" · ctrl+s send · ctrl+r canned · esc leave (draft kept)", "dim"),
-        )
-        self.reply_base = self.store.last_message_id(self.conversation_id)
-        self.collision_checked = False
-        self.composer.open("reply", label, self.store.draft(self.conversation_id))
-        self._heartbeat()
+        self._open_composer("reply")
 
     def action_note(self) -> None:
-        label = Text.assemble(
-            ("Internal note", "bold yellow"), (" · never sent to the customer · ctrl+s save", "dim")
-        )
-        self.composer.open("note", label)
+        self._open_composer("note")
+
+    @store_write
+    def _open_composer(self, mode: Mode) -> None:
+        """Open one mode with the agent's own draft of it; the other mode's text is kept."""
+        assert self.detail is not None
+        if self.composer.is_open and self.composer.mode == mode:
+            self.composer.editor.focus()
+            return
+        self._keep_draft()
+        if mode == "reply":
+            who = safe_line(self.detail.contact.name, "bold")
+            title = Text.assemble("Reply to ", who, f" via {self.detail.conversation.channel}")
+            hint = "ctrl+s send · ctrl+r canned · esc leave (draft kept)"
+            self.reply_base = self.store.last_message_id(self.conversation_id)
+        else:
+            title = Text(NOTE_TITLE)
+            hint = "only your colleagues see it · ctrl+s save · esc leave (draft kept)"
+        self.composer.open(mode, title, hint, self._draft(mode))
+        self._show_drafts()
+        self._heartbeat()
 
     def action_step(self, step: int) -> None:
         target = self._step(step) if self._step else None
@@ -341,22 +369,25 @@ class ConversationScreen(WorkflowScreen):
             return
         if mode == "note":
             self.store.add_note(self.conversation_id, self.fd_app.agent_name, text)
+            self._save_draft("note", "")
             self._composer_done()
             return
         collision = self._collision()
-        if collision is not None and not self.collision_checked:
-            self.collision_checked = True
+        if collision is not None:
+            seen = self.store.last_message_id(self.conversation_id)
             self.app.push_screen(
                 ConfirmScreen(collision, "Send anyway"),
-                lambda yes: self._after_confirm(bool(yes), text, close),
+                lambda yes: self._after_confirm(bool(yes), text, close, seen),
             )
             return
         self._send(text, close)
 
-    def _after_confirm(self, yes: bool, text: str, close: bool) -> None:
+    def _after_confirm(self, yes: bool, text: str, close: bool, seen: int) -> None:
+        """What the warning showed is now seen; anything newer warns again at the next send."""
         if yes:
             self._send(text, close)
         else:
+            self.reply_base = max(self.reply_base, seen)
             self.composer.editor.focus()
 
     def _collision(self) -> Text | None:
@@ -387,7 +418,7 @@ class ConversationScreen(WorkflowScreen):
             remote_id=reply_message_id(self.fd_app.me),
             close=close,
         )
-        self.store.save_draft(self.conversation_id, "")
+        self._save_draft("reply", "")
         self.notify("Reply queued: the outbox sends it" + (" · closed" if close else ""), timeout=3)
         self._composer_done()
 
@@ -395,21 +426,23 @@ class ConversationScreen(WorkflowScreen):
         self.composer.close()
         self.query_one(ThreadView).focus()
         self.refresh_data()
+        self._show_drafts()
         self._heartbeat()
 
     @store_write
     def on_composer_left(self, event: Composer.Left) -> None:
-        if event.mode == "reply":
-            self.store.save_draft(self.conversation_id, event.text)
-            if event.text.strip():
-                self.notify("Draft kept", timeout=2)
+        self._save_draft(event.mode, event.text)
+        if event.text.strip():
+            self.notify(f"{event.mode.capitalize()} draft kept", timeout=2)
         self.composer.close()
         self.query_one(ThreadView).focus()
+        self._show_drafts()
         self._heartbeat()
 
     def _keep_draft(self) -> None:
-        if self.composer.is_open and self.composer.mode == "reply":
-            self.store.save_draft(self.conversation_id, self.composer.editor.text)
+        """Save what the open composer holds, under its own mode."""
+        if self.composer.is_open:
+            self._save_draft(self.composer.mode, self.composer.editor.text)
 
     def on_context_panel_open_conversation(self, event: ContextPanel.OpenConversation) -> None:
         self.load(event.conversation_id)

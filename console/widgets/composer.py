@@ -1,4 +1,10 @@
-"""The reply (or note) editor; the draft survives leaving and restarts."""
+"""The reply or note editor: two modes that cannot be mistaken for one another.
+
+A reply (primary colour, blue, "Reply to ...") goes to the customer; a note (warning colour,
+amber, titled "Internal note - never sent") stays in the thread. The screen keeps one draft
+per agent, conversation and mode; the composer shows one mode at a time, named on its title.
+It never takes the focus by itself: `open` is called when the agent asks to write.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +15,24 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Label, TextArea
+from textual.widgets import Label, Static, TextArea
 
 Mode = Literal["reply", "note"]
+NOTE_TITLE = "Internal note - never sent"
 
 
 class Composer(Vertical):
     DEFAULT_CSS = """
-    Composer { height: 12; border-top: tall $accent; display: none; }
+    Composer { height: 14; border-top: tall $primary; display: none; }
     Composer.-open { display: block; }
-    Composer.-note { border-top: tall $warning; }
-    Composer > Label { width: 100%; color: $text-muted; }
+    Composer.-note { border-top: tall $warning; background: $warning 8%; }
+    Composer > #composer-title { width: 100%; text-style: bold; color: $text-primary; }
+    Composer.-note > #composer-title { color: $warning; }
+    Composer > #composer-recipients { width: 100%; height: auto; }
+    Composer.-note > #composer-recipients { display: none; }
+    Composer > #composer-hint { width: 100%; color: $text-muted; }
     Composer > TextArea { height: 1fr; }
+    Composer.-note > TextArea { border: tall $warning; }
     """
     BINDINGS = [
         Binding(
@@ -57,18 +69,27 @@ class Composer(Vertical):
         self.mode: Mode = "reply"
 
     def compose(self) -> ComposeResult:
-        yield Label(id="composer-label")
+        yield Label(id="composer-title")
+        yield Static(id="composer-recipients")
+        yield Label(id="composer-hint")
         yield TextArea(id="composer-text", soft_wrap=True, show_line_numbers=False)
 
     @property
     def editor(self) -> TextArea:
         return self.query_one(TextArea)
 
-    def open(self, mode: Mode, label: Text, text: str = "") -> None:
+    @property
+    def title(self) -> str:
+        """The title as shown (what tells the agent which mode this is)."""
+        return str(self.query_one("#composer-title", Label).render())
+
+    def open(self, mode: Mode, title: Text, hint: str, text: str = "") -> None:
         self.mode = mode
         self.set_class(True, "-open")
         self.set_class(mode == "note", "-note")
-        self.query_one(Label).update(label)
+        self.set_class(mode == "reply", "-reply")
+        self.query_one("#composer-title", Label).update(title)
+        self.query_one("#composer-hint", Label).update(Text(hint))
         self.editor.text = text
         self.editor.move_cursor(self.editor.document.end)
         self.editor.focus()
