@@ -3,7 +3,9 @@
 The reply answers the customer's latest message in the conversation (or, with none, our own
 latest message): In-Reply-To is that message's Message-ID, References its References plus it,
 To its Reply-To or else its From, Cc everyone else it was addressed to but us (reply-all, so
-the people the customer copied stay in the loop). The body is the agent's text, then
+the people the customer copied stay in the loop) — unless the reply was queued with the
+recipients the agent's composer showed (headers "to", "cc", "bcc"): then exactly those, Bcc
+only on the envelope. The body is the agent's text, then
 "On <date>, <name> wrote:" and that message quoted with "> ".
 """
 
@@ -44,7 +46,7 @@ class OutgoingMail:
 def compose_reply(ctx: ReplyContext, settings: ImapAccountSettings) -> OutgoingMail:
     ours = own_address(settings.from_address)
     target = _answered(ctx)
-    to, cc = _recipients(ctx, target, ours)
+    to, cc, bcc = _chosen(ctx.reply) or (*_recipients(ctx, target, ours), [])
     msg = EmailMessage(policy=email.policy.SMTP)
     msg["From"] = settings.from_address
     msg["To"] = _join(to)
@@ -55,7 +57,7 @@ def compose_reply(ctx: ReplyContext, settings: ImapAccountSettings) -> OutgoingM
     msg["Message-ID"] = ctx.reply.remote_id
     _thread_headers(msg, target)
     msg.set_content(_body(ctx.reply.text, target))
-    recipients = tuple(dict.fromkeys(address for _, address in (*to, *cc)))
+    recipients = tuple(dict.fromkeys(address for _, address in (*to, *cc, *bcc)))
     return OutgoingMail(msg.as_bytes(), ours, recipients, ctx.reply.remote_id)
 
 
@@ -63,6 +65,16 @@ def _answered(ctx: ReplyContext) -> ThreadMessage | None:
     """The message we reply to: the customer's latest, else the latest of any direction."""
     inbound = next((m for m in ctx.earlier if m.direction == "in"), None)
     return inbound or next(iter(ctx.earlier), None)
+
+
+def _chosen(reply: ThreadMessage) -> tuple[list[Pair], list[Pair], list[Pair]] | None:
+    """The recipients the agent's composer showed, stored with the reply: exactly those."""
+    if "to" not in reply.headers:
+        return None  # queued without a composer (CLI, follow-ups): reply-all as below
+    to = _pairs(reply.headers.get("to"))
+    if not to:
+        raise ReplyError("the reply names no recipient")
+    return to, _pairs(reply.headers.get("cc")), _pairs(reply.headers.get("bcc"))
 
 
 def _recipients(

@@ -61,6 +61,7 @@ class FrontdeskApp(App[None]):
         tick: Callable[[], None] | None = None,
         tick_seconds: float = 5.0,
         knowledge_folder: Path | None = None,
+        own_addresses: Sequence[str] = (),
     ) -> None:
         super().__init__()
         self.store = store
@@ -76,6 +77,8 @@ class FrontdeskApp(App[None]):
         self._tick_seconds = tick_seconds
         self._data_version = store.data_version()
         self.knowledge_folder = knowledge_folder
+        # Our mailboxes' addresses (accounts' from_address): never proposed as a recipient.
+        self.own_addresses = [a.lower() for a in own_addresses]
         self._knowledge_problems: set[str] = set()
 
     def on_mount(self) -> None:

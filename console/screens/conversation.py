@@ -15,6 +15,7 @@ from textual.widgets import Footer, Static, TextArea
 from console import canned
 from console.actions import reply_message_id
 from console.guard import store_write
+from console.recipients import BadAddress, Pair, Proposal, propose
 from console.render import safe_line
 from console.screens.canned_editor import CannedDraft, CannedEditor
 from console.screens.confirm import ConfirmScreen
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from console.screens.knowledge import Insert
 
 Step = Callable[[int], int | None]
+Recipients = dict[str, list[Pair]]
 HEARTBEAT_SECONDS = 5.0  # how often others' presence is re-read
 PRESENCE_REFRESH = 15.0  # how often an unchanged presence of ours is rewritten
 
@@ -240,14 +242,40 @@ class ConversationScreen(WorkflowScreen):
         if mode == "reply":
             who = safe_line(self.detail.contact.name, "bold")
             title = Text.assemble("Reply to ", who, f" via {self.detail.conversation.channel}")
-            hint = "ctrl+s send · ctrl+r canned · esc leave (draft kept)"
+            hint = "ctrl+s send · ctrl+r canned · ctrl+b bcc · esc leave (draft kept)"
             self.reply_base = self.store.last_message_id(self.conversation_id)
+            self.composer.show_recipients(self._proposal())
         else:
             title = Text(NOTE_TITLE)
             hint = "only your colleagues see it · ctrl+s save · esc leave (draft kept)"
         self.composer.open(mode, title, hint, self._draft(mode))
         self._show_drafts()
         self._heartbeat()
+
+    def _proposal(self) -> Proposal | None:
+        """Who an email reply would go to (None on Slack: the reply goes to the thread)."""
+        assert self.detail is not None
+        if self.detail.conversation.channel != "email":
+            return None
+        mail = [m for m in self.detail.messages if m.direction != "note" and not m.deleted]
+        inbound = [m for m in mail if m.direction == "in"]
+        latest = max(inbound or mail, key=lambda m: (m.sent_at, m.id), default=None)
+        target = None if latest is None else self.store.reply_context(latest.id).reply
+        email = next((i for i in self.detail.contact.identities if i.kind == "email"), None)
+        contact = None if email is None else (self.detail.contact.name, email.address)
+        return propose(target, contact, self._own_addresses())
+
+    def _own_addresses(self) -> set[str]:
+        """Ours: the accounts' addresses, the agents', and whoever sent our earlier replies."""
+        assert self.detail is not None
+        app = self.fd_app
+        found = {*app.own_addresses, app.me, *(address for _, address in app.agents)}
+        found |= {
+            m.author_address
+            for m in self.detail.messages
+            if m.direction == "out" and m.author_address
+        }
+        return {address.lower() for address in found}
 
     def action_step(self, step: int) -> None:
         target = self._step(step) if self._step else None
@@ -372,20 +400,27 @@ class ConversationScreen(WorkflowScreen):
             self._save_draft("note", "")
             self._composer_done()
             return
+        try:
+            recipients = self.composer.recipients() if self.composer.has_recipients else None
+        except BadAddress as exc:
+            self.notify(str(exc), title="Not sent", severity="error")
+            return
         collision = self._collision()
         if collision is not None:
             seen = self.store.last_message_id(self.conversation_id)
             self.app.push_screen(
                 ConfirmScreen(collision, "Send anyway"),
-                lambda yes: self._after_confirm(bool(yes), text, close, seen),
+                lambda yes: self._after_confirm(bool(yes), text, close, seen, recipients),
             )
             return
-        self._send(text, close)
+        self._send(text, close, recipients)
 
-    def _after_confirm(self, yes: bool, text: str, close: bool, seen: int) -> None:
+    def _after_confirm(
+        self, yes: bool, text: str, close: bool, seen: int, recipients: Recipients | None
+    ) -> None:
         """What the warning showed is now seen; anything newer warns again at the next send."""
         if yes:
-            self._send(text, close)
+            self._send(text, close, recipients)
         else:
             self.reply_base = max(self.reply_base, seen)
             self.composer.editor.focus()
@@ -410,13 +445,18 @@ class ConversationScreen(WorkflowScreen):
             text.append_text(Text.assemble("• ", safe_line(agent, "bold"), " is replying now\n"))
         return text
 
-    def _send(self, text: str, close: bool) -> None:
+    def _send(self, text: str, close: bool, recipients: Recipients | None) -> None:
+        """Queue the reply addressed to exactly the recipients the composer showed."""
+        headers: dict[str, object] | None = None
+        if recipients is not None:
+            headers = {field: [list(pair) for pair in pairs] for field, pairs in recipients.items()}
         self.store.queue_reply(
             self.conversation_id,
             self.fd_app.agent_name,
             text,
             remote_id=reply_message_id(self.fd_app.me),
             close=close,
+            headers=headers,
         )
         self._save_draft("reply", "")
         self.notify("Reply queued: the outbox sends it" + (" · closed" if close else ""), timeout=3)
