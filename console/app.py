@@ -7,10 +7,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from rich.text import Text
 from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
+from textual.screen import ModalScreen
 
 from console import keymap
 from console.actions import Actions
@@ -35,7 +37,22 @@ class FrontdeskApp(App[None]):
     TITLE = "Frontdesk"
     COMMANDS = {ActionsProvider}
     BINDINGS = [
-        Binding("q", "quit", "Quit", id="app.quit", tooltip="Leave Frontdesk"),
+        Binding(
+            "q",
+            "back",
+            "Back",
+            id="app.back",
+            tooltip="Back one screen; on the queue, asks before quitting",
+        ),
+        Binding(
+            "ctrl+q",
+            "quit",
+            "Quit",
+            id="app.quit",
+            tooltip="Leave Frontdesk at once",
+            show=False,
+            priority=True,
+        ),
         Binding("question_mark", "help", "Keys", id="app.help", tooltip="Show every key"),
         Binding(
             "R",
@@ -179,10 +196,40 @@ class FrontdeskApp(App[None]):
     def _back_to_queue(self) -> None:
         self.refresh_screen()
 
+    async def action_back(self) -> None:
+        """`q`: what escape does on this screen; on the queue, ask before quitting."""
+        screen = self.screen
+        if isinstance(screen, QueueScreen):
+            from console.screens.confirm import ConfirmScreen
+
+            question = Text("Quit Frontdesk?", style="bold")
+            self.push_screen(
+                ConfirmScreen(question, "Quit", no="stay"),
+                lambda yes: self.exit() if yes else None,
+            )
+        elif hasattr(screen, "action_back"):
+            await screen.run_action("back")
+        elif hasattr(screen, "action_cancel"):
+            await screen.run_action("cancel")
+        elif isinstance(screen, ModalScreen):
+            screen.dismiss(None)
+
+    def action_help_quit(self) -> None:
+        """ctrl+c (often pressed to quit): say how, as plain text."""
+        self.notify(
+            f"Press {self._key_for('app.quit', 'ctrl+q')} to quit, "
+            f"or {self._key_for('app.back', 'q')} on the queue",
+            title="Do you want to quit?",
+        )
+
+    def _key_for(self, binding_id: str, default: str) -> str:
+        keys = self.keys.get(binding_id, default).split(",")[0].strip()
+        return keymap.display((keys,))
+
     def action_help(self) -> None:
         from console.screens.help import HelpScreen
 
-        self.push_screen(HelpScreen(self.keys))
+        self.push_screen(HelpScreen(self.keys, self.macros))
 
     def action_reports(self) -> None:
         from console.screens.reports import ReportsScreen

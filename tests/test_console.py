@@ -10,6 +10,7 @@ from textual.widgets import OptionList, Static
 from console import keymap
 from console.app import FrontdeskApp
 from console.demo import AGENT, DEMO_POLICY, build_demo
+from console.screens.confirm import ConfirmScreen
 from console.screens.conversation import ConversationScreen
 from console.screens.queue import QueueScreen
 from console.widgets.composer import Composer
@@ -79,10 +80,21 @@ async def test_scrolling_far_down_pages_from_the_store(demo_store: Store) -> Non
         assert qlist.scroll_offset.y > 0
 
 
-async def test_q_quits(demo_store: Store) -> None:
+async def test_q_on_the_queue_asks_before_quitting(demo_store: Store) -> None:
     app = make_app(demo_store)
     async with app.run_test() as pilot:
         await pilot.press("q")
+        assert app.is_running and isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert isinstance(app.screen, QueueScreen)
+        await pilot.press("q", "y")
+    assert app.return_code == 0
+
+
+async def test_ctrl_q_quits_at_once(demo_store: Store) -> None:
+    app = make_app(demo_store)
+    async with app.run_test() as pilot:
+        await pilot.press("enter", "ctrl+q")
     assert app.return_code == 0
 
 
@@ -242,7 +254,7 @@ async def test_close_from_the_queue_is_recorded(demo_store: Store) -> None:
 
 
 async def test_remapped_keys_work_and_clashes_are_named(demo_store: Store) -> None:
-    keys = {"queue.down": "n", "action.close": "j"}
+    keys = {"queue.down": "n", "action.close": "y"}
     app = FrontdeskApp(
         demo_store, me=AGENT.address, agent_name="Sam Rivera", clock=lambda: NOW, keys=keys
     )
@@ -251,8 +263,9 @@ async def test_remapped_keys_work_and_clashes_are_named(demo_store: Store) -> No
         assert app.screen.query_one(QueueList).cursor == 1
     assert keymap.problems(keys) == []
     clash = keymap.problems({"action.close": "j"})
-    assert len(clash) == 1
-    assert "'j'" in clash[0] and "action.close" in clash[0] and "queue.down" in clash[0]
+    assert len(clash) == 2  # j moves in the queue and in the thread
+    assert all("'j'" in c and "action.close" in c for c in clash)
+    assert {"queue.down", "thread.down"} == {c.split()[-1] for c in clash}
     assert "not a binding id" in keymap.problems({"queue.clsoe": "x"})[0]
 
 

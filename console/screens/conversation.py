@@ -63,7 +63,7 @@ class ConversationScreen(WorkflowScreen):
             tooltip="Insert a canned reply at the cursor (in the composer)",
         ),
         Binding(
-            "ctrl+shift+s",
+            "ctrl+o",
             "send_and_close",
             "Send & close",
             id="conversation.send_close",
@@ -71,7 +71,7 @@ class ConversationScreen(WorkflowScreen):
             show=False,
         ),
         Binding(
-            "k",
+            "b",
             "knowledge",
             "Knowledge",
             id="conversation.knowledge",
@@ -99,6 +99,7 @@ class ConversationScreen(WorkflowScreen):
         self._step = step
         self.detail: ConversationDetail | None = None
         self.reply_base = 0  # newest message id the agent has seen while replying (collisions)
+        self._kb_trigger: tuple[int, int] | None = None  # where a `??` asked for the KB
         self._last_beat: tuple[int, str] | None = None
         self._last_beat_at = 0.0
 
@@ -242,7 +243,10 @@ class ConversationScreen(WorkflowScreen):
         if mode == "reply":
             who = safe_line(self.detail.contact.name, "bold")
             title = Text.assemble("Reply to ", who, f" via {self.detail.conversation.channel}")
-            hint = "ctrl+s send · ctrl+r canned · ctrl+b bcc · esc leave (draft kept)"
+            hint = (
+                "ctrl+s send · ctrl+o send & close · ctrl+r canned · ctrl+b bcc"
+                " · ?? knowledge · esc leave (draft kept)"
+            )
             self.reply_base = self.store.last_message_id(self.conversation_id)
             self.composer.show_recipients(self._proposal())
         else:
@@ -364,21 +368,38 @@ class ConversationScreen(WorkflowScreen):
         self.app.push_screen(KnowledgeScreen(self.store, query), self._insert_knowledge)
 
     def _insert_knowledge(self, chosen: Insert | None) -> None:
+        """An article chosen replaces the `??` that asked for it; escape leaves the text as is."""
+        trigger, self._kb_trigger = self._kb_trigger, None
         if chosen is None:
+            if self.composer.is_open:
+                self.composer.editor.focus()
             return
         if not self.composer.is_open:
             self.action_reply()
-        self.composer.editor.insert(chosen.text)
-        self.composer.editor.focus()
+        editor = self.composer.editor
+        if trigger is not None and _text_at(editor, trigger, 2) == "??":
+            row, column = trigger
+            editor.delete(trigger, (row, column + 2))
+            editor.move_cursor(trigger)
+        editor.insert(chosen.text)
+        editor.focus()
 
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
-        """`??` typed in the reply opens the knowledge base (the `??` is removed)."""
+        """`??` typed at a word start (or alone on its line) opens the knowledge base.
+
+        `Really??` does not: the `??` ends a word. Nothing is deleted until an article is
+        chosen, so escape from the knowledge base leaves what was typed.
+        """
         editor = event.text_area
         row, column = editor.cursor_location
         line = editor.document.get_line(row)
-        if column >= 2 and line[column - 2 : column] == "??":
-            editor.delete((row, column - 2), (row, column))
-            self.action_knowledge()
+        if column < 2 or line[column - 2 : column] != "??":
+            return
+        before = line[: column - 2]
+        if before and not before[-1].isspace():
+            return
+        self._kb_trigger = (row, column - 2)
+        self.action_knowledge()
 
     # composer -----------------------------------------------------------------------------
 
@@ -486,3 +507,10 @@ class ConversationScreen(WorkflowScreen):
 
     def on_context_panel_open_conversation(self, event: ContextPanel.OpenConversation) -> None:
         self.load(event.conversation_id)
+
+
+def _text_at(editor: TextArea, start: tuple[int, int], length: int) -> str:
+    row, column = start
+    if row >= editor.document.line_count:
+        return ""
+    return editor.document.get_line(row)[column : column + length]
