@@ -131,8 +131,13 @@ class FrontdeskApp(App[None]):
         timeout: float | None = None,
         markup: bool = False,
     ) -> None:
-        """Notifications quote customer and admin text (queries, names): never as markup."""
-        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+        """Notifications quote customer and admin text (queries, names): never as markup.
+
+        Widgets' and screens' `notify` pass `markup=True` explicitly: it is ignored here, so
+        `is:[/b]` cannot crash the console nor `[@click=app.quit]` become a clickable action.
+        """
+        del markup
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def _queue_screen(self) -> QueueScreen:
         return QueueScreen(
@@ -199,20 +204,21 @@ class FrontdeskApp(App[None]):
     async def action_back(self) -> None:
         """`q`: what escape does on this screen; on the queue, ask before quitting."""
         screen = self.screen
-        if isinstance(screen, QueueScreen):
-            from console.screens.confirm import ConfirmScreen
-
-            question = Text("Quit Frontdesk?", style="bold")
-            self.push_screen(
-                ConfirmScreen(question, "Quit", no="stay"),
-                lambda yes: self.exit() if yes else None,
-            )
-        elif hasattr(screen, "action_back"):
+        if hasattr(screen, "action_back"):
             await screen.run_action("back")
         elif hasattr(screen, "action_cancel"):
             await screen.run_action("cancel")
         elif isinstance(screen, ModalScreen):
             screen.dismiss(None)
+
+    def ask_quit(self) -> None:
+        from console.screens.confirm import ConfirmScreen
+
+        question = Text("Quit Frontdesk?", style="bold")
+        self.push_screen(
+            ConfirmScreen(question, "Quit", no="stay"),
+            lambda yes: self.exit() if yes else None,
+        )
 
     def action_help_quit(self) -> None:
         """ctrl+c (often pressed to quit): say how, as plain text."""

@@ -254,3 +254,57 @@ async def test_help_lists_macros(demo_store: Store) -> None:
             console.print(static.content)
         text = console.export_text()
         assert "Macro: Escalate [@click=app.quit]" in text
+
+
+# search ---------------------------------------------------------------------------------------
+
+
+def toast_texts(app: FrontdeskApp) -> list[str]:
+    from textual.widgets._toast import Toast
+
+    return [str(toast.render()) for toast in app.screen.query(Toast)]
+
+
+async def search_for(pilot, query: str) -> None:  # type: ignore[no-untyped-def]
+    await pilot.press("slash", *query, "enter")
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("query", ["is:[/b]", "is:[@click=app.quit]", "before:[b]x[/b"])
+async def test_search_errors_are_text_never_markup(demo_store: Store, query: str) -> None:
+    app = make_app(demo_store)
+    async with app.run_test(size=(150, 40), notifications=True) as pilot:
+        await search_for(pilot, query)
+        await pilot.pause()
+        assert app.is_running
+        shown = " ".join(toast_texts(app))
+        assert query.split(":", 1)[1] in shown
+
+
+async def test_a_notification_quoting_a_name_shows_it_literally(demo_store: Store) -> None:
+    app = make_app(demo_store)
+    async with app.run_test(size=(150, 40), notifications=True) as pilot:
+        app.screen.notify("Macro [@click=app.quit]: 1 conversation(s)")  # markup=True by default
+        await pilot.pause()
+        assert any("Macro [@click=app.quit]:" in text for text in toast_texts(app))
+
+
+async def test_escape_clears_search_results_and_the_count_stays_visible(
+    demo_store: Store,
+) -> None:
+    views = with_saved_views(demo_store) + [
+        replace(queue.by_status("closed"), name=f"a long saved view name {n}") for n in range(8)
+    ]
+    app = make_app(demo_store, views=views)
+    async with app.run_test(size=(160, 40)) as pilot:
+        qlist = app.screen.query_one(QueueList)
+        await pilot.press("4")
+        before = qlist.view
+        await search_for(pilot, "tag:billing")
+        assert qlist.view.name.startswith("search:")
+        bar = app.screen.query_one("#view-bar", Static)
+        visible = "".join(bar.render_line(0).text for _ in [0])[:160]
+        assert f"{qlist.total} found" in visible
+        await pilot.press("escape")
+        assert qlist.view == before
+        assert "found" not in bar.render_line(0).text
