@@ -6,6 +6,7 @@ import gc
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Literal
 
 from rich.text import Text
 from textual import work
@@ -26,6 +27,7 @@ from storage.db import connect
 from storage.queue import View
 from storage.store import Store
 
+Advance = Literal["next", "stay", "queue"]
 POLL_SECONDS = 0.5
 KNOWLEDGE_SECONDS = 2.0
 WAKE_SECONDS = 30.0
@@ -79,6 +81,7 @@ class FrontdeskApp(App[None]):
         tick_seconds: float = 5.0,
         knowledge_folder: Path | None = None,
         own_addresses: Sequence[str] = (),
+        advance: Advance = "next",
     ) -> None:
         super().__init__()
         self.store = store
@@ -96,6 +99,7 @@ class FrontdeskApp(App[None]):
         self.knowledge_folder = knowledge_folder
         # Our mailboxes' addresses (accounts' from_address): never proposed as a recipient.
         self.own_addresses = [a.lower() for a in own_addresses]
+        self.advance = advance  # after close, snooze or send: "next", "stay" or "queue"
         self._knowledge_problems: set[str] = set()
 
     def on_mount(self) -> None:

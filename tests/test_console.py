@@ -170,15 +170,14 @@ async def test_reply_goes_to_the_outbox_and_the_conversation_waits(demo_store: S
     app = make_app(demo_store)
     async with app.run_test(size=(150, 40)) as pilot:
         screen = await open_first(pilot)
+        cid = screen.conversation_id
         await pilot.press("r")
         await pilot.press(*"Fixed, thanks!")
         await pilot.press("ctrl+s")
         await pilot.pause()
         outbox = demo_store.due_outbox()
-        assert [(o.conversation_id, o.body) for o in outbox] == [
-            (screen.conversation_id, "Fixed, thanks!")
-        ]
-        detail = demo_store.detail(screen.conversation_id)
+        assert [(o.conversation_id, o.body) for o in outbox] == [(cid, "Fixed, thanks!")]
+        detail = demo_store.detail(cid)
         assert detail.conversation.status == "pending"
         assert detail.messages[-1].delivery == "queued"
 

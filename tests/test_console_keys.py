@@ -308,3 +308,57 @@ async def test_escape_clears_search_results_and_the_count_stays_visible(
         await pilot.press("escape")
         assert qlist.view == before
         assert "found" not in bar.render_line(0).text
+
+
+# auto-advance ---------------------------------------------------------------------------------
+
+
+async def test_close_and_send_advance_to_the_next_conversation_of_the_view(
+    demo_store: Store,
+) -> None:
+    ids = [r.id for r in demo_store.page(queue.needs_reply(), limit=4)]
+    app = make_app(demo_store)
+    async with app.run_test(size=(150, 40)) as pilot:
+        screen = await open_current(pilot)
+        assert screen.conversation_id == ids[0]
+        await pilot.press("e")
+        await pilot.pause()
+        assert demo_store.detail(ids[0]).conversation.status == "closed"
+        assert app.screen is screen and screen.conversation_id == ids[1]
+        await pilot.press("r", *"Done", "ctrl+s")
+        await pilot.pause()
+        assert outbox_bodies(demo_store) == ["Done"]
+        assert screen.conversation_id == ids[2]
+        await pilot.press("s")
+        await pilot.pause()
+        await pilot.press("enter")  # the first preset
+        await pilot.pause()
+        assert demo_store.detail(ids[2]).conversation.status == "snoozed"
+        assert screen.conversation_id == ids[3]
+
+
+@pytest.mark.parametrize("advance", ["stay", "queue"])
+async def test_advance_can_stay_or_return_to_the_queue(demo_store: Store, advance: str) -> None:
+    app = make_app(demo_store, advance=advance)
+    async with app.run_test(size=(150, 40)) as pilot:
+        screen = await open_current(pilot)
+        cid = screen.conversation_id
+        await pilot.press("e")
+        await pilot.pause()
+        assert demo_store.detail(cid).conversation.status == "closed"
+        if advance == "stay":
+            assert app.screen is screen and screen.conversation_id == cid
+        else:
+            assert isinstance(app.screen, QueueScreen)
+
+
+async def test_the_last_conversation_of_a_view_advances_to_the_queue(demo_store: Store) -> None:
+    app = make_app(demo_store)
+    async with app.run_test(size=(150, 40)) as pilot:
+        await pilot.press("G")
+        screen = await open_current(pilot)
+        cid = screen.conversation_id
+        await pilot.press("e")
+        await pilot.pause()
+        assert demo_store.detail(cid).conversation.status == "closed"
+        assert isinstance(app.screen, QueueScreen)

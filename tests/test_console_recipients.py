@@ -60,7 +60,9 @@ async def test_the_reply_goes_to_exactly_the_recipients_shown(
     settings = account_settings(dovecot, smtp_host=mail_server.host, smtp_port=mail_server.port)
     await sync(settings, astore)
 
-    app = FrontdeskApp(store, me="sam@frontdesk.test", agent_name="Sam", own_addresses=[SUPPORT])
+    app = FrontdeskApp(
+        store, me="sam@frontdesk.test", agent_name="Sam", own_addresses=[SUPPORT], advance="stay"
+    )
     async with app.run_test(size=(150, 45)) as pilot:
         await pilot.press("enter")
         await pilot.pause()

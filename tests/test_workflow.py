@@ -189,6 +189,7 @@ async def test_snooze_free_text_previews_and_refuses_the_past(
     app = make_app(demo_store, clock)
     async with app.run_test(size=(150, 40)) as pilot:
         screen = await open_current(pilot)
+        cid = screen.conversation_id
         await pilot.press("s")
         await pilot.pause()
         app.screen.query_one("#snooze-when", Input).focus()
@@ -196,14 +197,14 @@ async def test_snooze_free_text_previews_and_refuses_the_past(
         preview = str(app.screen.query_one("#snooze-preview").render())
         assert "in the past" in preview
         await pilot.press("enter")
-        assert demo_store.detail(screen.conversation_id).conversation.status != "snoozed"
+        assert demo_store.detail(cid).conversation.status != "snoozed"
         app.screen.query_one("#snooze-when", Input).value = ""
         await pilot.press(*"in 3 days")
         assert "Wakes" in str(app.screen.query_one("#snooze-preview").render())
         app.screen.query_one("#snooze-note", Input).value = "waiting for the parcel"
         await pilot.press("ctrl+s")
         await pilot.pause()
-        conv = demo_store.detail(screen.conversation_id).conversation
+        conv = demo_store.detail(cid).conversation
         assert conv.status == "snoozed" and conv.snooze_note == "waiting for the parcel"
         assert conv.snoozed_until == pytest.approx(NOW + 3 * 86400, abs=60)
 

@@ -281,6 +281,18 @@ class ConversationScreen(WorkflowScreen):
         }
         return {address.lower() for address in found}
 
+    def advance(self) -> None:
+        """`[console] advance`: "next" opens the view's next conversation (the queue when
+        there is none), "queue" goes back to the queue, "stay" stays."""
+        mode = self.fd_app.advance
+        if mode == "stay":
+            return
+        target = self._step(1) if self._step and mode == "next" else None
+        if target is not None:
+            self.load(target)
+        else:
+            self.action_back()
+
     def action_step(self, step: int) -> None:
         target = self._step(step) if self._step else None
         if target is None:
@@ -482,6 +494,7 @@ class ConversationScreen(WorkflowScreen):
         self._save_draft("reply", "")
         self.notify("Reply queued: the outbox sends it" + (" · closed" if close else ""), timeout=3)
         self._composer_done()
+        self.advance()
 
     def _composer_done(self) -> None:
         self.composer.close()
