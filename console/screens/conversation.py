@@ -32,11 +32,21 @@ if TYPE_CHECKING:
 
 Step = Callable[[int], int | None]
 Recipients = dict[str, list[Pair]]
+NARROW_WIDTH = 100  # columns: the context panel stacks under the thread at or below
 HEARTBEAT_SECONDS = 5.0  # how often others' presence is re-read
 PRESENCE_REFRESH = 15.0  # how often an unchanged presence of ours is rewritten
 
 
 class ConversationScreen(WorkflowScreen):
+    # At NARROW_WIDTH columns or fewer the context panel goes under the thread and composer,
+    # so both keep the full width (and makes way while the agent writes).
+    DEFAULT_CSS = """
+    ConversationScreen.-narrow #conversation-body { layout: vertical; }
+    ConversationScreen.-narrow ContextPanel {
+        width: 100%; height: 7; border-left: none; border-top: tall $panel;
+    }
+    ConversationScreen.-narrow.-composing ContextPanel { display: none; }
+    """
     BINDINGS = [
         Binding("escape", "back", "Back", id="conversation.back", tooltip="Back to the queue"),
         Binding("r", "reply", "Reply", id="conversation.reply", tooltip="Write a reply"),
@@ -104,7 +114,7 @@ class ConversationScreen(WorkflowScreen):
         self._last_beat_at = 0.0
 
     def compose(self) -> ComposeResult:
-        with Horizontal():
+        with Horizontal(id="conversation-body"):
             with Vertical(id="conversation-main"):
                 yield Static(id="conversation-title")
                 yield Static(id="conversation-presence")
@@ -114,7 +124,11 @@ class ConversationScreen(WorkflowScreen):
             yield ContextPanel(id="context")
         yield Footer()
 
+    def on_resize(self) -> None:
+        self.set_class(self.app.size.width <= NARROW_WIDTH, "-narrow")
+
     def on_mount(self) -> None:
+        self.set_class(self.app.size.width <= NARROW_WIDTH, "-narrow")
         self.load(self.conversation_id)
         self.set_interval(HEARTBEAT_SECONDS, self._heartbeat)
 

@@ -144,6 +144,7 @@ class Composer(Vertical):
     def open(self, mode: Mode, title: Text, hint: str, text: str = "") -> None:
         self.mode = mode
         self.set_class(True, "-open")
+        self.screen.set_class(True, "-composing")  # a narrow screen makes room for the text
         self.set_class(mode == "note", "-note")
         self.set_class(mode == "reply", "-reply")
         self.query_one("#composer-title", Label).update(title)
@@ -154,6 +155,7 @@ class Composer(Vertical):
 
     def close(self) -> None:
         self.set_class(False, "-open")
+        self.screen.set_class(False, "-composing")
         self.editor.text = ""
 
     @property
