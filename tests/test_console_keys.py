@@ -202,10 +202,11 @@ async def test_ctrl_o_sends_and_closes(demo_store: Store) -> None:
     app = make_app(demo_store)
     async with app.run_test(size=(150, 40)) as pilot:
         screen = await open_current(pilot)
+        cid = screen.conversation_id
         await pilot.press("r", *"All done", "ctrl+o")
         await pilot.pause()
         assert outbox_bodies(demo_store) == ["All done"]
-        assert demo_store.detail(screen.conversation_id).conversation.status == "closed"
+        assert demo_store.detail(cid).conversation.status == "closed"
 
 
 # palette and help --------------------------------------------------------------------------
