@@ -151,7 +151,7 @@ class ImapConnector:
             window,
             self._parser,
             self.on_batch,
-            sent_folder=self.settings.sent_folder,
+            sent_folder=self._sent or self.settings.sent_folder or "",  # after folders()
             agent_addresses=self.agent_addresses,
         )
 

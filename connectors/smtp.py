@@ -3,9 +3,11 @@
 The reply answers the customer's latest message in the conversation (or, with none, our own
 latest message): In-Reply-To is that message's Message-ID, References its References plus it,
 To its Reply-To or else its From, Cc everyone else it was addressed to but us (reply-all, so
-the people the customer copied stay in the loop). A reply queued with its own `to` (headers,
-`frontdesk reply --to`) goes there instead; its `cc` addresses are copied as well. The body
-is the agent's text, then "On <date>, <name> wrote:" and that message quoted with "> ".
+the people the customer copied stay in the loop) — unless the reply was queued with the
+recipients the agent's composer showed (headers "to", "cc", "bcc", also `frontdesk reply --to`):
+then exactly those, Bcc only on the envelope. `frontdesk reply --cc` without `--to` adds to the
+reply-all Cc. The body is the agent's text, then "On <date>, <name> wrote:" and that message
+quoted with "> ".
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ class OutgoingMail:
 def compose_reply(ctx: ReplyContext, settings: ImapAccountSettings) -> OutgoingMail:
     ours = own_address(settings.from_address)
     target = _answered(ctx)
-    to, cc = _recipients(ctx, target, ours)
+    to, cc, bcc = _chosen(ctx.reply) or (*_recipients(ctx, target, ours), [])
     msg = EmailMessage(policy=email.policy.SMTP)
     msg["From"] = settings.from_address
     msg["To"] = _join(to)
@@ -56,7 +58,7 @@ def compose_reply(ctx: ReplyContext, settings: ImapAccountSettings) -> OutgoingM
     msg["Message-ID"] = ctx.reply.remote_id
     _thread_headers(msg, target)
     msg.set_content(_body(ctx.reply.text, target))
-    recipients = tuple(dict.fromkeys(address for _, address in (*to, *cc)))
+    recipients = tuple(dict.fromkeys(address for _, address in (*to, *cc, *bcc)))
     return OutgoingMail(msg.as_bytes(), ours, recipients, ctx.reply.remote_id)
 
 
@@ -66,15 +68,25 @@ def _answered(ctx: ReplyContext) -> ThreadMessage | None:
     return inbound or next(iter(ctx.earlier), None)
 
 
+def _chosen(reply: ThreadMessage) -> tuple[list[Pair], list[Pair], list[Pair]] | None:
+    """The recipients the agent's composer showed, stored with the reply: exactly those."""
+    if "to" not in reply.headers:
+        return None  # queued without a composer (CLI, follow-ups): reply-all as below
+    to = _pairs(reply.headers.get("to"))
+    if not to:
+        raise ReplyError("the reply names no recipient")
+    return to, _pairs(reply.headers.get("cc")), _pairs(reply.headers.get("bcc"))
+
+
 def _recipients(
     ctx: ReplyContext, target: ThreadMessage | None, ours: str
 ) -> tuple[list[Pair], list[Pair]]:
-    to = _pairs(ctx.reply.headers.get("to")) or _reply_to(ctx, target)
+    to = _reply_to(ctx, target)
     if not to:
         raise ReplyError("no address to send the reply to: the contact has no email address")
     taken = {ours, *(address for _, address in to)}
     copied = [] if target is None else _others(target, taken)
-    for name, address in _pairs(ctx.reply.headers.get("cc")):  # the agent's own additions
+    for name, address in _pairs(ctx.reply.headers.get("cc")):  # `frontdesk reply --cc` alone
         if address not in taken:
             taken.add(address)
             copied.append((name, address))

@@ -29,11 +29,13 @@ def send_reply(
     close: bool = False,
     to: Sequence[str] = (),
     cc: Sequence[str] = (),
+    headers: dict[str, object] | None = None,
 ) -> int:
     """Queue an agent's reply in the outbox (the sync delivers it): ctrl+s in the composer and
     `frontdesk reply` both come here. `to`/`cc`, when given, address an email reply instead
-    of the thread's own recipients (connectors/smtp.py). Returns the stored message's id."""
-    headers: dict[str, object] = {}
+    of the thread's own recipients (connectors/smtp.py); `headers` carries the composer's
+    exact recipients ("to", "cc", "bcc" as [name, address] pairs). Returns the message's id."""
+    headers = dict(headers or {})
     if to:
         headers["to"] = [["", address] for address in to]
     if cc:

@@ -6,11 +6,14 @@ import gc
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Literal
 
+from rich.text import Text
 from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
+from textual.screen import ModalScreen
 
 from console import keymap
 from console.actions import Actions
@@ -24,6 +27,7 @@ from storage.db import connect
 from storage.queue import View
 from storage.store import Store
 
+Advance = Literal["next", "stay", "queue"]
 POLL_SECONDS = 0.5
 KNOWLEDGE_SECONDS = 2.0
 WAKE_SECONDS = 30.0
@@ -35,7 +39,22 @@ class FrontdeskApp(App[None]):
     TITLE = "Frontdesk"
     COMMANDS = {ActionsProvider}
     BINDINGS = [
-        Binding("q", "quit", "Quit", id="app.quit", tooltip="Leave Frontdesk"),
+        Binding(
+            "q",
+            "back",
+            "Back",
+            id="app.back",
+            tooltip="Back one screen; on the queue, asks before quitting",
+        ),
+        Binding(
+            "ctrl+q",
+            "quit",
+            "Quit",
+            id="app.quit",
+            tooltip="Leave Frontdesk at once",
+            show=False,
+            priority=True,
+        ),
         Binding("question_mark", "help", "Keys", id="app.help", tooltip="Show every key"),
         Binding(
             "R",
@@ -61,6 +80,8 @@ class FrontdeskApp(App[None]):
         tick: Callable[[], None] | None = None,
         tick_seconds: float = 5.0,
         knowledge_folder: Path | None = None,
+        own_addresses: Sequence[str] = (),
+        advance: Advance = "next",
     ) -> None:
         super().__init__()
         self.store = store
@@ -76,6 +97,9 @@ class FrontdeskApp(App[None]):
         self._tick_seconds = tick_seconds
         self._data_version = store.data_version()
         self.knowledge_folder = knowledge_folder
+        # Our mailboxes' addresses (accounts' from_address): never proposed as a recipient.
+        self.own_addresses = [a.lower() for a in own_addresses]
+        self.advance = advance  # after close, snooze or send: "next", "stay" or "queue"
         self._knowledge_problems: set[str] = set()
 
     def on_mount(self) -> None:
@@ -111,8 +135,13 @@ class FrontdeskApp(App[None]):
         timeout: float | None = None,
         markup: bool = False,
     ) -> None:
-        """Notifications quote customer and admin text (queries, names): never as markup."""
-        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+        """Notifications quote customer and admin text (queries, names): never as markup.
+
+        Widgets' and screens' `notify` pass `markup=True` explicitly: it is ignored here, so
+        `is:[/b]` cannot crash the console nor `[@click=app.quit]` become a clickable action.
+        """
+        del markup
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def _queue_screen(self) -> QueueScreen:
         return QueueScreen(
@@ -176,10 +205,41 @@ class FrontdeskApp(App[None]):
     def _back_to_queue(self) -> None:
         self.refresh_screen()
 
+    async def action_back(self) -> None:
+        """`q`: what escape does on this screen; on the queue, ask before quitting."""
+        screen = self.screen
+        if hasattr(screen, "action_back"):
+            await screen.run_action("back")
+        elif hasattr(screen, "action_cancel"):
+            await screen.run_action("cancel")
+        elif isinstance(screen, ModalScreen):
+            screen.dismiss(None)
+
+    def ask_quit(self) -> None:
+        from console.screens.confirm import ConfirmScreen
+
+        question = Text("Quit Frontdesk?", style="bold")
+        self.push_screen(
+            ConfirmScreen(question, "Quit", no="stay"),
+            lambda yes: self.exit() if yes else None,
+        )
+
+    def action_help_quit(self) -> None:
+        """ctrl+c (often pressed to quit): say how, as plain text."""
+        self.notify(
+            f"Press {self._key_for('app.quit', 'ctrl+q')} to quit, "
+            f"or {self._key_for('app.back', 'q')} on the queue",
+            title="Do you want to quit?",
+        )
+
+    def _key_for(self, binding_id: str, default: str) -> str:
+        keys = self.keys.get(binding_id, default).split(",")[0].strip()
+        return keymap.display((keys,))
+
     def action_help(self) -> None:
         from console.screens.help import HelpScreen
 
-        self.push_screen(HelpScreen(self.keys))
+        self.push_screen(HelpScreen(self.keys, self.macros))
 
     def action_reports(self) -> None:
         from console.screens.reports import ReportsScreen

@@ -14,7 +14,7 @@ import stat
 import tomllib
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import platformdirs
 from pydantic import (
@@ -173,6 +173,17 @@ class ViewSettings(_Strict):
     query: str
 
 
+# --- [console]: how the console moves (h-console) -----------------------------------------
+
+
+class ConsoleSettings(_Strict):
+    # After close, snooze or send: the view's next conversation, stay, or back to the queue.
+    advance: Literal["next", "stay", "queue"] = "next"
+
+
+# --- end [console] --------------------------------------------------------------------------
+
+
 class FrontdeskConfig(_Strict):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
@@ -187,6 +198,7 @@ class FrontdeskConfig(_Strict):
     macros: list[MacroSettings] = Field(default_factory=list)
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     keys: dict[str, str] = Field(default_factory=dict)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
 
     def default_tier(self) -> str:
         defaults = [name for name, tier in self.tiers.items() if tier.default]

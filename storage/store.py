@@ -12,6 +12,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Literal
 
 from storage import (
     conversation,
@@ -40,6 +41,8 @@ from storage.queue import Cursor, View
 from storage.reply_context import ReplyContext, get_reply_context
 from storage.rules import ConvState
 from storage.state import load_state, record_event, save_state
+
+DraftMode = Literal["reply", "note"]
 
 Clock = Callable[[], float]
 
@@ -625,18 +628,22 @@ class Store:
 
     # drafts -------------------------------------------------------------------------------
 
-    def save_draft(self, conversation_id: int, body: str) -> None:
+    def save_draft(
+        self, conversation_id: int, body: str, *, agent: str, mode: DraftMode = "reply"
+    ) -> None:
+        """Keep (or, when blank, drop) `agent`'s draft of one mode in one conversation."""
         with transaction(self.conn):
             if body.strip():
                 self.conn.execute(
-                    "INSERT INTO drafts (conversation_id, body, updated_at) VALUES (?, ?, ?)"
-                    " ON CONFLICT(conversation_id) DO UPDATE SET body = excluded.body,"
-                    " updated_at = excluded.updated_at",
-                    (conversation_id, body, self.clock()),
+                    "INSERT INTO agent_drafts (agent, conversation_id, mode, body, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT(agent, conversation_id, mode)"
+                    " DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+                    (agent, conversation_id, mode, body, self.clock()),
                 )
             else:
                 self.conn.execute(
-                    "DELETE FROM drafts WHERE conversation_id = ?", (conversation_id,)
+                    "DELETE FROM agent_drafts WHERE agent = ? AND conversation_id = ? AND mode = ?",
+                    (agent, conversation_id, mode),
                 )
 
     def upsert_canned_reply(
@@ -655,9 +662,11 @@ class Store:
                 (name, shortcut, folder, body, source, self.clock()),
             )
 
-    def draft(self, conversation_id: int) -> str:
+    def draft(self, conversation_id: int, *, agent: str, mode: DraftMode = "reply") -> str:
+        """`agent`'s saved draft of this mode ('' when none): never another agent's."""
         row = self.conn.execute(
-            "SELECT body FROM drafts WHERE conversation_id = ?", (conversation_id,)
+            "SELECT body FROM agent_drafts WHERE agent = ? AND conversation_id = ? AND mode = ?",
+            (agent, conversation_id, mode),
         ).fetchone()
         return "" if row is None else str(row[0])
 

@@ -10,6 +10,7 @@ from textual.widgets import OptionList, Static
 from console import keymap
 from console.app import FrontdeskApp
 from console.demo import AGENT, DEMO_POLICY, build_demo
+from console.screens.confirm import ConfirmScreen
 from console.screens.conversation import ConversationScreen
 from console.screens.queue import QueueScreen
 from console.widgets.composer import Composer
@@ -79,10 +80,21 @@ async def test_scrolling_far_down_pages_from_the_store(demo_store: Store) -> Non
         assert qlist.scroll_offset.y > 0
 
 
-async def test_q_quits(demo_store: Store) -> None:
+async def test_q_on_the_queue_asks_before_quitting(demo_store: Store) -> None:
     app = make_app(demo_store)
     async with app.run_test() as pilot:
         await pilot.press("q")
+        assert app.is_running and isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert isinstance(app.screen, QueueScreen)
+        await pilot.press("q", "y")
+    assert app.return_code == 0
+
+
+async def test_ctrl_q_quits_at_once(demo_store: Store) -> None:
+    app = make_app(demo_store)
+    async with app.run_test() as pilot:
+        await pilot.press("enter", "ctrl+q")
     assert app.return_code == 0
 
 
@@ -158,15 +170,14 @@ async def test_reply_goes_to_the_outbox_and_the_conversation_waits(demo_store: S
     app = make_app(demo_store)
     async with app.run_test(size=(150, 40)) as pilot:
         screen = await open_first(pilot)
+        cid = screen.conversation_id
         await pilot.press("r")
         await pilot.press(*"Fixed, thanks!")
         await pilot.press("ctrl+s")
         await pilot.pause()
         outbox = demo_store.due_outbox()
-        assert [(o.conversation_id, o.body) for o in outbox] == [
-            (screen.conversation_id, "Fixed, thanks!")
-        ]
-        detail = demo_store.detail(screen.conversation_id)
+        assert [(o.conversation_id, o.body) for o in outbox] == [(cid, "Fixed, thanks!")]
+        detail = demo_store.detail(cid)
         assert detail.conversation.status == "pending"
         assert detail.messages[-1].delivery == "queued"
 
@@ -179,9 +190,12 @@ async def test_escape_keeps_the_draft_for_next_time(demo_store: Store) -> None:
         await pilot.press("r", *"half a thought")
         await pilot.press("escape", "escape")
         assert isinstance(app.screen, QueueScreen)
-        assert demo_store.draft(cid) == "half a thought"
+        assert demo_store.draft(cid, agent=AGENT.address) == "half a thought"
         await open_first(pilot)
-        assert app.screen.query_one(Composer).editor.text == "half a thought"
+        composer = app.screen.query_one(Composer)
+        assert not composer.is_open  # the draft waits for `r`: keys stay commands
+        await pilot.press("r")
+        assert composer.editor.text == "half a thought"
 
 
 async def test_note_is_internal_and_changes_no_status(demo_store: Store) -> None:
@@ -239,7 +253,7 @@ async def test_close_from_the_queue_is_recorded(demo_store: Store) -> None:
 
 
 async def test_remapped_keys_work_and_clashes_are_named(demo_store: Store) -> None:
-    keys = {"queue.down": "n", "action.close": "j"}
+    keys = {"queue.down": "n", "action.close": "y"}
     app = FrontdeskApp(
         demo_store, me=AGENT.address, agent_name="Sam Rivera", clock=lambda: NOW, keys=keys
     )
@@ -248,8 +262,9 @@ async def test_remapped_keys_work_and_clashes_are_named(demo_store: Store) -> No
         assert app.screen.query_one(QueueList).cursor == 1
     assert keymap.problems(keys) == []
     clash = keymap.problems({"action.close": "j"})
-    assert len(clash) == 1
-    assert "'j'" in clash[0] and "action.close" in clash[0] and "queue.down" in clash[0]
+    assert len(clash) == 2  # j moves in the queue and in the thread
+    assert all("'j'" in c and "action.close" in c for c in clash)
+    assert {"queue.down", "thread.down"} == {c.split()[-1] for c in clash}
     assert "not a binding id" in keymap.problems({"queue.clsoe": "x"})[0]
 
 

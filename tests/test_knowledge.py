@@ -96,13 +96,13 @@ def make_app(store: Store, folder: Path) -> FrontdeskApp:
     )
 
 
-async def test_k_inserts_the_link_and_ctrl_e_an_excerpt(demo_store: Store) -> None:
+async def test_b_inserts_the_link_and_ctrl_e_an_excerpt(demo_store: Store) -> None:
     app = make_app(demo_store, DEMO_KNOWLEDGE)
     async with app.run_test(size=(150, 40)) as pilot:
         await app.workers.wait_for_complete()
         await pilot.press("enter")
         await pilot.pause()
-        await pilot.press("k")
+        await pilot.press("b")
         await pilot.pause()
         assert isinstance(app.screen, KnowledgeScreen)
         await pilot.press(*"reset pass", "enter")
@@ -112,7 +112,7 @@ async def test_k_inserts_the_link_and_ctrl_e_an_excerpt(demo_store: Store) -> No
             "Reset your password: https://help.frontdesk.demo/reset-password"
         )
         await pilot.press(" ", "escape")  # leave the composer: the draft is kept
-        await pilot.press("k")
+        await pilot.press("b")
         await pilot.press(*"refund duplicate", "ctrl+e")
         text = screen.composer.editor.text
         assert text.startswith("Reset your password: https://help.frontdesk.demo/reset-password ")

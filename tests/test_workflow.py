@@ -189,6 +189,7 @@ async def test_snooze_free_text_previews_and_refuses_the_past(
     app = make_app(demo_store, clock)
     async with app.run_test(size=(150, 40)) as pilot:
         screen = await open_current(pilot)
+        cid = screen.conversation_id
         await pilot.press("s")
         await pilot.pause()
         app.screen.query_one("#snooze-when", Input).focus()
@@ -196,14 +197,14 @@ async def test_snooze_free_text_previews_and_refuses_the_past(
         preview = str(app.screen.query_one("#snooze-preview").render())
         assert "in the past" in preview
         await pilot.press("enter")
-        assert demo_store.detail(screen.conversation_id).conversation.status != "snoozed"
+        assert demo_store.detail(cid).conversation.status != "snoozed"
         app.screen.query_one("#snooze-when", Input).value = ""
         await pilot.press(*"in 3 days")
         assert "Wakes" in str(app.screen.query_one("#snooze-preview").render())
         app.screen.query_one("#snooze-note", Input).value = "waiting for the parcel"
         await pilot.press("ctrl+s")
         await pilot.pause()
-        conv = demo_store.detail(screen.conversation_id).conversation
+        conv = demo_store.detail(cid).conversation
         assert conv.status == "snoozed" and conv.snooze_note == "waiting for the parcel"
         assert conv.snoozed_until == pytest.approx(NOW + 3 * 86400, abs=60)
 
@@ -338,6 +339,46 @@ async def test_new_customer_message_while_replying_asks_before_sending(
         await pilot.press("ctrl+s", "y")
         await pilot.pause()
         assert [o.body for o in demo_store.due_outbox()] == ["Here is the fix"]
+
+
+def customer_writes(
+    store: Store, db_path: Path, clock: FakeClock, cid: int, key: str, text: str
+) -> None:
+    """Another process (the sync) stores a customer message in the conversation."""
+    first = store.detail(cid).messages[0]
+    other = Store(db_path, policy=DEMO_POLICY, clock=clock)
+    row = other.conn.execute(
+        "SELECT account_id, remote_id FROM messages WHERE id = ?", (first.id,)
+    ).fetchone()
+    who = store.detail(cid).contact.identities[0]
+    clock.advance(5)
+    other.ingest([email(row[0], key, clock.now, who=who, parents=(row[1],), text=text)])
+    other.close()
+
+
+async def test_collision_check_runs_at_every_send(
+    demo_store: Store, clock: FakeClock, db_path: Path
+) -> None:
+    """After "back", a newer customer message warns again (issue 14: "CANCEL my order")."""
+    app = make_app(demo_store, clock)
+    async with app.run_test(size=(150, 40)) as pilot:
+        screen = await open_current(pilot)
+        cid = screen.conversation_id
+        await pilot.press("r", *"Shipped today")
+        customer_writes(demo_store, db_path, clock, cid, "<late1@x>", "Where is it?")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "Where is it?" in str(app.screen.query_one("Static").render())
+        await pilot.press("n")  # back to the reply
+        customer_writes(demo_store, db_path, clock, cid, "<late2@x>", "CANCEL my order")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        warning = str(app.screen.query_one("Static").render())
+        assert "CANCEL my order" in warning and "Where is it?" not in warning
+        assert demo_store.due_outbox() == []
+        await pilot.press("n", "ctrl+s")  # nothing new since: goes without a question
+        await pilot.pause()
+        assert [o.body for o in demo_store.due_outbox()] == ["Shipped today"]
 
 
 async def test_two_consoles_see_each_other(

@@ -23,15 +23,16 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "No", id="confirm.no", tooltip="Go back"),
     ]
 
-    def __init__(self, question: Text, yes: str) -> None:
+    def __init__(self, question: Text, yes: str, *, no: str = "back to the reply") -> None:
         super().__init__()
         self.question = question
         self.yes = yes
+        self.no = no
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(self.question)
-            yield Label(f"y: {self.yes} · n/esc: back to the reply")
+            yield Label(Text(f"y: {self.yes} · n/esc: {self.no}"))
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)

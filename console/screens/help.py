@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from rich.table import Table
 from rich.text import Text
@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from console.keymap import display, key_map
+from console.macros import Macro
 
 SCOPE_TITLES = {
     "everywhere": "Everywhere",
@@ -21,10 +22,14 @@ SCOPE_TITLES = {
     "composer": "Composer",
     "reports": "Reports",
 }
-EXTRA = [("Everywhere", "ctrl+p", "Command palette: every action, searchable")]
+EXTRA = [
+    ("Everywhere", "ctrl+p", "Command palette: every action, macro and view, searchable"),
+    ("Everywhere", "ctrl+c", "Copy in a text field (quit is ctrl+q)"),
+    ("Composer", "??", "At a word start or alone: search the knowledge base"),
+]
 
 
-def key_table(keymap: Mapping[str, str]) -> Table:
+def key_table(keymap: Mapping[str, str], macros: Sequence[Macro] = ()) -> Table:
     table = Table(expand=True, box=None, padding=(0, 1), show_header=True)
     table.add_column("Where", style="dim", width=14)
     table.add_column("Keys", style="bold", width=16)
@@ -36,6 +41,8 @@ def key_table(keymap: Mapping[str, str]) -> Table:
         table.add_row(SCOPE_TITLES.get(row.scope, row.scope), keys, action, row.binding_id)
     for where, keys, action in EXTRA:
         table.add_row(where, keys, action, "")
+    for macro in macros:
+        table.add_row("Everywhere", Text(macro.key), Text(f"Macro: {macro.name}"), "macro")
     return table
 
 
@@ -56,11 +63,12 @@ class HelpScreen(ModalScreen[None]):
         ),
     ]
 
-    def __init__(self, keymap: Mapping[str, str]) -> None:
+    def __init__(self, keymap: Mapping[str, str], macros: Sequence[Macro] = ()) -> None:
         super().__init__()
         self.keymap = keymap
+        self.macros = macros
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static(Text("Keys — remap any id in [keys] of the config file", style="bold"))
-            yield Static(key_table(self.keymap))
+            yield Static(key_table(self.keymap, self.macros))

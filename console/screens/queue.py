@@ -50,6 +50,14 @@ class QueueScreen(WorkflowScreen):
         ),
         Binding("c", "canned", "Canned", id="queue.canned", tooltip="Answer with a canned reply"),
         Binding(
+            "escape",
+            "clear_search",
+            "Clear search",
+            id="queue.clear_search",
+            tooltip="Leave the search results for the view before",
+            show=False,
+        ),
+        Binding(
             "F",
             "follow_up",
             "Follow up",
@@ -93,6 +101,7 @@ class QueueScreen(WorkflowScreen):
         self.agent_name = agent_name
         self.me = me
         self.counts: dict[str, int] = {}
+        self._before_search: View | None = None  # the view a search replaced (escape returns)
         self.last_batch: str | None = None
 
     def compose(self) -> ComposeResult:
@@ -157,11 +166,19 @@ class QueueScreen(WorkflowScreen):
             label = f" {n} {view.name}" + (f" {count}" if count is not None else "") + " "
             bar.append(label, style="bold reverse" if view == current else "")
         if current not in self.views:
-            # A search view is named after the typed query, and a query can be pasted
-            # customer text: escapes in it must not reach the terminal.
-            bar.append(f" {clean_line(current.name)} ", style="bold reverse")
-            bar.append(f" {self.queue_list.total} found", style="dim")
+            # First, so a narrow terminal or many saved views never cut the count off. A
+            # search view is named after the typed query, and a query can be pasted customer
+            # text: escapes in it must not reach the terminal.
+            found = Text.assemble(
+                (f" {clean_line(current.name)} ", "bold reverse"),
+                (f" {self.queue_list.total} found · esc clears ", "bold"),
+            )
+            bar = found + bar
         self.query_one("#view-bar", Static).update(bar)
+
+    @property
+    def searching(self) -> bool:
+        return self.queue_list.view not in self.views
 
     # search -------------------------------------------------------------------------------
 
@@ -179,8 +196,23 @@ class QueueScreen(WorkflowScreen):
             self.notify(str(exc), title="Search", severity="error")
             return
         self.query_one(SearchBar).close()
+        if not self.searching:
+            self._before_search = self.queue_list.view
         self.show_view(view)
         self.queue_list.focus()
+
+    def action_clear_search(self) -> None:
+        """Escape: back to the view the search replaced (nothing to do without a search)."""
+        if self.searching:
+            self.show_view(self._before_search or self.views[0])
+            self._before_search = None
+
+    def action_back(self) -> None:
+        """`q`: clear a search first; on a plain view, ask before quitting."""
+        if self.searching:
+            self.action_clear_search()
+        else:
+            self.fd_app.ask_quit()
 
     def on_search_bar_cancelled(self) -> None:
         self.queue_list.focus()

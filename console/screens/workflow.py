@@ -89,8 +89,12 @@ class WorkflowScreen(Screen[None]):
         """Re-read what changed."""
         raise NotImplementedError
 
+    def advance(self) -> None:
+        """After close, snooze or send: move on (a conversation screen; the queue's cursor
+        already sits on the next row once the done one leaves the view)."""
+
     @store_write
-    def _act(self, done: str, run: Any) -> None:
+    def _act(self, done: str, run: Any, *, advance: bool = False) -> None:
         ids = self.targets()
         if not ids:
             self.notify("No conversation here", severity="warning")
@@ -98,9 +102,11 @@ class WorkflowScreen(Screen[None]):
         run(ids)
         self.after_change()
         self.notify(f"{done} {_count(ids)}", timeout=3)
+        if advance:
+            self.advance()
 
     def action_close_conversation(self) -> None:
-        self._act("Closed", self.actions.close)
+        self._act("Closed", self.actions.close, advance=True)
 
     def action_reopen(self) -> None:
         self._act("Reopened", self.actions.reopen)
@@ -158,6 +164,7 @@ class WorkflowScreen(Screen[None]):
             lambda ids: self.actions.snooze(
                 ids, choice.until, wake_on_reply=choice.wake_on_reply, note=choice.note
             ),
+            advance=True,
         )
 
     @store_write

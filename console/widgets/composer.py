@@ -1,4 +1,14 @@
-"""The reply (or note) editor; the draft survives leaving and restarts."""
+"""The reply or note editor: two modes that cannot be mistaken for one another.
+
+A reply (primary colour, blue, "Reply to ...") goes to the customer; a note (warning colour,
+amber, titled "Internal note - never sent") stays in the thread. The screen keeps one draft
+per agent, conversation and mode; the composer shows one mode at a time, named on its title.
+It never takes the focus by itself: `open` is called when the agent asks to write.
+
+A reply by email shows its recipients: To and Cc editable, Bcc on demand (ctrl+b), where each
+address came from, and a warning when Reply-To leads to another domain than the sender's.
+`recipients()` returns exactly what the fields show; the reply is queued with those.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +17,36 @@ from typing import Literal
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Label, TextArea
+from textual.widgets import Input, Label, Static, TextArea
+
+from console.recipients import BadAddress, Pair, Proposal, field_text, parse_field
 
 Mode = Literal["reply", "note"]
+NOTE_TITLE = "Internal note - never sent"
+FIELDS = ("to", "cc", "bcc")
 
 
 class Composer(Vertical):
     DEFAULT_CSS = """
-    Composer { height: 12; border-top: tall $accent; display: none; }
+    Composer { height: auto; max-height: 70%; border-top: tall $primary; display: none; }
     Composer.-open { display: block; }
-    Composer.-note { border-top: tall $warning; }
-    Composer > Label { width: 100%; color: $text-muted; }
-    Composer > TextArea { height: 1fr; }
+    Composer.-note { border-top: tall $warning; background: $warning 8%; }
+    Composer > #composer-title { width: 100%; text-style: bold; color: $text-primary; }
+    Composer.-note > #composer-title { color: $warning; }
+    Composer > #composer-recipients { width: 100%; height: auto; }
+    Composer.-note > #composer-recipients { display: none; }
+    Composer.-no-recipients > #composer-recipients { display: none; }
+    Composer .recipient-row { height: 1; }
+    Composer .recipient-row > Label { width: 5; color: $text-muted; }
+    Composer .recipient-row > Input { width: 1fr; }
+    Composer #composer-bcc-row { display: none; }
+    Composer.-bcc #composer-bcc-row { display: block; }
+    Composer #composer-sources { width: 100%; height: auto; color: $text-muted; }
+    Composer > #composer-hint { width: 100%; color: $text-muted; }
+    Composer > TextArea { height: 8; }
+    Composer.-note > TextArea { border: tall $warning; }
     """
     BINDINGS = [
         Binding(
@@ -37,6 +63,13 @@ class Composer(Vertical):
             "Leave",
             id="composer.leave",
             tooltip="Leave the composer; the draft is kept",
+        ),
+        Binding(
+            "ctrl+b",
+            "bcc",
+            "Bcc",
+            id="composer.bcc",
+            tooltip="Add a Bcc line to the reply",
         ),
     ]
 
@@ -57,24 +90,72 @@ class Composer(Vertical):
         self.mode: Mode = "reply"
 
     def compose(self) -> ComposeResult:
-        yield Label(id="composer-label")
+        yield Label(id="composer-title")
+        with Vertical(id="composer-recipients"):
+            for field in FIELDS:
+                with Horizontal(classes="recipient-row", id=f"composer-{field}-row"):
+                    yield Label(field.capitalize())
+                    yield Input(id=f"composer-{field}", compact=True)
+            yield Static(id="composer-sources")
+        yield Label(id="composer-hint")
         yield TextArea(id="composer-text", soft_wrap=True, show_line_numbers=False)
 
     @property
     def editor(self) -> TextArea:
         return self.query_one(TextArea)
 
-    def open(self, mode: Mode, label: Text, text: str = "") -> None:
+    @property
+    def title(self) -> str:
+        """The title as shown (what tells the agent which mode this is)."""
+        return str(self.query_one("#composer-title", Label).render())
+
+    def show_recipients(self, proposal: Proposal | None) -> None:
+        """Fill To and Cc from the proposal and say where each came from (None: no fields)."""
+        self.set_class(proposal is None, "-no-recipients")
+        self.set_class(False, "-bcc")
+        if proposal is None:
+            return
+        self.query_one("#composer-to", Input).value = field_text(proposal.to)
+        self.query_one("#composer-cc", Input).value = field_text(proposal.cc)
+        self.query_one("#composer-bcc", Input).value = ""
+        self.query_one("#composer-sources", Static).update(_sources(proposal))
+
+    def recipients(self) -> dict[str, list[Pair]]:
+        """To, Cc and Bcc exactly as shown now; BadAddress names a field that cannot be sent."""
+        found = {
+            field: parse_field(
+                self.query_one(f"#composer-{field}", Input).value, field.capitalize()
+            )
+            for field in FIELDS
+        }
+        if not found["to"]:
+            raise BadAddress("To is empty: name at least one recipient")
+        return found
+
+    @property
+    def has_recipients(self) -> bool:
+        return self.mode == "reply" and not self.has_class("-no-recipients")
+
+    def action_bcc(self) -> None:
+        if self.has_recipients:
+            self.set_class(True, "-bcc")
+            self.query_one("#composer-bcc", Input).focus()
+
+    def open(self, mode: Mode, title: Text, hint: str, text: str = "") -> None:
         self.mode = mode
         self.set_class(True, "-open")
+        self.screen.set_class(True, "-composing")  # a narrow screen makes room for the text
         self.set_class(mode == "note", "-note")
-        self.query_one(Label).update(label)
+        self.set_class(mode == "reply", "-reply")
+        self.query_one("#composer-title", Label).update(title)
+        self.query_one("#composer-hint", Label).update(Text(hint))
         self.editor.text = text
         self.editor.move_cursor(self.editor.document.end)
         self.editor.focus()
 
     def close(self) -> None:
         self.set_class(False, "-open")
+        self.screen.set_class(False, "-composing")
         self.editor.text = ""
 
     @property
@@ -87,3 +168,12 @@ class Composer(Vertical):
 
     def action_leave(self) -> None:
         self.post_message(self.Left(self.mode, self.editor.text))
+
+
+def _sources(proposal: Proposal) -> Text:
+    """Where each address came from, and a warning when Reply-To leads elsewhere."""
+    parts = [f"{r.address} ← {r.source}" for r in (*proposal.to, *proposal.cc)]
+    line = Text("  ·  ".join(parts) or "No address found: type one in To")
+    if proposal.warning:
+        line.append("\n⚠ " + proposal.warning, style="bold yellow")
+    return line

@@ -38,22 +38,36 @@ MAX_PAGES = 16
 LINE_CACHE_SIZE = 512  # rendered rows (a few screens, each row in both cursor states)
 CHANNEL_ICON = {"email": "✉", "slack": "#"}
 TIER_BADGE = {"advanced": "★", "standard": "", "basic": "·"}
-# (title, width); the subject takes what is left.
-COLUMNS = (
-    ("", 2),
-    ("Customer", 22),
-    ("Subject", 0),
-    ("Tags", 22),
-    ("Waiting", 9),
-    ("SLA", 13),
-    ("Status", 8),
-    ("Assignee", 12),
+# (key, title, width); the subject takes what is left.
+Column = tuple[str, str, int]
+COLUMNS: tuple[Column, ...] = (
+    ("marker", "", 2),
+    ("customer", "Customer", 22),
+    ("subject", "Subject", 0),
+    ("tags", "Tags", 22),
+    ("waiting", "Waiting", 9),
+    ("sla", "SLA", 13),
+    ("status", "Status", 8),
+    ("assignee", "Assignee", 12),
 )
+# At NARROW_WIDTH columns or fewer, columns collapse by priority: customer, subject, waiting and
+# SLA keep their place; tags go; status and assignee become one short marker ("P sam").
+NARROW_WIDTH = 100
+NARROW_COLUMNS: tuple[Column, ...] = (
+    ("marker", "", 2),
+    ("customer", "Customer", 16),
+    ("subject", "Subject", 0),
+    ("waiting", "Waiting", 8),
+    ("sla", "SLA", 12),
+    ("state", "St", 5),
+)
+MIN_SUBJECT = 24  # columns the subject keeps before the tags column is dropped
+STATUS_MARK = {"open": "O", "pending": "P", "snoozed": "Z", "closed": "C", "woken": "W"}
 
 
 class QueueList(ScrollView, can_focus=True):
     DEFAULT_CSS = """
-    QueueList { height: 1fr; scrollbar-gutter: stable; }
+    QueueList { height: 1fr; scrollbar-gutter: stable; overflow-x: hidden; }
     QueueList > .queue-list--cursor { background: $accent 40%; }
     QueueList:focus > .queue-list--cursor { background: $accent 70%; }
     QueueList > .queue-list--header { text-style: bold; color: $text-muted; }
@@ -111,6 +125,9 @@ class QueueList(ScrollView, can_focus=True):
     def on_mount(self) -> None:
         self.reload()
 
+    def on_resize(self) -> None:
+        self.virtual_size = Size(self.scrollable_content_region.width, self.total + 1)
+
     def show_view(self, view: View) -> None:
         self.view = view
         self.selected.clear()
@@ -121,7 +138,8 @@ class QueueList(ScrollView, can_focus=True):
         current = self.current_id() if keep else None
         self._pages.clear()
         self.total = self.store.count(self.view)
-        self.virtual_size = Size(self.size.width, self.total + 1)  # +1: the header line
+        # Rows are cut to the visible width: never wider, so never a horizontal scrollbar.
+        self.virtual_size = Size(self.scrollable_content_region.width, self.total + 1)
         index = self._index_of(current) if current is not None else None
         self.cursor = min(
             index if index is not None else self.cursor if keep else 0, max(self.total - 1, 0)
@@ -271,14 +289,16 @@ class QueueList(ScrollView, can_focus=True):
             strip = self._lines[key] = self._row_strip(row, width, selected, waiting, due)
         return strip
 
-    def _widths(self, width: int) -> list[int]:
-        fixed = sum(w for _, w in COLUMNS) + len(COLUMNS) - 1
-        return [w or max(width - fixed, 10) for _, w in COLUMNS]
+    def _widths(self, width: int) -> list[tuple[str, int]]:
+        """(column key, width) of the columns that fit `width`, the subject taking the rest."""
+        columns = columns_for(width)
+        fixed = sum(w for _, _, w in columns) + len(columns) - 1
+        return [(key, w or max(width - fixed, 10)) for key, _, w in columns]
 
     def _header(self, width: int) -> Strip:
         style = self.rich_style + self.get_component_rich_style("queue-list--header")
-        cells = [title for title, _ in COLUMNS]
-        return self._strip([(c, style) for c in cells], width, style)
+        cells = {key: (title, style) for key, title, _ in COLUMNS + NARROW_COLUMNS}
+        return self._strip(cells, width, style)
 
     def _styles(self, unread: bool, selected: bool) -> dict[str, Style]:
         """A row's styles, worked out once per state: `rich_style` walks the ancestors (a
@@ -310,7 +330,7 @@ class QueueList(ScrollView, can_focus=True):
         styles: dict[str, Style],
         waiting: str,
         due_and_urgency: tuple[str, str],
-    ) -> list[tuple[str, Style]]:
+    ) -> dict[str, tuple[str, Style]]:
         base, muted = styles[""], styles["muted"]
         due, urgency = due_and_urgency
         due_style = styles[urgency] if urgency else muted
@@ -319,23 +339,37 @@ class QueueList(ScrollView, can_focus=True):
         status_style = styles["woken"] if row.woken else muted
         tags = " ".join(clean_line(name) for name, _ in row.tags)
         marker = "●" if row.id in self.selected else CHANNEL_ICON.get(row.channel, "?")
-        return [
-            (marker, base if row.id in self.selected else muted),
-            (customer, base),
-            (clean_line(row.subject), base),
-            (tags, base + Style(color=row.tags[0][1]) if row.tags else muted),
-            (waiting, base),
-            (due, due_style),
-            (status, status_style),
-            (_short_agent(row.assignee), muted),
-        ]
+        agent = _short_agent(row.assignee)
+        return {
+            "marker": (marker, base if row.id in self.selected else muted),
+            "customer": (customer, base),
+            "subject": (clean_line(row.subject), base),
+            "tags": (tags, base + Style(color=row.tags[0][1]) if row.tags else muted),
+            "waiting": (waiting, base),
+            "sla": (due, due_style),
+            "status": (status, status_style),
+            "assignee": (agent, muted),
+            "state": (f"{STATUS_MARK.get(status, '?')} {agent[:3]}", status_style),
+        }
 
-    def _strip(self, cells: list[tuple[str, Style]], width: int, fill: Style) -> Strip:
+    def _strip(self, cells: dict[str, tuple[str, Style]], width: int, fill: Style) -> Strip:
         segments = []
-        for (text, style), cell_width in zip(cells, self._widths(width), strict=True):
+        for key, cell_width in self._widths(width):
+            text, style = cells[key]
             segments.append(Segment(set_cell_size(text, cell_width), style))
             segments.append(Segment(" ", fill))
         return Strip(segments).adjust_cell_length(width, fill)
+
+
+def columns_for(width: int) -> tuple[Column, ...]:
+    """The columns for a width: tags go first (while the subject would get < MIN_SUBJECT),
+    then at NARROW_WIDTH status and assignee fold into one marker."""
+    if width <= NARROW_WIDTH:
+        return NARROW_COLUMNS
+    fixed = sum(w for _, _, w in COLUMNS) + len(COLUMNS) - 1
+    if width - fixed >= MIN_SUBJECT:
+        return COLUMNS
+    return tuple(column for column in COLUMNS if column[0] != "tags")
 
 
 def _short_agent(assignee: str | None) -> str:

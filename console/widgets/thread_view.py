@@ -8,6 +8,8 @@ and quote state, and painted line by line. A thread opens at its end.
 
 from __future__ import annotations
 
+import time
+
 from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.rule import Rule
@@ -24,6 +26,7 @@ from storage.models import ConversationDetail, Event, Message
 CHANNEL_ICON = {"email": "✉", "slack": "#"}
 MAX_SHOWN = 50_000  # characters of one message laid out in the thread
 ITEM_CACHE_SIZE = 2000  # rendered messages and events (per width and quote state)
+G_G_SECONDS = 1.0  # the second `g` of `g g` within this
 EARLIER_CHUNK = 40  # items laid out per refresh above the visible tail of a long thread
 EVENT_TEXT = {
     "closed": "closed the conversation",
@@ -55,6 +58,65 @@ class ThreadView(ScrollView, can_focus=True):
             id="thread.quotes",
             tooltip="Show or fold quoted text and signatures",
         ),
+        Binding(
+            "j",
+            "scroll_lines(1)",
+            "Down",
+            id="thread.down",
+            tooltip="Scroll down a line",
+            show=False,
+        ),
+        Binding(
+            "k", "scroll_lines(-1)", "Up", id="thread.up", tooltip="Scroll up a line", show=False
+        ),
+        Binding(
+            "ctrl+d",
+            "half_page(1)",
+            "Half page down",
+            id="thread.half_down",
+            tooltip="Scroll down half a screen",
+            show=False,
+        ),
+        Binding(
+            "ctrl+u",
+            "half_page(-1)",
+            "Half page up",
+            id="thread.half_up",
+            tooltip="Scroll up half a screen",
+            show=False,
+        ),
+        Binding(
+            "g",
+            "g_prefix",
+            "Top",
+            id="thread.top",
+            tooltip="g g: the start of the thread",
+            show=False,
+        ),
+        Binding(
+            "G",
+            "bottom",
+            "Bottom",
+            id="thread.bottom",
+            tooltip="The end of the thread",
+            show=False,
+        ),
+        Binding(
+            "right_square_bracket",
+            "jump(1)",
+            "Next message",
+            id="thread.next_message",
+            tooltip="Jump to the next message",
+            show=False,
+        ),
+        Binding(
+            "left_square_bracket",
+            "jump(-1)",
+            "Previous message",
+            id="thread.previous_message",
+            tooltip="Jump to the previous message",
+            show=False,
+        ),
     ]
 
     def __init__(self, **kwargs: object) -> None:
@@ -66,6 +128,7 @@ class ThreadView(ScrollView, can_focus=True):
         self._lines: list[Strip] = []
         self._cache: LRUCache[tuple[object, ...], list[Strip]] = LRUCache(ITEM_CACHE_SIZE)
         self._width = 0
+        self._g_at = 0.0  # when a first `g` was pressed
 
     def show(self, detail: ConversationDetail, *, keep_scroll: bool = False) -> None:
         at_end = self.scroll_y >= self.max_scroll_y - 1
@@ -88,6 +151,51 @@ class ThreadView(ScrollView, can_focus=True):
         self.show_quotes = not self.show_quotes
         if self.detail is not None:
             self.show(self.detail, keep_scroll=True)
+
+    # motion -------------------------------------------------------------------------------
+
+    def action_scroll_lines(self, lines: int) -> None:
+        self.scroll_to(y=self.scroll_y + lines, animate=False, immediate=True)
+
+    def action_half_page(self, direction: int) -> None:
+        step = max(1, self.scrollable_content_region.height // 2)
+        self.scroll_to(y=self.scroll_y + direction * step, animate=False, immediate=True)
+
+    def action_g_prefix(self) -> None:
+        """`g g` (two presses within G_G_SECONDS) goes to the start, as in vim."""
+        now = time.monotonic()
+        if now - self._g_at <= G_G_SECONDS:
+            self._g_at = 0.0
+            self.lines()  # lay out what is not yet, so the start is the real start
+            self.scroll_to(y=0, animate=False, immediate=True)
+        else:
+            self._g_at = now
+
+    def action_bottom(self) -> None:
+        self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
+
+    def message_starts(self) -> list[int]:
+        """The first line of each message (not events), top to bottom, in laid-out lines."""
+        starts, line = [], 0
+        for item in self._items[self._first :]:
+            if isinstance(item, Message):
+                starts.append(line)
+            line += len(self._item_lines(item, self._width))
+        return starts
+
+    def action_jump(self, direction: int) -> None:
+        """To the next (1) or previous (-1) message's first line."""
+        if direction < 0 and self._first:
+            self.lines()
+        y = int(self.scroll_y)
+        starts = self.message_starts()
+        target = (
+            next((s for s in starts if s > y), None)
+            if direction > 0
+            else next((s for s in reversed(starts) if s < y), None)
+        )
+        if target is not None:
+            self.scroll_to(y=target, animate=False, immediate=True)
 
     # layout -------------------------------------------------------------------------------
 
