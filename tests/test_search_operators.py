@@ -137,9 +137,33 @@ CASES = [
     ("from:globex OR from:initech.example", {"Bob"}),
     ("refund OR login", {"Bob", "Carol"}),
     ("is:snoozed OR from:initech.example", set()),
-    # nothing but plain words
+    # from: below three characters (no trigram index: LIKE), and the LIKE wildcards
+    ("from:al", {"Alice"}),
+    ("from:AL", {"Alice"}),
+    ("from:zz", set()),
+    ("from:c_r", set()),  # a literal "c_r", not "c, any character, r" (which finds Carol)
+    ("from:'ab\"c'", set()),  # a quote inside a value is a literal for FTS5
+    # nothing but plain words, phrases, prefixes
     ("invoice", {"Alice", "Bob", "Dan"}),
+    ("my invoice", {"Alice"}),
+    ('"my invoice" "is wrong"', {"Alice"}),
+    ('"is wrong', {"Alice"}),  # an unclosed quote closes at the end
+    ('"" refund', {"Bob"}),  # an empty phrase looks for nothing
+    ('"" "is wrong"', {"Alice"}),
+    ('"refund"-invoice', set()),  # a phrase, then a negated word
+    ('"OR"', set()),  # quoted: a word, not the keyword
+    ('"NOT" invoice', set()),
+    ("refun", set()),
+    ("refun*", {"Bob"}),
+    ("invoicX*", set()),
+    ('invoice"s', set()),  # a quote inside a word is part of it
+    ("Xinvoice", set()),
+    (":invoice", {"Alice", "Bob", "Dan"}),  # no operator name: a word
+    ("invoice -", {"Alice", "Bob", "Dan"}),  # a trailing "-" negates nothing
+    ("invoice -a", {"Alice", "Bob", "Dan"}),
     ("", ALL),
+    # assignee: an address that is no agent's is still searched
+    ("assignee:zed@x.test", set()),
 ]
 
 
@@ -148,3 +172,45 @@ def test_operator_finds_exactly_its_conversations(
     four: Store, query: str, expected: set[str]
 ) -> None:
     assert found(four, query) == expected
+
+
+def test_results_come_newest_first_and_the_view_is_named_after_the_query(four: Store) -> None:
+    view = search.parse("invoice", me=ME, agents=AGENTS)
+    assert view.name == "search: invoice"
+    names = [r.contact_name.split()[0] for r in four.page(view, limit=50)]
+    assert names == ["Dan", "Bob", "Alice"]  # 7, 5 and 2 March
+
+
+ERRORS = [
+    ("is:sleeping", "is:sleeping — use one of is:open, is:pending, is:snoozed, is:closed"),
+    ("channel:fax", "channel:fax — use channel:email or channel:slack"),
+    ("before:2026-13-01", "before:2026-13-01 — write the date as YYYY-MM-DD"),
+    ("after:soon", "after:soon — write the date as YYYY-MM-DD"),
+    ("a NOT NOT b", "NOT at column 7 follows another NOT"),
+    (
+        "my_op:x",
+        "unknown operator my_op: at column 1 — use one of from: tag: is: channel: assignee:"
+        ' before: after: subject: has:, or quote it ("...") to search the text',
+    ),
+    ("has:kids", "has:kids — use has:attachment"),
+    ("assignee:zed", "assignee:zed — no agent of that name or email (agents: Kim, Sam)"),
+    ("\ud800x", "the search contains characters that are not text"),
+]
+
+
+@pytest.mark.parametrize(("query", "message"), ERRORS)
+def test_a_bad_query_says_exactly_what_and_how(query: str, message: str) -> None:
+    with pytest.raises(search.SearchError) as err:
+        search.parse(query, me=ME, agents=AGENTS)
+    assert str(err.value) == message
+
+
+def test_an_agent_without_a_name_is_found_by_email() -> None:
+    view = search.parse("assignee:x@y.test", agents=(("", "x@y.test"),))
+    assert view.params == ("x@y.test",)
+
+
+def test_a_query_the_database_refuses_is_a_search_error(four: Store) -> None:
+    view = search.parse("\x00", me=ME, agents=AGENTS)
+    with pytest.raises(search.SearchError, match=r"^search failed: "):
+        search.check(four.conn, view)
