@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: setup servers demo test lint bench
+.PHONY: setup servers demo test lint bench mutate
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,3 +33,9 @@ lint: setup
 
 test: setup servers lint
 	$(BIN)/pytest
+
+# Mutation testing of the modules that carry the promises (bench/mutate.py): minutes per
+# module on 2 cores, so not part of `make test` nor CI. MODULES="rules search" for some.
+MODULES ?=
+mutate: setup
+	$(BIN)/python bench/mutate.py $(MODULES)

@@ -155,8 +155,11 @@ class FrontdeskApp(App[None]):
             self.refresh_screen()
 
     def refresh_screen(self) -> None:
-        refresh = getattr(self.screen, "refresh_data", None)
-        if callable(refresh):
+        # A screen still composing reads the store when it mounts; while the app shuts down
+        # its screens lose their widgets: either way there is nothing to refresh.
+        screen = self.screen
+        refresh = getattr(screen, "refresh_data", None)
+        if callable(refresh) and self.is_running and screen.is_mounted:
             refresh()
 
     @store_write

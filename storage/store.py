@@ -688,12 +688,14 @@ class Store:
     def update_message_text(
         self, account_id: int, remote_id: str, text: str, edited_at: float | None
     ) -> bool:
-        """Replace a message's text after an edit at the source; False if it is not stored."""
+        """Replace a message's text after an edit at the source; False if it is not stored,
+        or if a newer edit is (an old edit redelivered late never overwrites a newer one)."""
         with transaction(self.conn):
             cursor = self.conn.execute(
                 "UPDATE messages SET text = ?, edited_at = coalesce(?, edited_at)"
-                " WHERE account_id = ? AND remote_id = ?",
-                (text, edited_at, account_id, remote_id),
+                " WHERE account_id = ? AND remote_id = ?"
+                " AND (? IS NULL OR edited_at IS NULL OR edited_at <= ?)",
+                (text, edited_at, account_id, remote_id, edited_at, edited_at),
             )
         return cursor.rowcount > 0
 

@@ -14,14 +14,16 @@ from textual.widgets import OptionList, Sparkline, Static
 from console.app import FrontdeskApp
 from console.demo import AGENT, DEMO_POLICY, build_demo
 from console.screens.queue import QueueScreen
-from console.screens.reports import ReportsScreen
-from storage import metrics
+from console.screens.reports import CARDS, ReportsScreen
 from storage.metrics import Period
 from storage.models import IdentityRef
 from storage.policy import SimplePolicy
 from storage.sla import BusinessHours, parse_days
 from storage.store import Store
 from tests.factories import email
+from tests.test_metrics import NOW as WEEK_END
+from tests.test_metrics import Inbox, inbox  # noqa: F401
+from tests.waits import until_async
 
 NOW = 1_800_000_000.0
 DAY = 86400.0
@@ -79,18 +81,34 @@ def test_reports_screen_snapshot(demo_store: Store, snap_compare) -> None:  # ty
     assert snap_compare(make_app(demo_store), terminal_size=(160, 50), run_before=run_before)
 
 
-async def test_headline_numbers_are_the_sql_metrics(demo_store: Store) -> None:
-    app = make_app(demo_store)
+def cards(screen: ReportsScreen) -> dict[str, list[str]]:
+    """Each headline card's lines (title, value, note), as shown."""
+    return {name: text_of(screen, f"#card-{name}").strip().splitlines() for name in CARDS}
+
+
+async def test_headline_cards_show_the_hand_computed_week(inbox: Inbox) -> None:  # noqa: F811
+    """The six-conversation inbox of test_metrics, whose week was computed by hand there:
+    5 new; first responses C 30m, A 2h, E 2h45m, B 3h (median 2h, p90 3h); next B 1h, A 10h;
+    resolutions C 30m, A 16h, B 1d 1h; FCR C only, of A, B, C; breaches B first, A next,
+    D first; D waiting now."""
+    app = FrontdeskApp(inbox.store, me=AGENT.address, agent_name="Sam", clock=lambda: WEEK_END)
     async with app.run_test(size=(160, 50)) as pilot:
         screen = await open_reports(pilot)
-        week = Period(NOW - 7 * DAY, NOW)
-        expected = metrics.report(demo_store.conn, week, "all", POLICY, NOW).total
-        assert screen.data is not None and screen.data.report.total == expected
-        assert str(expected.conversations) in text_of(screen, "#card-new")
-        assert str(expected.breaches) in text_of(screen, "#card-breaches")
+        assert screen.data is not None
+        assert screen.data.report.period == Period(WEEK_END - 7 * DAY, WEEK_END)
+        assert cards(screen) == {
+            "new": ["New conversations", "5"],
+            "first": ["First response", "2h 00m", "p90 3h 00m"],
+            "next": ["Next response", "1h 00m", "p90 10h 00m"],
+            "resolution": ["Resolution", "16h 00m", "p90 1d 1h"],
+            "fcr": ["First-contact res.", "33%", "1 of 3"],
+            "breaches": ["SLA breaches", "3"],
+            "backlog": ["Waiting now", "1"],
+        }
         volume = screen.query_one("#volume-chart", Sparkline).data
-        assert volume is not None and sum(volume) == expected.conversations
-        assert len(volume) == 8  # the local days the 7-day period touches
+        # per local (UTC) day from Fri 15 Jan 08:00 to Fri 22 Jan 08:00: A and B on the 15th,
+        # C on the 17th, D on the 18th, E on the 19th
+        assert volume == [2, 0, 1, 1, 1, 0, 0, 0]
 
 
 async def test_slice_keys_switch_and_toggle(demo_store: Store) -> None:
@@ -145,9 +163,12 @@ async def test_escape_goes_back_and_the_palette_offers_reports(demo_store: Store
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"reports")
-        await pilot.pause(0.5)
-        options = app.screen.query_one(OptionList).options
-        assert any("Reports (R)" in str(o.prompt) for o in options)
+        await until_async(
+            lambda: any(
+                "Reports (R)" in str(o.prompt) for o in app.screen.query_one(OptionList).options
+            ),
+            "Reports (R) offered by the palette",
+        )
 
 
 async def test_customer_text_is_shown_literally(db_path: Path) -> None:

@@ -32,6 +32,7 @@ from storage.store import Store
 from tests.factories import email
 from tests.slack.fixtures import APP_TOKEN, BOT_TOKEN
 from tests.slack.server import LocalSlack
+from tests.waits import until_async
 
 BOT_ENV, APP_ENV = "FD_TEST_SLACK_BOT", "FD_TEST_SLACK_APP"
 T0 = 1_700_000_000.0  # the local Slack's first ts
@@ -429,7 +430,9 @@ async def test_a_crash_after_posting_never_posts_twice(
     gate = threading.Event()
     blocked = asyncio.ensure_future(astore.call(_wait_for, gate))
     await local_slack.wait_until(lambda: len(local_slack.posted) == 1, timeout=5)
-    await asyncio.sleep(0.05)
+    # The run records "sent" next: wait until that call is queued behind the gate.
+    queued = astore._executor._work_queue  # the store thread's pending calls
+    await until_async(lambda: queued.qsize() > 0, "the sent record queued")
     run.cancel()
     with pytest.raises(asyncio.CancelledError):
         await run  # (the queued "sent" record is dropped with it)
@@ -524,12 +527,16 @@ async def test_live_events_land_once_whatever_the_order_and_repeats(
         await local_slack.redeliver_all()  # the same envelopes again
         await _redeliver_as_retry(local_slack)  # and as Slack's retries: new envelope ids
         stored = await wait_for_rows(lambda: messages(astore), 3)
-        await asyncio.sleep(0.2)  # time for any duplicate to (wrongly) land
-        assert await messages(astore) == stored
+        sent = {e["envelope_id"] for e in local_slack.envelopes}
+        # Events are handed over in arrival order: once a later one is stored, any duplicate
+        # that arrived before it has (wrongly) landed too. No fixed wait.
+        last = local_slack.post(channel, bob, "sentinel")
+        after = await wait_for_rows(lambda: messages(astore), 4)
+        assert [r for r in after if r[0] != f"{channel}:{last}"] == stored
+        every = sent | {f"{e}-retry" for e in sent}
+        await local_slack.wait_until(lambda: local_slack.acked >= every)  # every envelope acked
 
     assert len(stored) == 3 and len({r[1] for r in stored}) == 1
-    sent = {e["envelope_id"] for e in local_slack.envelopes}
-    assert local_slack.acked >= sent | {f"{e}-retry" for e in sent}  # every envelope acked
 
 
 async def _redeliver_as_retry(slack: LocalSlack) -> None:
@@ -622,14 +629,17 @@ async def test_without_an_app_token_live_mode_polls(
 async def test_live_reply_is_posted_once_and_its_echo_deduplicated(
     local_slack: LocalSlack, astore: AsyncStore
 ) -> None:
-    conversation = (await _thread_conversation(local_slack, astore))[2]
+    channel, _, conversation, _ = await _thread_conversation(local_slack, astore)
     async with live(local_slack, astore):
         await _queue_reply(astore, conversation, "looking into it")
         await wait_for_rows(query(astore, "SELECT id FROM outbox WHERE status = 'sent'"), 1)
         await local_slack.wait_until(lambda: len(local_slack.acked) >= 1)
-        await asyncio.sleep(0.2)  # the echo event is handled by now
+        # The echo was emitted before this one: once it is stored, the echo was handled.
+        carol = local_slack.add_user("carol")
+        sentinel = local_slack.post(channel, carol, "sentinel")
+        stored = await wait_for_rows(lambda: messages(astore), 4)
     assert len(local_slack.posted) == 1
-    assert len(await messages(astore)) == 3
+    assert len(stored) == 4 and f"{channel}:{sentinel}" in {r[0] for r in stored}
 
 
 # ---- pacing -----------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input, TextArea
 
+import console.app
 from console.app import FrontdeskApp
 from console.canned import TemplateProblem, render, variables
 from console.demo import AGENT, DEMO_POLICY, build_demo
@@ -18,6 +19,7 @@ from storage import queue
 from storage.store import Store
 from tests.conftest import FakeClock
 from tests.factories import email
+from tests.waits import until_async
 
 NOW = 1_800_000_000.0
 AGENTS = [("Sam Rivera", "sam@frontdesk.demo"), ("Kim Osei", "kim@frontdesk.demo")]
@@ -210,8 +212,9 @@ async def test_snooze_free_text_previews_and_refuses_the_past(
 
 
 async def test_snoozed_conversation_wakes_on_time_to_the_top(
-    demo_store: Store, clock: FakeClock
+    demo_store: Store, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(console.app, "WAKE_SECONDS", 0.05)  # the app's own timer, sooner
     app = make_app(demo_store, clock)
     async with app.run_test(size=(150, 40)) as pilot:
         await pilot.press("j", "j", "j")
@@ -222,10 +225,10 @@ async def test_snoozed_conversation_wakes_on_time_to_the_top(
         await pilot.pause()
         assert cid not in [qlist(app).row(i).id for i in range(5)]  # type: ignore[union-attr]
         clock.advance(3 * 3600 + 1)
-        app.wake_due()
-        await pilot.pause()
-        assert qlist(app).row(0).id == cid  # type: ignore[union-attr]
-        assert qlist(app).row(0).woken  # type: ignore[union-attr]
+        await until_async(
+            lambda: (row := qlist(app).row(0)) is not None and row.id == cid and row.woken,
+            "woken at the top",
+        )
 
 
 async def test_customer_reply_wakes_a_snoozed_conversation(
@@ -248,9 +251,10 @@ async def test_customer_reply_wakes_a_snoozed_conversation(
         clock.advance(60)
         other.ingest([email(row[0], "<wake@x>", clock.now, who=who, parents=(row[1],))])
         other.close()
-        await pilot.pause(1.0)
+        await until_async(
+            lambda: (row := qlist(app).row(0)) is not None and row.id == cid, "woken at the top"
+        )
         assert demo_store.detail(cid).conversation.status == "open"
-        assert qlist(app).row(0).id == cid  # type: ignore[union-attr]
 
 
 # macros -----------------------------------------------------------------------------------

@@ -1,0 +1,384 @@
+"""`make mutate`: mutation testing of the modules that carry the product's promises.
+
+For each module below, mutmut (3.x) mutates that module only and runs the test files that
+claim to check it; a mutant is *killed* when a test fails (or times out) on it. The report,
+bench/mutation.json, gives per module: mutants, killed, survived, "no tests" (mutated code that
+none of the selected tests even runs), the kill rate, and every surviving mutant with its diff.
+
+Survivors listed in EQUIVALENT are mutants no test can kill because the program behaves the
+same (each with the reason); they are reported apart and left out of `kill_rate_excluding_
+equivalent`. An entry applies only while the mutant's diff still contains its `needle`, so a
+changed module cannot hide a real survivor behind a stale name.
+
+Each module runs in a scratch copy of the project (mutmut writes `mutants/` next to the
+`pyproject.toml` it reads), so the working tree is never touched. Slow (minutes per module on
+2 cores): not in CI. Run it before resolving an issue that touches these modules:
+
+    make mutate                         # every module
+    make mutate MODULES="rules search"  # some
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+REPORT = ROOT / "bench" / "mutation.json"
+COPY = ("storage", "connectors", "console", "tests", "pyproject.toml")
+RUN_TIMEOUT = 3 * 3600
+
+
+@dataclass(frozen=True)
+class Target:
+    module: str
+    tests: tuple[str, ...]
+
+
+TARGETS: dict[str, Target] = {
+    "rules": Target(
+        "storage/rules.py",
+        ("tests/test_rules.py", "tests/test_store.py", "tests/test_sla.py"),
+    ),
+    "ingest": Target(
+        "storage/ingest.py",
+        ("tests/test_store.py", "tests/test_store_promises.py", "tests/test_mail_corpus.py"),
+    ),
+    "queue": Target("storage/queue.py", ("tests/test_store.py", "tests/test_store_promises.py")),
+    "search": Target(
+        "storage/search.py",
+        ("tests/test_search_grammar.py", "tests/test_search_operators.py"),
+    ),
+    "sla": Target("storage/sla.py", ("tests/test_sla.py", "tests/test_metrics.py")),
+    "metrics": Target(
+        "storage/metrics.py", ("tests/test_metrics.py", "tests/test_store_promises.py")
+    ),
+    "sanitize": Target("storage/sanitize.py", ("tests/test_sanitize.py",)),
+    "email_outbox": Target(
+        "connectors/email_outbox.py", ("tests/test_smtp.py", "tests/test_followup_delivery.py")
+    ),
+    "slack_outbox": Target("connectors/slack_outbox.py", ("tests/test_slack_connector.py",)),
+    "imap_sync": Target(
+        "connectors/imap_sync.py", ("tests/test_imap.py", "tests/test_connector_promises.py")
+    ),
+    "slack_live": Target(
+        "connectors/slack_live.py",
+        ("tests/test_slack_connector.py", "tests/test_connector_promises.py"),
+    ),
+    "config": Target(
+        "console/config.py",
+        ("tests/test_config.py", "tests/test_cli.py", "tests/test_connector_promises.py"),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Equivalent:
+    needle: str  # a line of the mutant's diff, so the entry goes stale when the code changes
+    reason: str
+
+
+_POLICY_UNUSED = (
+    "refresh_sla returns before reading the policy whenever the status is not open, and here "
+    "it is closed, pending or snoozed: no policy, same state"
+)
+_SQL_CASE = "SQL keywords and identifiers, and FTS5 column names, ignore case in SQLite: same query"
+_CODEC = 'Python\'s codec names ignore case: "UTF-8" is "utf-8"'
+_ORDER = 'a View is ascending only when its order is exactly "asc": any other value is "desc"'
+_PLAN = (
+    "_TAG_PROBE and _TAG_LIST select the same conversations (the choice is the query plan,"
+    " for speed: bench/README.md), so results cannot tell them apart"
+)
+_ONE_CLAUSE = (
+    "an operator or a word adds exactly one clause, so the join has one item and no separator,"
+    " and is never empty"
+)
+_FALSY = '"" and None are both false, and these variables are only tested for truth'
+_FOLDED = (
+    "a token rebuilt by NOT-folding is never asked for its column or its quoting again:"
+    " keywords are read from incoming tokens only"
+)
+_FIND = "str.find from i + 1 >= 1 returns -1 or at least 1, never 0"
+_STAR = (
+    "FTS5's unicode61 tokenizer drops '*' inside a quoted string: '\"refun*\"*' is"
+    " '\"refun\"*', and '\"*\"' and '\"\"' both hold no token"
+)
+EQUIVALENT: dict[str, Equivalent] = {
+    "storage.search.x__after__mutmut_6": Equivalent(
+        'q.add("C.LAST_MESSAGE_AT >= ?", _date(value, "after"))', _SQL_CASE
+    ),
+    "storage.search.x__before__mutmut_6": Equivalent(
+        'q.add("C.LAST_MESSAGE_AT < ?", _date(value, "before"))', _SQL_CASE
+    ),
+    "storage.search.x__assignee__mutmut_6": Equivalent(
+        'q.add("likelihood(c.assignee is null, 0.5)")', _SQL_CASE
+    ),
+    "storage.search.x__assignee__mutmut_7": Equivalent(
+        'q.add("LIKELIHOOD(C.ASSIGNEE IS NULL, 0.5)")', _SQL_CASE
+    ),
+    "storage.search.x__assignee__mutmut_13": Equivalent(
+        'q.add("LIKELIHOOD(C.ASSIGNEE = ?, 0.2)", me if value == "me" else _agent_email(q, value))',
+        _SQL_CASE,
+    ),
+    "storage.search.x__channel__mutmut_12": Equivalent(
+        'q.add("LIKELIHOOD(C.CHANNEL = ?, 0.5)", value)', _SQL_CASE
+    ),
+    "storage.search.x__is__mutmut_13": Equivalent('q.add("C.STATUS = ?", value)', _SQL_CASE),
+    "storage.search.x__subject__mutmut_7": Equivalent(
+        'q.add(f"c.id IN ({_FTS_IDS})", "SUBJECT : " + fts_expression([value]))', _SQL_CASE
+    ),
+    "storage.search.x__from__mutmut_21": Equivalent(
+        '"c.contact_id in (select i.contact_id from identities i where i.id in"', _SQL_CASE
+    ),
+    "storage.search.x__from__mutmut_22": Equivalent(
+        '"C.CONTACT_ID IN (SELECT I.CONTACT_ID FROM IDENTITIES I WHERE I.ID IN"', _SQL_CASE
+    ),
+    "storage.search.x__from__mutmut_24": Equivalent(
+        '" (select rowid from identities_fts where identities_fts match ?)"', _SQL_CASE
+    ),
+    "storage.search.x__from__mutmut_25": Equivalent(
+        '" (SELECT ROWID FROM IDENTITIES_FTS WHERE IDENTITIES_FTS MATCH ?)"', _SQL_CASE
+    ),
+    "storage.search.x__from__mutmut_27": Equivalent(
+        '" union select rowid from contacts_fts where contacts_fts match ?)",', _SQL_CASE
+    ),
+    "storage.search.x__from__mutmut_28": Equivalent(
+        '" UNION SELECT ROWID FROM CONTACTS_FTS WHERE CONTACTS_FTS MATCH ?)",', _SQL_CASE
+    ),
+    "storage.search.x__from__mutmut_40": Equivalent(
+        '"c.contact_id in (select contact_id from identities where address like ?"', _SQL_CASE
+    ),
+    "storage.search.x__from__mutmut_41": Equivalent(
+        '"C.CONTACT_ID IN (SELECT CONTACT_ID FROM IDENTITIES WHERE ADDRESS LIKE ?"', _SQL_CASE
+    ),
+    "storage.search.x__from__mutmut_43": Equivalent(
+        '" or display_name like ? union select id from contacts where name like ?)",', _SQL_CASE
+    ),
+    "storage.search.x__from__mutmut_44": Equivalent(
+        '" OR DISPLAY_NAME LIKE ? UNION SELECT ID FROM CONTACTS WHERE NAME LIKE ?)",', _SQL_CASE
+    ),
+    "storage.search.x__clause__mutmut_25": Equivalent(
+        'sql = " and ".join(sub.where) or "1"', _SQL_CASE
+    ),
+    "storage.search.x__either__mutmut_10": Equivalent(
+        'return "(" + " or ".join(sql for sql, _ in clauses) + ")"', _SQL_CASE
+    ),
+    "storage.search.x_parse__mutmut_53": Equivalent(
+        'where = " and ".join(top.where) or "1"', _SQL_CASE
+    ),
+    "storage.search.x_parse__mutmut_67": Equivalent(
+        'return View(f"search: {query}", where, tuple(top.params), "LAST_MESSAGE_AT", "desc")',
+        _SQL_CASE,
+    ),
+    "storage.search.x_parse__mutmut_3": Equivalent('query.encode("UTF-8")', _CODEC),
+    "storage.search.x_parse__mutmut_59": Equivalent(
+        'return View(f"search: {query}", where, tuple(top.params), "last_message_at", None)', _ORDER
+    ),
+    "storage.search.x_parse__mutmut_68": Equivalent(
+        'return View(f"search: {query}", where, tuple(top.params), "last_message_at", "XXdescXX")',
+        _ORDER,
+    ),
+    "storage.search.x_parse__mutmut_69": Equivalent(
+        'return View(f"search: {query}", where, tuple(top.params), "last_message_at", "DESC")',
+        _ORDER,
+    ),
+    "storage.search.x_parse__mutmut_34": Equivalent(
+        "clauses = [_clause(token, top, me, probe=None) for token in term]", _PLAN
+    ),
+    "storage.search.x_parse__mutmut_39": Equivalent(
+        "clauses = [_clause(token, top, me, probe=bool(None)) for token in term]", _PLAN
+    ),
+    "storage.search.x__clause__mutmut_19": Equivalent(
+        "sub.add(_TAG_PROBE if (probe) and False else _TAG_LIST, tag)", _PLAN
+    ),
+    "storage.search.x__clause__mutmut_20": Equivalent(
+        "sub.add(_TAG_PROBE if (probe) or True else _TAG_LIST, tag)", _PLAN
+    ),
+    "storage.search.x__clause__mutmut_24": Equivalent(
+        'sql = "XX AND XX".join(sub.where) or "1"', _ONE_CLAUSE
+    ),
+    "storage.search.x__clause__mutmut_26": Equivalent(
+        'sql = " AND ".join(sub.where) or "XX1XX"', _ONE_CLAUSE
+    ),
+    "storage.search.x__terms__mutmut_2": Equivalent('pending_or: _Token | None = ""', _FALSY),
+    "storage.search.x__terms__mutmut_3": Equivalent('pending_not: _Token | None = ""', _FALSY),
+    "storage.search.x__terms__mutmut_33": Equivalent('pending_or = pending_not = ""', _FALSY),
+    "storage.search.x__terms__mutmut_18": Equivalent(
+        "None, not token.negated, token.operator, token.value, token.quoted", _FOLDED
+    ),
+    "storage.search.x__terms__mutmut_22": Equivalent(
+        "token.column, not token.negated, token.operator, token.value, None", _FOLDED
+    ),
+    "storage.search.x__value_at__mutmut_16": Equivalent(
+        "end = len(query) if end <= 0 else end", _FIND
+    ),
+    "storage.search.x__value_at__mutmut_17": Equivalent(
+        "end = len(query) if end < 1 else end", _FIND
+    ),
+    "storage.search.x_fts_expression__mutmut_9": Equivalent(
+        'core = word.rstrip("*") if (prefix) and False else word', _STAR
+    ),
+    "storage.search.x_fts_expression__mutmut_10": Equivalent(
+        'core = word.rstrip("*") if (prefix) or True else word', _STAR
+    ),
+    "storage.search.x_fts_expression__mutmut_11": Equivalent(
+        "core = word.rstrip(None) if prefix else word", _STAR
+    ),
+    "storage.search.x_fts_expression__mutmut_12": Equivalent(
+        'core = word.lstrip("*") if prefix else word', _STAR
+    ),
+    "storage.rules.x_customer_wrote__mutmut_15": Equivalent(
+        "_touch(state, at, None, waiting=True)", _POLICY_UNUSED + " (snoozed)"
+    ),
+    "storage.rules.x_agent_replied__mutmut_11": Equivalent(
+        "close_conversation(state, at, None)", _POLICY_UNUSED + " (closed)"
+    ),
+    "storage.rules.x_agent_replied__mutmut_20": Equivalent(
+        "_touch(state, at, None, waiting=False)", _POLICY_UNUSED + " (pending or closed)"
+    ),
+    "storage.rules.x_agent_replied__mutmut_21": Equivalent(
+        "_touch(state, at, policy, waiting=None)", "waiting is only tested for truth: None is False"
+    ),
+    "storage.rules.x_close_conversation__mutmut_13": Equivalent(
+        "refresh_sla(state, None)", _POLICY_UNUSED + " (closed)"
+    ),
+    "storage.rules.x_snooze__mutmut_14": Equivalent(
+        "refresh_sla(state, None)", _POLICY_UNUSED + " (snoozed)"
+    ),
+}
+
+
+def mutmut_config(target: Target) -> str:
+    """The [tool.mutmut] table for one module: all packages copied (imports), one mutated."""
+    tests = ", ".join(json.dumps(t) for t in target.tests)
+    return (
+        "\n[tool.mutmut]\n"
+        'source_paths = ["storage", "connectors", "console"]\n'
+        f"only_mutate = [{json.dumps(target.module)}]\n"
+        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x", "--timeout", "300"]\n'
+        f"pytest_add_cli_args_test_selection = [{tests}]\n"
+    )
+
+
+def scratch_copy(target: Target, into: Path) -> None:
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in COPY:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, into / name, ignore=ignore)
+        else:
+            shutil.copy2(source, into / name)
+    with (into / "pyproject.toml").open("a", encoding="utf-8") as config:
+        config.write(mutmut_config(target))
+
+
+def mutmut(args: list[str], cwd: Path, timeout: float = 600) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "mutmut", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"mutmut {' '.join(args)} failed: {done.stderr[-2000:]}")
+    return done.stdout
+
+
+_RESULT = re.compile(r"^\s*(\S+): (.+)$")
+
+
+def statuses(cwd: Path) -> dict[str, str]:
+    found = {}
+    for line in mutmut(["results", "--all", "true"], cwd).splitlines():
+        match = _RESULT.match(line)
+        if match:
+            found[match.group(1)] = match.group(2).strip()
+    return found
+
+
+def diff_of(name: str, cwd: Path) -> list[str]:
+    shown = mutmut(["show", name], cwd).splitlines()
+    return [
+        line
+        for line in shown
+        if line[:1] in "+-" and not line.startswith(("+++", "---")) and line[1:].strip()
+    ]
+
+
+def run_one(name: str, target: Target) -> dict[str, object]:
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix=f"frontdesk-mutate-{name}-") as scratch:
+        cwd = Path(scratch)
+        scratch_copy(target, cwd)
+        subprocess.run(
+            [sys.executable, "-m", "mutmut", "run"],
+            cwd=cwd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=RUN_TIMEOUT,
+            check=False,
+        )
+        found = statuses(cwd)
+        survivors = {m: diff_of(m, cwd) for m, s in found.items() if s in ("survived", "no tests")}
+    killed = sum(s in ("killed", "timeout") for s in found.values())
+    equivalent, survived = {}, []
+    for mutant, diff in sorted(survivors.items()):
+        known = EQUIVALENT.get(mutant)
+        if known and any(known.needle in line for line in diff):
+            equivalent[mutant] = {"diff": diff, "reason": known.reason}
+        else:
+            survived.append({"mutant": mutant, "status": found[mutant], "diff": diff})
+    total = len(found)
+    counted = total - len(equivalent)
+    return {
+        "module": target.module,
+        "tests": list(target.tests),
+        "mutants": total,
+        "killed": killed,
+        "survived": sum(s == "survived" for s in found.values()),
+        "no_tests": sum(s == "no tests" for s in found.values()),
+        "by_status": dict(Counter(found.values())),
+        "kill_rate": round(killed / total, 3) if total else None,
+        "kill_rate_excluding_equivalent": round(killed / counted, 3) if counted else None,
+        "equivalent": equivalent,
+        "surviving": survived,
+        "seconds": round(time.monotonic() - started),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("modules", nargs="*", help=f"some of: {' '.join(TARGETS)}")
+    names = parser.parse_args().modules or list(TARGETS)
+    unknown = [n for n in names if n not in TARGETS]
+    if unknown:
+        parser.error(f"unknown module {unknown[0]!r}: use some of {' '.join(TARGETS)}")
+    report = json.loads(REPORT.read_text(encoding="utf-8")) if REPORT.exists() else {}
+    report.setdefault("modules", {})
+    for name in names:
+        print(f"mutating {TARGETS[name].module} ...", flush=True)
+        result = run_one(name, TARGETS[name])
+        report["modules"][name] = result
+        print(
+            f"  {result['killed']}/{result['mutants']} killed ({result['kill_rate']}),"
+            f" {len(result['equivalent'])} equivalent,"  # type: ignore[arg-type]
+            f" {len(result['surviving'])} surviving, {result['seconds']} s",  # type: ignore[arg-type]
+            flush=True,
+        )
+        REPORT.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", "utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,216 @@
+"""Every search operator on real results, table-driven: a case that finds exactly its
+conversations and one that finds none it should not. The four conversations and the expected
+sets are written by hand (dates in UTC: conftest pins TZ=UTC); no oracle calls the parser.
+
+Mutants each table row kills (issue 22): `tag:` dropped when there are free words; `from:`
+matching names only (no addresses or domains); `before:`/`after:` swapped or off by a day;
+`assignee:me` not replaced by the agent; `is:`/`channel:` ignored; negation or OR lost.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from storage import search
+from storage.models import IdentityRef
+from storage.store import Store
+from tests.conftest import FakeClock
+from tests.factories import customer, email
+
+ME = "sam@x.test"
+AGENTS = (("Kim Lee", "kim@x.test"), ("Sam Rivera", ME))
+
+
+def _at(day: int) -> float:
+    return datetime(2026, 3, day, 10, 0, tzinfo=UTC).timestamp()
+
+
+@pytest.fixture
+def four(store: Store, clock: FakeClock) -> Store:
+    """Alice (acme.example, 2 March 10:00, "invoice", tag billing, Sam's, open);
+    Bob (globex.example, 5 March, "invoice" too, no tag, closed);
+    Dan (Slack, 7 March, "invoice on slack", open); Carol (acme.example, 10 March, "login",
+    tag urgent, Kim's, open)."""
+    mail = store.ensure_account("mail", "imap")
+    slack = store.ensure_account("team", "slack")
+    messages = [
+        email(
+            mail,
+            "<a@x>",
+            _at(2),
+            who=customer("alice@acme.example", "Alice Liddell"),
+            subject="Invoice wrong",
+            text="my invoice is wrong",
+        ),
+        email(
+            mail,
+            "<b@x>",
+            _at(5),
+            who=customer("bob@globex.example", "Bob Builder"),
+            subject="Refund request",
+            text="refund please, the invoice was paid",
+        ),
+        email(
+            slack,
+            "1772877600.000100",
+            _at(7),
+            who=IdentityRef("slack", "U0DAN", "Dan Brown"),
+            subject="Question",
+            text="an invoice question on slack",
+            channel="slack",
+        ),
+        email(
+            mail,
+            "<c@x>",
+            _at(10),
+            who=customer("carol@acme.example", "Carol Danvers"),
+            subject="Login trouble",
+            text="cannot log in",
+        ),
+    ]
+    clock.now = _at(11)
+    alice, bob, _dan, carol = (r.conversation_id for r in store.ingest(messages))
+    store.tag([alice], "Sam", "billing")
+    store.tag([carol], "Sam", "urgent")
+    store.assign(alice, "Sam", ME)
+    store.assign(carol, "Sam", "kim@x.test")
+    store.close_conversation(bob, "Sam")
+    return store
+
+
+def found(store: Store, query: str) -> set[str]:
+    view = search.parse(query, me=ME, agents=AGENTS)
+    search.check(store.conn, view)
+    rows = store.page(view, limit=50)
+    assert len(rows) == store.count(view)
+    return {r.contact_name.split()[0] for r in rows}
+
+
+ALL = {"Alice", "Bob", "Dan", "Carol"}
+
+CASES = [
+    # tag: with free words (the words narrow the tag's list, the tag narrows the words')
+    ("tag:billing invoice", {"Alice"}),
+    ("invoice tag:billing", {"Alice"}),
+    ("tag:billing login", set()),
+    ("tag:urgent invoice", set()),
+    # from: by name, by address, by domain, by a short piece (< 3 characters)
+    ("from:carol", {"Carol"}),
+    ("from:alice@acme.example", {"Alice"}),
+    ("from:acme.example", {"Alice", "Carol"}),
+    ("from:globex", {"Bob"}),
+    ("from:U0DAN", {"Dan"}),
+    ("from:initech.example", set()),
+    ("from:bob@acme.example", set()),
+    # before: is strictly before that day's midnight; after: from that midnight on
+    ("before:2026-03-06", {"Alice", "Bob"}),
+    ("before:2026-03-02", set()),
+    ("before:2026-03-03", {"Alice"}),
+    ("after:2026-03-06", {"Dan", "Carol"}),
+    ("after:2026-03-10", {"Carol"}),
+    ("after:2026-03-11", set()),
+    ("after:2026-03-04 before:2026-03-08", {"Bob", "Dan"}),
+    # assignee:me is the agent at the keyboard
+    ("assignee:me", {"Alice"}),
+    ("assignee:me tag:urgent", set()),
+    ("assignee:kim", {"Carol"}),
+    ("assignee:none", {"Bob", "Dan"}),
+    # is:
+    ("is:closed", {"Bob"}),
+    ("is:open", {"Alice", "Dan", "Carol"}),
+    ("is:snoozed", set()),
+    # channel:
+    ("channel:slack", {"Dan"}),
+    ("channel:email", {"Alice", "Bob", "Carol"}),
+    ("channel:slack login", set()),
+    # negation, of an operator and of a word
+    ("-from:acme.example", {"Bob", "Dan"}),
+    ("-channel:email", {"Dan"}),
+    ("NOT is:open", {"Bob"}),
+    ("invoice -tag:billing", {"Bob", "Dan"}),
+    ("-invoice", {"Carol"}),
+    ("-is:closed -is:open", set()),
+    # OR, of operators and of words
+    ("channel:slack OR tag:urgent", {"Dan", "Carol"}),
+    ("from:globex OR from:initech.example", {"Bob"}),
+    ("refund OR login", {"Bob", "Carol"}),
+    ("is:snoozed OR from:initech.example", set()),
+    # from: below three characters (no trigram index: LIKE), and the LIKE wildcards
+    ("from:al", {"Alice"}),
+    ("from:AL", {"Alice"}),
+    ("from:zz", set()),
+    ("from:c_r", set()),  # a literal "c_r", not "c, any character, r" (which finds Carol)
+    ("from:'ab\"c'", set()),  # a quote inside a value is a literal for FTS5
+    # nothing but plain words, phrases, prefixes
+    ("invoice", {"Alice", "Bob", "Dan"}),
+    ("my invoice", {"Alice"}),
+    ('"my invoice" "is wrong"', {"Alice"}),
+    ('"is wrong', {"Alice"}),  # an unclosed quote closes at the end
+    ('"" refund', {"Bob"}),  # an empty phrase looks for nothing
+    ('"" "is wrong"', {"Alice"}),
+    ('"refund"-invoice', set()),  # a phrase, then a negated word
+    ('"OR"', set()),  # quoted: a word, not the keyword
+    ('"NOT" invoice', set()),
+    ("refun", set()),
+    ("refun*", {"Bob"}),
+    ("invoicX*", set()),
+    ('invoice"s', set()),  # a quote inside a word is part of it
+    ("Xinvoice", set()),
+    (":invoice", {"Alice", "Bob", "Dan"}),  # no operator name: a word
+    ("invoice -", {"Alice", "Bob", "Dan"}),  # a trailing "-" negates nothing
+    ("invoice -a", {"Alice", "Bob", "Dan"}),
+    ("", ALL),
+    # assignee: an address that is no agent's is still searched
+    ("assignee:zed@x.test", set()),
+]
+
+
+@pytest.mark.parametrize(("query", "expected"), CASES)
+def test_operator_finds_exactly_its_conversations(
+    four: Store, query: str, expected: set[str]
+) -> None:
+    assert found(four, query) == expected
+
+
+def test_results_come_newest_first_and_the_view_is_named_after_the_query(four: Store) -> None:
+    view = search.parse("invoice", me=ME, agents=AGENTS)
+    assert view.name == "search: invoice"
+    names = [r.contact_name.split()[0] for r in four.page(view, limit=50)]
+    assert names == ["Dan", "Bob", "Alice"]  # 7, 5 and 2 March
+
+
+ERRORS = [
+    ("is:sleeping", "is:sleeping — use one of is:open, is:pending, is:snoozed, is:closed"),
+    ("channel:fax", "channel:fax — use channel:email or channel:slack"),
+    ("before:2026-13-01", "before:2026-13-01 — write the date as YYYY-MM-DD"),
+    ("after:soon", "after:soon — write the date as YYYY-MM-DD"),
+    ("a NOT NOT b", "NOT at column 7 follows another NOT"),
+    (
+        "my_op:x",
+        "unknown operator my_op: at column 1 — use one of from: tag: is: channel: assignee:"
+        ' before: after: subject: has:, or quote it ("...") to search the text',
+    ),
+    ("has:kids", "has:kids — use has:attachment"),
+    ("assignee:zed", "assignee:zed — no agent of that name or email (agents: Kim, Sam)"),
+    ("\ud800x", "the search contains characters that are not text"),
+]
+
+
+@pytest.mark.parametrize(("query", "message"), ERRORS)
+def test_a_bad_query_says_exactly_what_and_how(query: str, message: str) -> None:
+    with pytest.raises(search.SearchError) as err:
+        search.parse(query, me=ME, agents=AGENTS)
+    assert str(err.value) == message
+
+
+def test_an_agent_without_a_name_is_found_by_email() -> None:
+    view = search.parse("assignee:x@y.test", agents=(("", "x@y.test"),))
+    assert view.params == ("x@y.test",)
+
+
+def test_a_query_the_database_refuses_is_a_search_error(four: Store) -> None:
+    view = search.parse("\x00", me=ME, agents=AGENTS)
+    with pytest.raises(search.SearchError, match=r"^search failed: "):
+        search.check(four.conn, view)
