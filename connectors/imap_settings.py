@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from email.utils import getaddresses, parseaddr
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -9,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from connectors.secrets import SecretSource, check_command
 
 Security = Literal["tls", "starttls", "none"]
+_ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>.]+$")
 _PASSWORD_KEYS = ("password_cmd", "password_env", "password_keyring")
 
 
@@ -26,7 +30,7 @@ class ImapAccountSettings(BaseModel):
     name: str = Field(min_length=1)
     kind: Literal["imap"]
     imap_host: str = Field(min_length=1)
-    imap_port: int = Field(default=993, ge=1, le=65535)
+    imap_port: int = Field(default=993, ge=1, le=65535, strict=True)  # `true` is no port
     imap_security: Security = "tls"
     # A PEM bundle to verify the server with instead of the system CAs (a private CA, tests).
     imap_cafile: str | None = None
@@ -38,12 +42,12 @@ class ImapAccountSettings(BaseModel):
     # None: the folder the server flags \Sent (RFC 6154 SPECIAL-USE), else "Sent".
     sent_folder: str | None = None
     smtp_host: str = Field(min_length=1)
-    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_port: int = Field(default=587, ge=1, le=65535, strict=True)
     smtp_security: Security = "starttls"
     smtp_cafile: str | None = None
     smtp_username: str | None = None  # default: `username`
     from_address: str = Field(min_length=3)
-    thread_window_days: float = Field(default=14, ge=0)
+    thread_window_days: float = Field(default=14, ge=0, strict=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -53,6 +57,20 @@ class ImapAccountSettings(BaseModel):
             ' password_keyring = "service" instead'
         )
         return refuse_inline_secrets(data, ("password", "smtp_password"), hint)
+
+    @field_validator("imap_cafile", "smtp_cafile")
+    @classmethod
+    def _cafile(cls, value: str | None) -> str | None:
+        if value is not None and not Path(value).expanduser().is_file():
+            raise ValueError(
+                f"{value} is not a file: fix the path to the PEM bundle or remove the key"
+            )
+        return value
+
+    @field_validator("from_address")
+    @classmethod
+    def _from(cls, value: str) -> str:
+        return check_address(value)
 
     @field_validator("password_cmd")
     @classmethod
@@ -74,3 +92,14 @@ class ImapAccountSettings(BaseModel):
     def secret_sources(self) -> list[tuple[str, SecretSource]]:
         key = next(k for k in _PASSWORD_KEYS if getattr(self, k))
         return [(key, self.password)]
+
+
+def check_address(value: str) -> str:
+    """A From address SMTP will accept: `Name <user@example.com>` or `user@example.com`."""
+    _name, address = parseaddr(value)
+    single = len(getaddresses([value])) == 1
+    if not single or any(c in value for c in "\r\n") or not _ADDRESS.match(address):
+        raise ValueError(
+            f'{value!r} is not an email address: write e.g. "Support <support@example.com>"'
+        )
+    return value

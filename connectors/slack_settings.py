@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from ipaddress import ip_address
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -26,7 +28,7 @@ class SlackAccountSettings(BaseModel):
     api_url: str = "https://slack.com/api/"
     channels: list[str] = Field(default_factory=list)
     """Channels to serve (ids or names); empty: every channel the bot is a member of."""
-    dms: bool = True
+    dms: bool = Field(default=True, strict=True)
     """Serve direct messages to the bot, whatever `channels` lists."""
     accept_bots: list[str] = Field(default_factory=list)
     """Bot ids (B0...) whose posts are customer messages (a form, an alerting integration);
@@ -34,10 +36,10 @@ class SlackAccountSettings(BaseModel):
     distribution: Literal["internal", "marketplace", "distributed"] = "internal"
     """How the Slack app is installed: "distributed" (outside the Marketplace) gets Slack's
     2025 limits on history and replies (1 request a minute, 15 messages a page)."""
-    backfill_days: float = Field(default=30, ge=0)
+    backfill_days: float = Field(default=30, ge=0, strict=True)
     """A channel seen for the first time: its conversations with nothing newer than this many
     days are imported closed (the customers' history), the rest open."""
-    group_window_minutes: float = Field(default=60, ge=0)
+    group_window_minutes: float = Field(default=60, ge=0, strict=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -50,14 +52,24 @@ class SlackAccountSettings(BaseModel):
     def _command(cls, value: str | None) -> str | None:
         return check_command(value)
 
+    @field_validator("api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        if not value.endswith("/api/"):
+            raise ValueError(f"api_url must end in /api/ (got {value!r})")
+        if not _secure_url(value):
+            raise ValueError(
+                f"{value!r} would send the token in clear: use https:// (http:// only for"
+                " localhost)"
+            )
+        return value
+
     @model_validator(mode="after")
     def _check(self) -> SlackAccountSettings:
         if len(self._given("bot_token")) != 1:
             raise ValueError("set exactly one of bot_token_env, bot_token_cmd or bot_token_keyring")
         if len(self._given("app_token")) > 1:
             raise ValueError("set at most one of app_token_env, app_token_cmd, app_token_keyring")
-        if not self.api_url.endswith("/api/"):
-            raise ValueError(f"api_url must end in /api/ (got {self.api_url!r})")
         return self
 
     def _given(self, prefix: str) -> list[str]:
@@ -85,3 +97,19 @@ class SlackAccountSettings(BaseModel):
             for prefix in ("bot_token", "app_token")
             if self._given(prefix)
         ]
+
+
+def _secure_url(url: str) -> bool:
+    """https, or http to this machine only (the local test server)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return True
+    if parts.scheme != "http":
+        return False
+    host = parts.hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False

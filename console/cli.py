@@ -271,11 +271,13 @@ def report(
 def check_config(config_path: Path | None, secrets: bool) -> None:
     """Validate the configuration; exit 0, or 2 with the reason."""
     from connectors.secrets import SecretError
+    from console.config import read_config_text
+    from console.config_check import deep_problems
     from console.runner import secret_sources
 
     path = config_path or default_config_path()
     config = _load(path)
-    problems = []
+    problems = deep_problems(path, read_config_text(path), config)
     for account, what, source in secret_sources(config) if secrets else []:
         try:
             source.read()

@@ -268,7 +268,7 @@ def load_config(path: Path) -> FrontdeskConfig:
         config = FrontdeskConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(path, text, exc)) from exc
-    _check_references(path, config)
+    _check_references(path, text, config)
     return config
 
 
@@ -359,20 +359,33 @@ def _string_end(text: str, start: int) -> int:
     return min(i + 1, len(text))
 
 
-def _check_references(path: Path, config: FrontdeskConfig) -> None:
+def _check_references(path: Path, text: str, config: FrontdeskConfig) -> None:
     names = [a.name for a in config.accounts]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
+        index = [i for i, n in enumerate(names) if n == duplicates[0]][1]
         raise ConfigError(
-            f"{path}: accounts: the name {duplicates[0]!r} is used twice — "
-            "give each account its own name"
+            f"{_place(path, text, ['accounts', index, 'name'])}: accounts[{index}].name: the"
+            f" name {duplicates[0]!r} is used twice — give each account its own name"
         )
     for i, rule in enumerate(config.tier_rules):
         if rule.tier not in config.tiers:
             raise ConfigError(
-                f"{path}: tier_rules[{i}].tier: unknown tier {rule.tier!r} — define "
-                f"[tiers.{rule.tier}] or use one of {', '.join(sorted(config.tiers))}"
+                f"{_place(path, text, ['tier_rules', i, 'tier'])}: tier_rules[{i}].tier: unknown"
+                f" tier {rule.tier!r} — define [tiers.{rule.tier}] or use one of"
+                f" {', '.join(sorted(config.tiers))}"
             )
+    defaults = [name for name, tier in config.tiers.items() if tier.default]
+    if len(defaults) > 1:
+        raise ConfigError(
+            f"{_place(path, text, ['tiers', defaults[1], 'default'])}: tiers.{defaults[1]}.default:"
+            f" {' and '.join(defaults)} are both the default tier — keep default = true on one"
+        )
+
+
+def _place(path: Path, text: str, loc: list[Any]) -> str:
+    line = locate(text, loc)
+    return f"{path}:{line}" if line else str(path)
 
 
 def format_validation_error(path: Path, text: str, error: ValidationError) -> str:
@@ -405,6 +418,10 @@ def _explain(item: Any) -> str:
         return "required key is missing — add it (see config.example.toml)"
     if kind == "union_tag_invalid":
         return 'unknown account kind — use kind = "imap" or kind = "slack"'
+    if kind in ("int_type", "float_type"):
+        return 'not an integer or number — write it without quotes, e.g. 993 (not true, "993")'
+    if kind == "bool_type":
+        return "not true or false — write true or false without quotes"
     if kind == "union_tag_not_found":
         return 'the account has no kind — add kind = "imap" or kind = "slack"'
     return str(msg).removeprefix("Value error, ")
@@ -413,17 +430,19 @@ def _explain(item: Any) -> str:
 def locate(text: str, loc: list[Any]) -> int | None:
     """Best-effort line number of a key path like ['accounts', 1, 'imap_port'] in TOML text."""
     lines = text.splitlines()
-    start, table = 0, ""
+    start, end, table, anchored = 0, len(lines), "", False
     for part in loc:
         if isinstance(part, int):
             start = _nth_array_table(lines, table, part, start)
             if start < 0:
                 return None
+            end = _section_end(lines, start)  # this element's keys, not the next one's
+            anchored = True
             continue
-        found = _key_line(lines, str(part), start)
+        found = _key_line(lines, str(part), start, end)
         if found is None:
-            return start + 1 if start else None
-        start, table = found, (f"{table}.{part}" if table else str(part))
+            return start + 1 if anchored else None
+        start, table, anchored = found, (f"{table}.{part}" if table else str(part)), True
     return start + 1
 
 
@@ -433,9 +452,18 @@ def _nth_array_table(lines: list[str], table: str, index: int, start: int) -> in
     return hits[index] if index < len(hits) else -1
 
 
-def _key_line(lines: list[str], key: str, start: int) -> int | None:
-    pattern = re.compile(rf"^\s*(\[+\s*)?([\w.-]*\.)?{re.escape(key)}\s*(=|\]|\.)")
-    for i in range(start, len(lines)):
+def _section_end(lines: list[str], header: int) -> int:
+    """The line after the last of the table whose header is at `header`."""
+    for i in range(header + 1, len(lines)):
+        if re.match(r"^\s*\[", lines[i]):
+            return i
+    return len(lines)
+
+
+def _key_line(lines: list[str], key: str, start: int, end: int) -> int | None:
+    quoted = rf"(?:{re.escape(key)}|\"{re.escape(key)}\"|'{re.escape(key)}')"
+    pattern = re.compile(rf"^\s*(\[+\s*)?([\w.-]*\.)?{quoted}\s*(=|\]|\.)")
+    for i in range(start, end):
         if pattern.match(lines[i]):
             return i
     return None

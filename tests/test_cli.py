@@ -29,7 +29,8 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 def config_with_store(tmp_path: Path, extra: str = "") -> Path:
     path = tmp_path / "config.toml"
     db = tmp_path / "store.db"
-    path.write_text(f'[storage]\npath = "{db}"\n{extra}', encoding="utf-8")
+    agent = '[agent]\nname = "Sam"\nemail = "sam@desk.test"\n'  # check-config requires one
+    path.write_text(f'[storage]\npath = "{db}"\n{agent}{extra}', encoding="utf-8")
     return path
 
 

@@ -54,7 +54,8 @@ def _restore_logging() -> Iterator[None]:
 
 def _store_config(tmp_path: Path) -> Path:
     config = tmp_path / "config.toml"
-    config.write_text(f'[storage]\npath = "{tmp_path / "store.db"}"\n', encoding="utf-8")
+    agent = '[agent]\nname = "Sam"\nemail = "sam@desk.test"\n'  # check-config requires one
+    config.write_text(f'[storage]\npath = "{tmp_path / "store.db"}"\n{agent}', encoding="utf-8")
     return config
 
 
