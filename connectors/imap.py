@@ -141,7 +141,10 @@ class ImapConnector:
     def _folder_sync(self, store: AsyncStore) -> FolderSync:
         window = self.settings.thread_window_days * 86_400
         address = own_address(self.settings.from_address)
-        return FolderSync(store, self.account_id, address, window, self._parser, self.on_batch)
+        recent = self.settings.open_recent_days * 86_400
+        return FolderSync(
+            store, self.account_id, address, window, self._parser, self.on_batch, recent
+        )
 
     def _outbox(self, sessions: Sessions, *, release: bool = True) -> EmailOutbox:
         return EmailOutbox(

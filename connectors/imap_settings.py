@@ -44,6 +44,11 @@ class ImapAccountSettings(BaseModel):
     smtp_username: str | None = None  # default: `username`
     from_address: str = Field(min_length=3)
     thread_window_days: float = Field(default=14, ge=0)
+    # First sync of a folder: conversations whose last customer message is older than this
+    # (or flagged \Answered) are imported closed, as the customers' history, not as work.
+    open_recent_days: float = Field(default=14, ge=0)
+    # Attachments bigger than this are not fetched (an agent opening one waits on the download).
+    attachment_max_mb: float = Field(default=25, gt=0)
 
     @model_validator(mode="before")
     @classmethod
