@@ -144,6 +144,7 @@ class ImapConnector:
     def _folder_sync(self, store: AsyncStore) -> FolderSync:
         window = self.settings.thread_window_days * 86_400
         address = own_address(self.settings.from_address)
+        recent = self.settings.open_recent_days * 86_400
         return FolderSync(
             store,
             self.account_id,
@@ -151,6 +152,7 @@ class ImapConnector:
             window,
             self._parser,
             self.on_batch,
+            open_recent=recent,
             sent_folder=self._sent or self.settings.sent_folder or "",  # after folders()
             agent_addresses=self.agent_addresses,
         )

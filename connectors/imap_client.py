@@ -25,6 +25,7 @@ from connectors.email_map import Fetched
 from connectors.imap_settings import ImapAccountSettings
 from connectors.imap_wire import (
     FolderStatus,
+    answered_uids,
     exists_pushed,
     parse_fetch,
     parse_search,
@@ -43,7 +44,8 @@ T = TypeVar("T")
 COMMAND_TIMEOUT = 60.0
 CLOSE_TIMEOUT = 5.0
 POLL_WITHOUT_IDLE = 60.0  # seconds between looks on a server without IDLE
-FETCH_ITEMS = "(UID INTERNALDATE BODY.PEEK[])"  # PEEK: syncing must not mark mail \Seen
+# PEEK: syncing must not mark mail \Seen. FLAGS: a first sync imports \Answered mail closed.
+FETCH_ITEMS = "(UID FLAGS INTERNALDATE BODY.PEEK[])"
 _EXPUNGE_ISSUED = re.compile(r"EXPUNGEISSUED|no longer exist", re.IGNORECASE)
 
 
@@ -330,8 +332,9 @@ class ImapSession:
     async def find_message_id(self, message_id: str) -> list[int]:
         return await self.uid_search("HEADER", "Message-ID", quote_string(message_id))
 
-    async def fetch(self, uids: Sequence[int]) -> tuple[list[Fetched], list[int]]:
-        """The messages with these UIDs, and the UIDs the server could not return.
+    async def fetch(self, uids: Sequence[int]) -> tuple[list[Fetched], list[int], set[int]]:
+        """The messages with these UIDs, the UIDs the server could not return, and the UIDs
+        flagged \\Answered.
 
         UIDs missing from a complete (OK) answer were expunged meanwhile: they are gone, not
         missed. Missing from a NO answer, the server failed to read them: the caller keeps a
@@ -348,12 +351,14 @@ class ImapSession:
         )
         response = await self._guard(protocol.execute(command))
         fetched, bodiless = parse_fetch(response.lines)
+        answered = answered_uids(response.lines)
         if response.result not in ("OK", "NO"):
             raise ImapError(f"UID FETCH: {response.result} {_text(response)}")
         returned = {item.uid for item in fetched}
         expunged = response.result == "OK" or _EXPUNGE_ISSUED.search(_text(response))
         unreadable = bodiless if expunged else set(uids)
-        return fetched, [uid for uid in uids if uid in unreadable and uid not in returned]
+        failed = [uid for uid in uids if uid in unreadable and uid not in returned]
+        return fetched, failed, answered
 
     async def special_sent_folder(self) -> str | None:
         """The folder the server flags `\\Sent` (RFC 6154), or None: LIST with RETURN

@@ -48,6 +48,9 @@ class ImapAccountSettings(BaseModel):
     smtp_username: str | None = None  # default: `username`
     from_address: str = Field(min_length=3)
     thread_window_days: float = Field(default=14, ge=0, strict=True)
+    # First sync of a folder: conversations whose last customer message is older than this
+    # (or flagged \Answered) are imported closed, as the customers' history, not as work.
+    open_recent_days: float = Field(default=14, ge=0, strict=True)
 
     @model_validator(mode="before")
     @classmethod

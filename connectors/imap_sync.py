@@ -7,6 +7,13 @@ dropped mid-FETCH, or a crash, resumes after U, with nothing lost and nothing st
 A different UIDVALIDITY means the UIDs we know are void: the folder is read again from the
 start and the store's dedupe on Message-ID keeps what it already has.
 
+First sync of a folder (no checkpoint yet, a new account or a newly added folder): the
+checkpoint also holds `horizon` (`open_recent_days` before the pass started, by the store's
+clock) until the pass is over, and every batch is stored with `Store.ingest_history`, which
+closes in the same transaction the conversations that are history (storage/history.py):
+last customer message older than the horizon, or flagged \\Answered (FETCH FLAGS; kept as
+`answered` in the message's headers). A pass resumed after a crash keeps its horizon.
+
 Speed (an initial sync can be 10k+ messages): bodies come in batches of BATCH per UID FETCH
 (aioimaplib slows down on huge responses), over up to `connections` connections at once;
 each batch is parsed in a process pool while the next ones download, and stored with one
@@ -16,6 +23,7 @@ each batch is parsed in a process pool while the next ones download, and stored 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
@@ -51,18 +59,23 @@ def scope(folder: str) -> str:
 class Checkpoint:
     uidvalidity: int
     last_uid: int
+    horizon: float | None = None  # set during a folder's first pass only
 
     @classmethod
     def load(cls, state: dict[str, object] | None) -> Checkpoint | None:
         if state is None:
             return None
         validity, last = state.get("uidvalidity"), state.get("last_uid")
+        horizon = state.get("horizon")
         if isinstance(validity, int) and isinstance(last, int):
-            return cls(validity, last)
+            return cls(validity, last, float(horizon) if isinstance(horizon, int | float) else None)
         return None
 
     def dump(self) -> dict[str, object]:
-        return {"uidvalidity": self.uidvalidity, "last_uid": self.last_uid}
+        state: dict[str, object] = {"uidvalidity": self.uidvalidity, "last_uid": self.last_uid}
+        if self.horizon is not None:
+            state["horizon"] = self.horizon
+        return state
 
 
 class ProcessParser:
@@ -111,33 +124,54 @@ class FolderSync:
     on_batch: BatchHook | None = None
     sent_folder: str = ""  # its mail is ours (direction out); elsewhere, mail is a customer's
     agent_addresses: tuple[str, ...] = ()
+    open_recent: float | None = None  # seconds; None: a first sync opens everything
 
     async def run(self, primary: ImapSession, folder: str, helpers: HelperFactory) -> int:
         """Store what is new in `folder`; returns how many messages were fetched."""
         status = await primary.select(folder)
         state = await self.store.call(Store.checkpoint, self.account_id, scope(folder))
-        known = Checkpoint.load(state)
-        last = known.last_uid if known and known.uidvalidity == status.uidvalidity else 0
+        known = Checkpoint.load(state) or await self._first_pass(status.uidvalidity)
+        last = known.last_uid if known.uidvalidity == status.uidvalidity else 0
+        start = Checkpoint(status.uidvalidity, last, known.horizon)
         if status.uidnext is not None and status.uidnext <= last + 1:
+            await self._finish(folder, start, state)
             return 0  # nothing new: no SEARCH, no FETCH
         uids = await primary.uids_after(last)
-        if not uids:
-            return 0
-        ctx = MapContext(
-            self.account_id,
-            self.own_address,
-            self.group_window,
-            folder,
-            status.uidvalidity,
-            from_sent=folder == self.sent_folder,
-            agent_addresses=self.agent_addresses,
-        )
-        sessions = [primary, *await helpers(folder, status.uidvalidity, len(uids))]
-        await self._pipeline(sessions, uids, ctx)
+        if uids:
+            ctx = MapContext(
+                self.account_id,
+                self.own_address,
+                self.group_window,
+                folder,
+                status.uidvalidity,
+                from_sent=folder == self.sent_folder,
+                agent_addresses=self.agent_addresses,
+            )
+            sessions = [primary, *await helpers(folder, status.uidvalidity, len(uids))]
+            await self._pipeline(sessions, uids, ctx, start.horizon)
+        await self._finish(folder, dataclasses.replace(start, last_uid=max([last, *uids])), state)
         return len(uids)
 
+    async def _first_pass(self, uidvalidity: int) -> Checkpoint:
+        """The starting point of a folder never synced: its horizon, by the store's clock."""
+        if self.open_recent is None:
+            return Checkpoint(uidvalidity, 0)
+        now = await self.store.call(_store_now)
+        return Checkpoint(uidvalidity, 0, now - self.open_recent)
+
+    async def _finish(
+        self, folder: str, reached: Checkpoint, saved: dict[str, object] | None
+    ) -> None:
+        """The pass is over: the checkpoint loses its horizon (later passes open new mail)."""
+        final = dataclasses.replace(reached, horizon=None).dump()
+        if final != saved:
+            await self._save(folder, final)
+
+    async def _save(self, folder: str, state: dict[str, object]) -> None:
+        await self.store.call(Store.ingest, [], checkpoint=(self.account_id, scope(folder), state))
+
     async def _pipeline(
-        self, sessions: list[ImapSession], uids: list[int], ctx: MapContext
+        self, sessions: list[ImapSession], uids: list[int], ctx: MapContext, horizon: float | None
     ) -> None:
         idle: asyncio.Queue[ImapSession] = asyncio.Queue()
         for session in sessions:
@@ -150,9 +184,9 @@ class FolderSync:
                 batch = uids[start : start + BATCH]
                 pending.append(asyncio.create_task(self._download(idle, batch, ctx, pooled)))
                 if len(pending) >= window:
-                    await self._store(ctx, *await pending.popleft())
+                    await self._store(ctx, horizon, *await pending.popleft())
             while pending:
-                await self._store(ctx, *await pending.popleft())
+                await self._store(ctx, horizon, *await pending.popleft())
         finally:
             for task in pending:
                 task.cancel()
@@ -163,23 +197,45 @@ class FolderSync:
     ) -> tuple[list[InboundMessage], int]:
         session = await idle.get()
         try:
-            fetched, failed = await session.fetch(batch)
+            fetched, failed, answered = await session.fetch(batch)
         finally:
             idle.put_nowait(session)
         messages = await self.parse(fetched, ctx, pooled)
         messages += [unreadable(Fetched(uid, None, b""), ctx, _NOT_RETURNED) for uid in failed]
-        return messages, batch[-1]
+        return [_flag_answered(m, answered) for m in messages], batch[-1]
 
-    async def _store(self, ctx: MapContext, messages: list[InboundMessage], last_uid: int) -> None:
-        checkpoint = Checkpoint(ctx.uidvalidity, last_uid).dump()
-        await self.store.call(
-            Store.ingest, messages, checkpoint=(self.account_id, scope(ctx.folder), checkpoint)
-        )
+    async def _store(
+        self,
+        ctx: MapContext,
+        horizon: float | None,
+        messages: list[InboundMessage],
+        last_uid: int,
+    ) -> None:
+        state = Checkpoint(ctx.uidvalidity, last_uid, horizon).dump()
+        checkpoint = (self.account_id, scope(ctx.folder), state)
+        if horizon is None:
+            await self.store.call(Store.ingest, messages, checkpoint=checkpoint)
+        else:
+            await self.store.call(
+                Store.ingest_history, messages, checkpoint=checkpoint, horizon=horizon
+            )
         if self.on_batch is not None:
             await self.on_batch(ctx.folder, last_uid)
 
 
 _NOT_RETURNED = "could not be fetched: the server refused to return it"
+
+
+def _flag_answered(message: InboundMessage, answered: set[int]) -> InboundMessage:
+    """Keep the server's \\Answered flag with the message (the first-sync rule reads it)."""
+    if message.headers.get("uid") not in answered:
+        return message
+    return dataclasses.replace(message, headers={**message.headers, "answered": True})
+
+
+def _store_now(store: Store) -> float:
+    return store.clock()
+
 
 # (folder, uidvalidity, messages to fetch) -> extra sessions with that folder selected
 HelperFactory = Callable[[str, int, int], Awaitable[list[ImapSession]]]

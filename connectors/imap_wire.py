@@ -21,6 +21,7 @@ _INTERNALDATE = re.compile(rb'\bINTERNALDATE "([^"]+)"')
 _UIDVALIDITY = re.compile(rb"\[UIDVALIDITY (\d+)\]")
 _UIDNEXT = re.compile(rb"\[UIDNEXT (\d+)\]")
 _EXISTS = re.compile(rb"^(\d+) EXISTS")
+_FLAGS = re.compile(rb"\bFLAGS \(([^)]*)\)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +87,7 @@ def parse_fetch(lines: Sequence[object]) -> tuple[list[Fetched], set[int]]:
     the UIDs that came without a body (a flag change reported meanwhile, or BODY[] NIL)."""
     found: list[Fetched] = []
     bodiless: set[int] = set()
-    for uid, date, body in _records(lines):
+    for uid, date, body, _ in _records(lines):
         if uid is not None and body is not None:
             found.append(Fetched(uid, date, body))
         elif uid is not None:
@@ -94,25 +95,39 @@ def parse_fetch(lines: Sequence[object]) -> tuple[list[Fetched], set[int]]:
     return found, bodiless
 
 
-def _records(lines: Sequence[object]) -> Iterator[tuple[int | None, float | None, bytes | None]]:
+def answered_uids(lines: Sequence[object]) -> set[int]:
+    """The UIDs a FETCH response reports with the `\\Answered` flag (FETCH ... FLAGS)."""
+    return {uid for uid, _, _, answered in _records(lines) if uid is not None and answered}
+
+
+_Record = tuple[int | None, float | None, bytes | None, bool]
+
+
+def _records(lines: Sequence[object]) -> Iterator[_Record]:
     uid: int | None = None
     date: float | None = None
     body: bytes | None = None
-    started = False
+    answered = started = False
     for line in lines:
-        if isinstance(line, bytearray):
+        if isinstance(line, bytearray):  # a literal (the body): never read for items
             body = bytes(line)
             continue
         if not isinstance(line, bytes):
             continue
         if _FETCH_START.match(line):
             if started:
-                yield uid, date, body
-            uid, date, body, started = None, None, None, True
+                yield uid, date, body, answered
+            uid, date, body, answered, started = None, None, None, False, True
         uid = uid or _int(_UID.search(line))
         date = date or _internaldate(line)
+        answered = answered or _has_answered(line)
     if started:
-        yield uid, date, body
+        yield uid, date, body, answered
+
+
+def _has_answered(line: bytes) -> bool:
+    flags = _FLAGS.search(line)
+    return flags is not None and b"\\answered" in flags.group(1).lower().split()
 
 
 def uid_set(uids: Sequence[int]) -> str:

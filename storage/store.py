@@ -827,6 +827,27 @@ class Store:
             for conversation_id in moved:
                 record_event(self.conn, conversation_id, now, actor, "contact_merged", detail)
 
+    # first sync and attachments (connectors/imap_sync.py, storage/history.py) -------------
+
+    def ingest_history(
+        self,
+        messages: Sequence[InboundMessage],
+        *,
+        checkpoint: tuple[int, str, dict[str, object]],
+        horizon: float,
+    ) -> list[IngestResult]:
+        """`ingest` during a first sync: the conversations these messages reached that are
+        history (storage/history.py) are closed in the same transaction, so a crash never
+        leaves them open."""
+        from storage.history import HISTORY_ACTOR, settled
+
+        with transaction(self.conn):
+            results = self.ingest(messages, checkpoint=checkpoint)
+            touched = [r.conversation_id for r in results if r.created]
+            for conversation_id in settled(self.conn, touched, horizon):
+                self.close_conversation(conversation_id, HISTORY_ACTOR)
+        return results
+
 
 def _outbox_item(row: sqlite3.Row) -> OutboxItem:
     return OutboxItem(**{k: row[k] for k in OutboxItem.__slots__})

@@ -129,7 +129,7 @@ def _remote_id(case: HostileMail) -> str | None:
 async def _sync_all(dovecot: DovecotServer, db_path: Path) -> dict[str, str]:
     astore = AsyncStore(lambda: Store(db_path))
     try:
-        imap = account_settings(dovecot)
+        imap = account_settings(dovecot, open_recent_days=36500)  # old corpus mail stays open
         account = await astore.call(Store.ensure_account, imap.name, imap.kind)
         await ImapConnector(imap, account).sync_once(astore)
 
