@@ -165,7 +165,7 @@ class FolderSync:
     async def _store(self, ctx: MapContext, messages: list[InboundMessage], last_uid: int) -> None:
         checkpoint = Checkpoint(ctx.uidvalidity, last_uid).dump()
         await self.store.call(
-            Store.ingest, messages, checkpoint=(self.account_id, scope(ctx.folder), checkpoint)
+            Store.ingest_mail, messages, checkpoint=(self.account_id, scope(ctx.folder), checkpoint)
         )
         if self.on_batch is not None:
             await self.on_batch(ctx.folder, last_uid)
