@@ -73,3 +73,18 @@ def test_forged_token_and_cooldown(tmp_path: Path) -> None:
     now[0] += 2 * 86400
     store.close_conversation(third, "Sam")
     assert store.conn.execute("SELECT count(*) FROM surveys").fetchone()[0] == 2
+
+
+def test_no_survey_after_spam_or_to_a_no_survey_contact(tmp_path: Path) -> None:
+    store, now, account, conv = _setup(tmp_path)
+    store.tag([conv], "Sam", "spam")
+    store.close_conversation(conv, "Sam")
+    other = store.ingest([_mail(account, "<7@x>", "Other", now[0] + 5)])[0].conversation_id
+    store.tag([other], "Sam", "no-survey")
+    store.close_conversation(other, "Sam")
+    assert store.conn.execute("SELECT count(*) FROM surveys").fetchone()[0] == 0
+    assert store.due_outbox(account) == []
+    reasons = [
+        r[0] for r in store.conn.execute("SELECT detail FROM events WHERE kind = 'survey_skipped'")
+    ]
+    assert len(reasons) == 2
