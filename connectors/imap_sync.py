@@ -214,7 +214,7 @@ class FolderSync:
         state = Checkpoint(ctx.uidvalidity, last_uid, horizon).dump()
         checkpoint = (self.account_id, scope(ctx.folder), state)
         if horizon is None:
-            await self.store.call(Store.ingest, messages, checkpoint=checkpoint)
+            await self.store.call(Store.ingest_mail, messages, checkpoint=checkpoint)
         else:
             await self.store.call(
                 Store.ingest_history, messages, checkpoint=checkpoint, horizon=horizon

@@ -57,7 +57,8 @@ def compose_reply(ctx: ReplyContext, settings: ImapAccountSettings) -> OutgoingM
     msg["Date"] = email.utils.format_datetime(_local(ctx.reply.sent_at))
     msg["Message-ID"] = ctx.reply.remote_id
     _thread_headers(msg, target)
-    msg.set_content(_body(ctx.reply.text, target))
+    quoted = None if ctx.reply.headers.get("survey") else target  # a survey quotes nothing
+    msg.set_content(_body(ctx.reply.text, quoted))
     recipients = tuple(dict.fromkeys(address for _, address in (*to, *cc, *bcc)))
     return OutgoingMail(msg.as_bytes(), ours, recipients, ctx.reply.remote_id)
 
@@ -85,7 +86,9 @@ def _recipients(
     if not to:
         raise ReplyError("no address to send the reply to: the contact has no email address")
     taken = {ours, *(address for _, address in to)}
-    copied = [] if target is None else _others(target, taken)
+    # A survey (storage/surveys.py) goes to the surveyed contact alone: no one copied.
+    survey = bool(ctx.reply.headers.get("survey"))
+    copied = [] if target is None or survey else _others(target, taken)
     for name, address in _pairs(ctx.reply.headers.get("cc")):  # `frontdesk reply --cc` alone
         if address not in taken:
             taken.add(address)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import click
 
+from connectors.email_map import own_address
+from connectors.imap_settings import ImapAccountSettings
 from console import logs, scripting
 from console.config import ConfigError, FrontdeskConfig, default_config_path, load_config
 from storage import search
@@ -75,10 +77,22 @@ def _open_store(
         store.close()
         click.echo(f"frontdesk: {exc}", err=True)
         sys.exit(1)
+    if config is not None and config.surveys.enabled:
+        _use_surveys(store, config)
     try:
         yield store
     finally:
         store.close()
+
+
+def _use_surveys(store: Store, config: FrontdeskConfig) -> None:
+    """`[surveys]`: closing a conversation queues a survey; answers go to the account's address."""
+    addresses = {
+        store.ensure_account(a.name, "imap"): own_address(a.from_address)
+        for a in config.accounts
+        if isinstance(a, ImapAccountSettings)
+    }
+    store.use_surveys(config.surveys.policy(addresses))
 
 
 class _Frontdesk(click.Group):

@@ -31,6 +31,7 @@ from connectors.slack_settings import SlackAccountSettings
 from console.macros import Macro, MacroStep
 from storage.policy import SimplePolicy
 from storage.sla import WEEKDAYS, BusinessHours, check_timezone, parse_days, parse_window
+from storage.surveys import SurveyPolicy, TierSurvey
 
 APP_NAME = "frontdesk"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
@@ -184,6 +185,43 @@ class ConsoleSettings(_Strict):
 # --- end [console] --------------------------------------------------------------------------
 
 
+# -- [surveys] (issue 21): customer satisfaction after a close; self-contained block ----------
+
+
+class SurveyTierSettings(_Strict):
+    question: str = Field(min_length=1, max_length=500)
+    scale: Literal["csat", "ces"] = "csat"
+
+    @field_validator("question")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if "\n" in value or "\r" in value:
+            raise ValueError("the question is one line: remove the line breaks")
+        return value
+
+
+class SurveySettings(_Strict):
+    enabled: bool = False
+    cooldown: str = "14d"
+    tiers: dict[str, SurveyTierSettings] = Field(default_factory=dict)
+
+    @field_validator("cooldown")
+    @classmethod
+    def _cooldown(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    def policy(self, addresses: dict[int, str]) -> SurveyPolicy | None:
+        """What the store applies; None when surveys are off."""
+        if not self.enabled or not self.tiers:
+            return None
+        tiers = {name: TierSurvey(t.question, t.scale) for name, t in self.tiers.items()}
+        return SurveyPolicy(tiers, addresses, parse_duration(self.cooldown))
+
+
+# -- end of [surveys] --------------------------------------------------------------------------
+
+
 class FrontdeskConfig(_Strict):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
@@ -199,6 +237,7 @@ class FrontdeskConfig(_Strict):
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     keys: dict[str, str] = Field(default_factory=dict)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    surveys: SurveySettings = Field(default_factory=SurveySettings)
 
     def default_tier(self) -> str:
         defaults = [name for name, tier in self.tiers.items() if tier.default]

@@ -20,6 +20,7 @@ from storage import (
     presence,
     queue,
     rules,
+    surveys,
     sync_status,
     thread_edits,
     undo,
@@ -41,6 +42,7 @@ from storage.queue import Cursor, View
 from storage.reply_context import ReplyContext, get_reply_context
 from storage.rules import ConvState
 from storage.state import load_state, record_event, save_state
+from storage.surveys import SurveyPolicy
 
 DraftMode = Literal["reply", "note"]
 
@@ -208,9 +210,12 @@ class Store:
         return events
 
     def close_conversation(self, conversation_id: int, actor: str) -> list[str]:
-        return self._change(
+        events = self._change(
             conversation_id, actor, lambda s: rules.close_conversation(s, self.clock(), self.policy)
         )
+        if "closed" in events:
+            self.survey_after_close(conversation_id, actor)
+        return events
 
     def reopen(self, conversation_id: int, actor: str) -> list[str]:
         return self._change(conversation_id, actor, lambda s: rules.reopen(s, self.policy))
@@ -379,6 +384,8 @@ class Store:
             for kind in events:
                 record_event(self.conn, conversation_id, now, author, kind, detail)
         assert message_id is not None
+        if close:
+            self.survey_after_close(conversation_id, author)
         return message_id
 
     def take_back(self, message_id: int, actor: str) -> str | None:
@@ -842,11 +849,95 @@ class Store:
         from storage.history import HISTORY_ACTOR, settled
 
         with transaction(self.conn):
-            results = self.ingest(messages, checkpoint=checkpoint)
+            results = self.ingest_mail(messages, checkpoint=checkpoint)
             touched = [r.conversation_id for r in results if r.created]
             for conversation_id in settled(self.conn, touched, horizon):
                 self.close_conversation(conversation_id, HISTORY_ACTOR)
         return results
+
+    # customer satisfaction surveys (storage/surveys.py) -------------------------------------
+
+    survey_policy: SurveyPolicy | None = (
+        None  # set by the console from `[surveys]`; None: none sent
+    )
+
+    def use_surveys(self, policy: SurveyPolicy | None) -> None:
+        self.survey_policy = policy
+
+    def survey_after_close(self, conversation_id: int, actor: str) -> str | None:
+        """Queue the survey a close calls for (through the outbox); returns its token.
+
+        A survey withheld for a reason worth knowing (spam, `no-survey`, cooldown) leaves a
+        `survey_skipped` event saying why; a tier without surveys leaves nothing."""
+        if self.survey_policy is None:
+            return None
+        now = self.clock()
+        with transaction(self.conn):
+            status = self.conn.execute(
+                "SELECT status FROM conversations WHERE id = ?", (conversation_id,)
+            ).fetchone()
+            if status is None or status[0] != "closed":
+                return None
+            planned = surveys.plan(self.conn, conversation_id, self.survey_policy, now)
+            if planned is None:
+                return None
+            if isinstance(planned, str):
+                detail: dict[str, object] = {"reason": planned}
+                record_event(self.conn, conversation_id, now, actor, "survey_skipped", detail)
+                return None
+            token = surveys.queue(self.conn, planned, actor, now)
+            detail = {"kind": planned.survey.scale}
+            record_event(self.conn, conversation_id, now, actor, "survey_sent", detail)
+        return token
+
+    def ingest_mail(
+        self,
+        messages: Sequence[InboundMessage],
+        *,
+        checkpoint: tuple[int, str, dict[str, object]] | None = None,
+    ) -> list[IngestResult]:
+        """`ingest`, with survey answers taken out first (in the same transaction): an answer
+        is recorded and files nothing; a mail with a token that cannot count is ingested as
+        usual and the reason noted on its conversation (`survey_answer_ignored`)."""
+        now = self.clock()
+        results: list[IngestResult] = []
+        with transaction(self.conn):
+            for message in messages:
+                answer = surveys.take_answer(self.conn, message, now)
+                if answer.outcome in ("recorded", "duplicate"):
+                    if answer.outcome == "recorded" and answer.survey_conversation is not None:
+                        self._note_answer(answer.survey_conversation, message, now)
+                    continue
+                result = ingest_one(self.conn, message, self.policy, now)
+                results.append(result)
+                if answer.outcome == "ignored":
+                    detail: dict[str, object] = {
+                        "reason": answer.reason,
+                        "survey_conversation": answer.survey_conversation,
+                    }
+                    record_event(
+                        self.conn,
+                        result.conversation_id,
+                        now,
+                        "sync",
+                        "survey_answer_ignored",
+                        detail,
+                    )
+            if checkpoint is not None:
+                self._save_checkpoint(*checkpoint)
+        return results
+
+    def _note_answer(self, conversation_id: int, message: InboundMessage, now: float) -> None:
+        rating = surveys.latest_rating(self.conn, conversation_id)
+        detail: dict[str, object] = (
+            {}
+            if rating is None
+            else {"kind": rating.kind, "rating": rating.rating, "of": rating.scale_max}
+        )
+        record_event(self.conn, conversation_id, now, "customer", "survey_answered", detail)
+
+    def latest_rating(self, conversation_id: int) -> surveys.Rating | None:
+        return surveys.latest_rating(self.conn, conversation_id)
 
 
 def _outbox_item(row: sqlite3.Row) -> OutboxItem:
