@@ -13,14 +13,21 @@ $(BIN)/.installed: pyproject.toml
 
 setup: $(BIN)/.installed
 
-# The test suite runs a real Dovecot IMAP server; install it when missing (Debian/Ubuntu).
+# The test suite runs a real Dovecot IMAP server and compares threading with notmuch; install
+# them when missing (Debian/Ubuntu, as root), else say what is needed.
+SERVER_PACKAGES := dovecot:dovecot-imapd notmuch:notmuch
 servers:
-	@command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ] || { \
+	@missing=""; for pair in $(SERVER_PACKAGES); do \
+	  cmd=$${pair%%:*}; pkg=$${pair#*:}; \
+	  command -v $$cmd >/dev/null 2>&1 || [ -x /usr/sbin/$$cmd ] || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	  else \
-	    echo "Dovecot is needed by the IMAP tests: sudo apt-get install dovecot-imapd"; \
-	  fi; }
+	    echo "The tests need:$$missing (sudo apt-get install$$missing)"; \
+	  fi; \
+	fi
 
 demo: setup
 	$(BIN)/frontdesk demo
