@@ -190,7 +190,7 @@ ERRORS = [
     (
         "my_op:x",
         "unknown operator my_op: at column 1 — use one of from: tag: is: channel: assignee:"
-        ' before: after: subject: has:, or quote it ("...") to search the text',
+        ' before: after: subject: has: msgid:, or quote it ("...") to search the text',
     ),
     ("has:kids", "has:kids — use has:attachment"),
     ("assignee:zed", "assignee:zed — no agent of that name or email (agents: Kim, Sam)"),
