@@ -30,11 +30,14 @@ def send_reply(
     to: Sequence[str] = (),
     cc: Sequence[str] = (),
     headers: dict[str, object] | None = None,
+    send_delay: float = 0.0,
 ) -> int:
     """Queue an agent's reply in the outbox (the sync delivers it): ctrl+s in the composer and
     `frontdesk reply` both come here. `to`/`cc`, when given, address an email reply instead
     of the thread's own recipients (connectors/smtp.py); `headers` carries the composer's
-    exact recipients ("to", "cc", "bcc" as [name, address] pairs). Returns the message's id."""
+    exact recipients ("to", "cc", "bcc" as [name, address] pairs). `send_delay` (undo send):
+    seconds the reply waits before it is due, while `Store.take_back` can still take it.
+    Returns the message's id."""
     headers = dict(headers or {})
     if to:
         headers["to"] = [["", address] for address in to]
@@ -47,7 +50,16 @@ def send_reply(
         remote_id=reply_message_id(agent_email),
         close=close,
         headers=headers or None,
+        send_delay=send_delay,
     )
+
+
+@dataclass(frozen=True)
+class SentReply:
+    """A reply this console queued: what "undo send" may take back while it waits."""
+
+    conversation_id: int
+    message_id: int
 
 
 @dataclass
@@ -56,6 +68,24 @@ class Actions:
     agent_name: str
     agent_email: str
     last: Snapshot | None = field(default=None)
+    sent: SentReply | None = field(default=None)  # the newest reply queued from here
+
+    def takeable(self) -> tuple[SentReply, float] | None:
+        """The reply queued from here that still waits out its send delay, and when it goes."""
+        if self.sent is None:
+            return None
+        found = self.store.takeable_reply(self.sent.conversation_id)
+        if found is None or found[0] != self.sent.message_id:
+            return None
+        return self.sent, found[1]
+
+    def take_back(self) -> tuple[SentReply, str] | None:
+        """Undo send: cancel that reply and return it with its text; None when too late."""
+        if self.takeable() is None or self.sent is None:
+            return None
+        sent, self.sent = self.sent, None
+        text = self.store.take_back(sent.message_id, self.agent_name)
+        return None if text is None else (sent, text)
 
     def _apply(self, label: str, ids: Sequence[int], change: Callable[[int], object]) -> None:
         snapshot = self.store.snapshot(label, ids)

@@ -82,6 +82,7 @@ class FrontdeskApp(App[None]):
         knowledge_folder: Path | None = None,
         own_addresses: Sequence[str] = (),
         advance: Advance = "next",
+        send_delay: float = 0.0,
     ) -> None:
         super().__init__()
         self.store = store
@@ -100,6 +101,7 @@ class FrontdeskApp(App[None]):
         # Our mailboxes' addresses (accounts' from_address): never proposed as a recipient.
         self.own_addresses = [a.lower() for a in own_addresses]
         self.advance = advance  # after close, snooze or send: "next", "stay" or "queue"
+        self.send_delay = send_delay  # undo send: seconds a reply waits; 0 = at once
         self._knowledge_problems: set[str] = set()
 
     def on_mount(self) -> None:
