@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from email.utils import make_msgid
 
 from storage.store import Store
+from storage.thread_edits import Edit
 from storage.undo import Snapshot
 
 
@@ -67,7 +68,7 @@ class Actions:
     store: Store
     agent_name: str
     agent_email: str
-    last: Snapshot | None = field(default=None)
+    last: Snapshot | Edit | None = field(default=None)
     sent: SentReply | None = field(default=None)  # the newest reply queued from here
 
     def takeable(self) -> tuple[SentReply, float] | None:
@@ -122,10 +123,26 @@ class Actions:
         steps()
         self.last = snapshot
 
+    def split(self, message_id: int) -> Edit:
+        """Split a conversation at a message (ValueError/KeyError: nothing changed)."""
+        edit = self.store.split_conversation(message_id, self.agent_name)
+        self.last = edit
+        return edit
+
+    def merge(self, source: int, target: int) -> Edit:
+        """Merge `source` into `target` (ValueError/KeyError: nothing changed)."""
+        edit = self.store.merge_conversations(source, target, self.agent_name)
+        self.last = edit
+        return edit
+
     def undo(self) -> str | None:
-        """Revert the last action; returns its label, or None when there is nothing to undo."""
+        """Revert the last action; returns its label, or None when there is nothing to undo.
+        ValueError when a split or merge can no longer be undone (later mail moved on)."""
         if self.last is None:
             return None
-        snapshot, self.last = self.last, None
-        self.store.restore(snapshot, self.agent_name)
-        return snapshot.label
+        last, self.last = self.last, None
+        if isinstance(last, Edit):
+            self.store.undo_thread_edit(last, self.agent_name)
+            return last.kind
+        self.store.restore(last, self.agent_name)
+        return last.label

@@ -194,7 +194,9 @@ class FrontdeskApp(App[None]):
     def on_queue_list_opened(self, event: QueueList.Opened) -> None:
         self.open_conversation(event.conversation_id)
 
-    def open_conversation(self, conversation_id: int, *, canned: bool = False) -> None:
+    def open_conversation(
+        self, conversation_id: int, *, canned: bool = False, reply: bool = False
+    ) -> None:
         queue_screen = self.screen
         step = queue_screen.step_from if isinstance(queue_screen, QueueScreen) else None
         from console.screens.conversation import ConversationScreen
@@ -206,6 +208,8 @@ class FrontdeskApp(App[None]):
         self.push_screen(screen, callback=lambda _: self._back_to_queue())
         if canned:
             self.call_after_refresh(screen.action_canned)
+        elif reply:
+            self.call_after_refresh(screen.action_reply)
 
     def _back_to_queue(self) -> None:
         self.refresh_screen()
