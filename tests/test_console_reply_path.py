@@ -15,12 +15,13 @@ import pytest
 from textual.pilot import Pilot
 
 from console.app import Advance, FrontdeskApp
+from console.event_lines import event_line, shown
 from console.screens.confirm import ConfirmScreen
 from console.screens.conversation import ConversationScreen
 from console.screens.queue import QueueScreen
 from console.widgets.composer import Composer
 from console.widgets.picker import Picker
-from storage.models import IdentityRef, InboundMessage
+from storage.models import Event, IdentityRef, InboundMessage
 from storage.store import Store
 from tests.conftest import FakeClock
 from tests.factories import customer, email
@@ -470,3 +471,89 @@ async def test_a_long_email_reply_has_no_slack_warning(store: Store, clock: Fake
         composer.editor.insert("x" * 5000)
         await pilot.pause()
         assert composer.warning == ""
+
+
+# event lines --------------------------------------------------------------------------------
+
+
+def lines_of(store: Store, cid: int) -> list[str]:
+    return [event_line(e).plain for e in store.detail(cid).events if shown(e)]
+
+
+AT = "Fri 15 Jan 2027 08:00"  # NOW in UTC (tests pin TZ)
+
+
+def test_reply_path_events_read_as_sentences(store: Store) -> None:
+    cid = slack_thread(store)
+    taken = store.queue_reply(cid, "Sam", "first try", remote_id="t1", send_delay=10)
+    assert store.take_back(taken, "Sam") == "first try"
+    reply = held_reply(store, cid, "second try")
+    assert store.post_held_in_channel(reply, "Sam")
+    (outbox_id,) = store.conn.execute(
+        "SELECT id FROM outbox WHERE message_id = ?", (reply,)
+    ).fetchone()
+    store.outbox_resending(outbox_id)
+    assert lines_of(store, cid) == [
+        f"· Sam took back a reply before it went out (undo send) · {AT}",
+        f"· Sam posted a held reply in the channel (its question was deleted) · {AT}",
+        f"· sync sent a reply again after an uncertain attempt (it may arrive twice) · {AT}",
+    ]
+
+
+def test_split_merge_and_undo_events_name_the_conversations(store: Store) -> None:
+    cid = thread(store, "first", "second", "third")
+    moved = store.detail(cid).messages[2].id
+    edit = store.split_conversation(moved, "Sam")
+    new = edit.target
+    assert lines_of(store, new) == [
+        f"· Sam split the conversation: 1 message moved from #{cid} to #{new} · {AT}"
+    ]
+    store.merge_conversations(new, cid, "Sam")
+    assert lines_of(store, cid)[-1] == (
+        f"· Sam merged another conversation into this one: 1 message came from #{new} · {AT}"
+    )
+    assert lines_of(store, new)[-1] == (
+        f"· Sam merged this conversation into another: 1 message moved to #{cid} · {AT}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "detail", "expected"),
+    [
+        ("survey_sent", {"kind": "csat"}, "· Sam sent a satisfaction survey (CSAT)"),
+        (
+            "survey_skipped",
+            {"reason": "closed as spam"},
+            "· Sam sent no satisfaction survey: closed as spam",
+        ),
+        (
+            "survey_answered",
+            {"kind": "ces", "rating": 2, "of": 7},
+            "· customer answered the satisfaction survey: 2 of 7 (CES)",
+        ),
+        ("undone", {"action": "merge"}, "· Sam undid a change (merge)"),
+        ("tagged", {"tag": "[red]vip[/red]"}, "· Sam added a tag [red]vip[/red]"),
+    ],
+)
+def test_event_details_are_plain_sentences(
+    kind: str, detail: dict[str, object], expected: str
+) -> None:
+    actor = "customer" if kind == "survey_answered" else "Sam"
+    line = event_line(Event(NOW, actor, kind, detail))
+    assert line.plain == f"{expected} · {AT}"
+    assert not line.spans  # one style for the line: nothing in it was read as markup
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="console/widgets/thread_view.py (not this branch's to edit) still renders events"
+    " with its own EVENT_TEXT: import EVENT_TEXT and event_line from console.event_lines there",
+)
+async def test_the_thread_shows_reply_path_events(store: Store, clock: FakeClock) -> None:
+    cid = thread(store, "Where is my order?")
+    taken = store.queue_reply(cid, "Sam", "first try", remote_id="t1", send_delay=10)
+    assert store.take_back(taken, "Sam") == "first try"
+    app = make_app(store, clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await open_conversation(pilot, cid)
+        assert "Sam took back a reply before it went out (undo send)" in screen_text(app)
