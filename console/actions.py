@@ -76,7 +76,10 @@ class Actions:
         if self.sent is None:
             return None
         found = self.store.takeable_reply(self.sent.conversation_id)
-        if found is None or found[0] != self.sent.message_id:
+        if found is None:  # gone out (or taken back elsewhere): nothing to watch any more
+            self.sent = None
+            return None
+        if found[0] != self.sent.message_id:
             return None
         return self.sent, found[1]
 

@@ -12,12 +12,15 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from textual.pilot import Pilot
 
 from console.app import Advance, FrontdeskApp
+from console.cli import main
+from console.config import ConfigError, load_config
 from console.event_lines import event_line, shown
 from console.screens.confirm import ConfirmScreen
-from console.screens.conversation import ConversationScreen
+from console.screens.conversation import ConversationScreen, SplitConfirm
 from console.screens.queue import QueueScreen
 from console.widgets.composer import Composer
 from console.widgets.picker import Picker
@@ -362,9 +365,10 @@ async def test_x_splits_at_the_message_after_asking_and_u_undoes_it(
         await open_conversation(pilot, cid)
         await pilot.press("X")
         await pilot.pause()
-        assert isinstance(app.screen, ConfirmScreen)
+        assert isinstance(app.screen, SplitConfirm)
         asked = screen_text(app)
         assert "Split this conversation?" in asked and "unrelated question" in asked
+        assert "(1 of 3)" in asked
         await pilot.press("y")
         await pilot.pause()
         assert [m.id for m in store.detail(cid).messages] == ids[:2]
@@ -376,6 +380,23 @@ async def test_x_splits_at_the_message_after_asking_and_u_undoes_it(
         await pilot.press("u")
         await pilot.pause()
         assert [m.id for m in store.detail(cid).messages] == ids
+
+
+async def test_the_split_point_moves_with_brackets_but_never_to_the_first_message(
+    store: Store, clock: FakeClock
+) -> None:
+    cid = thread(store, "first", "second", "third")
+    ids = [m.id for m in store.detail(cid).messages]
+    app = make_app(store, clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await open_conversation(pilot, cid)
+        await pilot.press("X", "left_square_bracket", "left_square_bracket")
+        await pilot.pause()
+        asked = screen_text(app)
+        assert "second" in asked and "(2 of 3)" in asked
+        await pilot.press("y")
+        await pilot.pause()
+    assert [m.id for m in store.detail(cid).messages] == ids[:1]
 
 
 async def test_split_refused_by_no_keeps_everything(store: Store, clock: FakeClock) -> None:
@@ -557,3 +578,57 @@ async def test_the_thread_shows_reply_path_events(store: Store, clock: FakeClock
     async with app.run_test(size=(140, 40)) as pilot:
         await open_conversation(pilot, cid)
         assert "Sam took back a reply before it went out (undo send)" in screen_text(app)
+
+
+# configuration --------------------------------------------------------------------------------
+
+CONFIG = """
+[storage]
+path = "{db}"
+
+[agent]
+name = "Sam"
+email = "sam@frontdesk.test"
+
+[[accounts]]
+name = "mail"
+kind = "imap"
+imap_host = "localhost"
+username = "u"
+password_env = "FD_TEST_UNSET_VAR"
+smtp_host = "localhost"
+from_address = "Support Team <Help@Frontdesk.test>"
+
+[console]
+{console}
+"""
+
+
+def console_config(tmp_path: Path, console: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(CONFIG.format(db=tmp_path / "f.db", console=console), encoding="utf-8")
+    path.chmod(0o600)
+    return path
+
+
+def test_the_console_gets_our_addresses_advance_and_send_delay(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`frontdesk` builds the app from the config (only the terminal loop is left out)."""
+    seen: dict[str, object] = {}
+
+    def record(app: FrontdeskApp) -> None:
+        seen.update(own=app.own_addresses, advance=app.advance, delay=app.send_delay)
+
+    monkeypatch.setattr(FrontdeskApp, "run", record)
+    path = console_config(tmp_path, 'advance = "queue"\nsend_delay = 5')
+    result = CliRunner().invoke(main, ["--config", str(path)])
+    assert result.exit_code == 0, result.output
+    assert seen == {"own": ["help@frontdesk.test"], "advance": "queue", "delay": 5}
+
+
+def test_send_delay_defaults_to_ten_seconds_and_refuses_a_negative(tmp_path: Path) -> None:
+    assert load_config(console_config(tmp_path, "")).console.send_delay == 10
+    with pytest.raises(ConfigError) as caught:
+        load_config(console_config(tmp_path, "send_delay = -1"))
+    assert "console.send_delay" in str(caught.value)

@@ -10,6 +10,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
 from textual.widgets import Footer, Static, TextArea
 
 from console import canned
@@ -661,8 +662,9 @@ class ConversationScreen(WorkflowScreen):
         """Replies of this conversation that did not (certainly) go out, and why: plain text."""
         problems = self.store.outbox_problems(conversation_id=self.conversation_id)
         held = [p for p in problems if p.state == "held"]
-        if [p.outbox_id for p in held] != [p.outbox_id for p in self._held]:
-            self._held = held
+        changed = [p.outbox_id for p in held] != [p.outbox_id for p in self._held]
+        self._held = held
+        if changed:
             self.refresh_bindings()
         line = self.query_one("#conversation-outbox", Static)
         line.update(self._problem_lines(problems))
@@ -677,7 +679,7 @@ class ConversationScreen(WorkflowScreen):
             text.append(PROBLEM_TEXT.get(problem.state, problem.state), style="bold")
             text.append(": ")
             text.append_text(safe_line(problem.reason))
-            if problem.state == "held" and problem is self._held[0]:
+            if problem.state == "held" and problem.outbox_id == self._held[0].outbox_id:
                 text.append_text(self._held_choices(problem))
         return text
 
@@ -758,27 +760,17 @@ class ConversationScreen(WorkflowScreen):
         )
 
     def action_split(self) -> None:
+        """Ask where to split (the highlighted message; [ and ] move the choice), then split."""
         assert self.detail is not None
-        candidates = [m for m in self.detail.messages[1:]]
+        candidates = list(self.detail.messages[1:])
         if not candidates:
             self.notify("One message: nothing to split", severity="warning")
             return
         chosen = self.highlighted_message()
-        if chosen is None or chosen not in candidates:
-            chosen = candidates[-1]
-        later = [
-            m for m in self.detail.messages if (m.sent_at, m.id) >= (chosen.sent_at, chosen.id)
-        ]
-        question = Text.assemble(
-            ("Split this conversation?\n\n", "bold"),
-            f"{len(later)} message{'s' * (len(later) != 1)} from this one on move to a new"
-            " conversation (later mail to them follows):\n\n",
-            message_label(chosen),
-            "\n\nMove to another message with [ and ] first, or u undoes the split.",
-        )
+        start = candidates.index(chosen) if chosen in candidates else len(candidates) - 1
         self.app.push_screen(
-            ConfirmScreen(question, "Split", no="keep it whole"),
-            lambda yes: self._split(chosen.id) if yes else None,
+            SplitConfirm(self.detail.messages, start),
+            lambda message_id: self._split(message_id) if message_id else None,
         )
 
     @store_write
@@ -866,6 +858,68 @@ PROBLEM_TEXT = {
     "sending": "A reply was being sent when the sync stopped (checked before any retry)",
     "copy failed": "A reply was sent",
 }
+
+
+class SplitConfirm(ModalScreen[int | None]):
+    """Where to split: one message named, movable with [ and ] (or the arrows); y splits.
+
+    Dismisses with the chosen message's id, or None. The first message cannot be chosen:
+    something must stay."""
+
+    DEFAULT_CSS = """
+    SplitConfirm { align: center middle; }
+    SplitConfirm > Static {
+        width: 80; height: auto; max-height: 80%; border: thick $warning; background: $surface;
+        padding: 0 1;
+    }
+    """
+    BINDINGS = [
+        Binding("y,ctrl+s", "answer(True)", "Split", id="split.yes", tooltip="Split here"),
+        Binding("n,escape", "answer(False)", "No", id="split.no", tooltip="Keep it whole"),
+        Binding(
+            "left_square_bracket,up",
+            "move(-1)",
+            "Earlier",
+            id="split.earlier",
+            tooltip="Split at an earlier message",
+        ),
+        Binding(
+            "right_square_bracket,down",
+            "move(1)",
+            "Later",
+            id="split.later",
+            tooltip="Split at a later message",
+        ),
+    ]
+
+    def __init__(self, messages: tuple[Message, ...], start: int) -> None:
+        super().__init__()
+        self.messages = messages
+        self.index = start + 1  # into messages: never 0
+
+    def compose(self) -> ComposeResult:
+        yield Static(self._question())
+
+    @property
+    def chosen(self) -> Message:
+        return self.messages[self.index]
+
+    def _question(self) -> Text:
+        moving = len(self.messages) - self.index
+        return Text.assemble(
+            ("Split this conversation?\n\n", "bold"),
+            f"This message and the later ones ({moving} of {len(self.messages)}) move to a new"
+            " conversation; later mail to them follows:\n\n",
+            message_label(self.chosen),
+            ("\n\n[ ] or ↑ ↓ another message · y split · n/esc keep it whole", "dim"),
+        )
+
+    def action_move(self, step: int) -> None:
+        self.index = max(1, min(self.index + step, len(self.messages) - 1))
+        self.query_one(Static).update(self._question())
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(self.chosen.id if yes else None)
 
 
 def message_label(message: Message) -> Text:
