@@ -70,6 +70,16 @@ class Actions:
     agent_email: str
     last: Snapshot | Edit | None = field(default=None)
     sent: SentReply | None = field(default=None)  # the newest reply queued from here
+    _later: bool = field(default=False)  # `last` was recorded after `sent` was queued
+
+    def queued(self, conversation_id: int, message_id: int) -> None:
+        """A reply queued from here with a send delay: "undo send" may take it back."""
+        self.sent = SentReply(conversation_id, message_id)
+        self._later = False
+
+    def _record(self, last: Snapshot | Edit) -> None:
+        self.last = last
+        self._later = self.sent is not None
 
     def takeable(self) -> tuple[SentReply, float] | None:
         """The reply queued from here that still waits out its send delay, and when it goes."""
@@ -89,13 +99,17 @@ class Actions:
             return None
         sent, self.sent = self.sent, None
         text = self.store.take_back(sent.message_id, self.agent_name)
+        if text is not None and self._later:
+            # The conversation is back as it was before the reply: an action taken since
+            # would "undo" to a state that had the reply in it.
+            self.last = None
         return None if text is None else (sent, text)
 
     def _apply(self, label: str, ids: Sequence[int], change: Callable[[int], object]) -> None:
         snapshot = self.store.snapshot(label, ids)
         for conversation_id in ids:
             change(conversation_id)
-        self.last = snapshot
+        self._record(snapshot)
 
     def close(self, ids: Sequence[int]) -> None:
         self._apply("close", ids, lambda c: self.store.close_conversation(c, self.agent_name))
@@ -124,18 +138,18 @@ class Actions:
         """Several actions (a macro) undone together."""
         snapshot = self.store.snapshot(label, ids)
         steps()
-        self.last = snapshot
+        self._record(snapshot)
 
     def split(self, message_id: int) -> Edit:
         """Split a conversation at a message (ValueError/KeyError: nothing changed)."""
         edit = self.store.split_conversation(message_id, self.agent_name)
-        self.last = edit
+        self._record(edit)
         return edit
 
     def merge(self, source: int, target: int) -> Edit:
         """Merge `source` into `target` (ValueError/KeyError: nothing changed)."""
         edit = self.store.merge_conversations(source, target, self.agent_name)
-        self.last = edit
+        self._record(edit)
         return edit
 
     def undo(self) -> str | None:

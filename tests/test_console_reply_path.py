@@ -187,6 +187,29 @@ async def test_after_the_delay_u_undoes_the_last_action_as_before(
         assert not screen.query_one(Composer).is_open
 
 
+async def test_take_back_wins_over_a_later_action_and_leaves_nothing_stale_to_undo(
+    store: Store, clock: FakeClock
+) -> None:
+    cid = thread(store, "Where is my order?")
+    app = make_app(store, clock, delay=10)
+    async with app.run_test(size=(140, 40)) as pilot:
+        screen = await open_conversation(pilot, cid)
+        await write_reply(pilot, "On its way")
+        [reply] = reply_ids(store)
+        await pilot.press("e")  # close, after the reply
+        await pilot.pause()
+        assert status(store, cid) == "closed"
+        await pilot.press("u")
+        await pilot.pause()
+        assert outbox(store, reply)[0] == "cancelled"
+        assert screen.query_one(Composer).editor.text == "On its way"
+        assert status(store, cid) == "open"  # as before the reply (and the close)
+        await pilot.press("escape", "u")
+        await pilot.pause()
+        assert status(store, cid) == "open"
+        assert "Nothing to undo" in notified(app)
+
+
 async def test_send_delay_zero_queues_at_once_and_u_has_nothing_to_take(
     store: Store, clock: FakeClock
 ) -> None:

@@ -14,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static, TextArea
 
 from console import canned
-from console.actions import SentReply, send_reply
+from console.actions import send_reply
 from console.guard import store_write
 from console.recipients import BadAddress, Pair, Proposal, propose
 from console.render import local_time, safe_line
@@ -569,7 +569,8 @@ class ConversationScreen(WorkflowScreen):
             headers=headers,
             send_delay=delay,
         )
-        self.actions.sent = SentReply(self.conversation_id, message_id) if delay > 0 else None
+        if delay > 0:
+            self.actions.queued(self.conversation_id, message_id)
         self._save_draft("reply", "")
         when = f"goes out in {delay:g} s · {self._key('action.undo', 'u')} takes it back"
         queued = "Reply queued: " + (when if delay > 0 else "the outbox sends it")
