@@ -370,12 +370,37 @@ async def test_w_says_why_the_message_is_here_and_flags_a_forged_sender(
     app = make_app(store, clock)
     async with app.run_test(size=(140, 40), notifications=True) as pilot:
         await open_conversation(pilot, cid)
+        assert "⚠ sender looks forged (w: why)" in screen_text(app).splitlines()[0]
         await pilot.press("w")
         await pilot.pause()
         said = notified(app)
         assert "Why this message is here (Alice Liddell)" in said
         assert reason in said
         assert "Looks forged: the name shows boss@corp.example" in said
+
+
+async def test_a_message_kept_out_of_another_conversation_says_so(
+    store: Store, clock: FakeClock
+) -> None:
+    """Issue 14's hijack: Eve answers Alice's Message-ID; she gets her own conversation."""
+    account = store.ensure_account("mail", "imap")
+    alice = replace(email(account, "<a0@x>", NOW - 900), participants=("alice@example.com",))
+    eve = customer("eve@evil.example", "Eve")
+    hijack = replace(
+        email(account, "<e0@x>", NOW - 600, who=eve, parents=("<a0@x>",)),
+        participants=("eve@evil.example",),
+    )
+    first, second = store.ingest([alice, hijack])
+    app = make_app(store, clock)
+    async with app.run_test(size=(140, 40), notifications=True) as pilot:
+        await open_conversation(pilot, second.conversation_id)
+        title = screen_text(app).splitlines()[0]
+        assert f"refers to #{first.conversation_id} (w: why)" in title
+        await pilot.press("w")
+        await pilot.pause()
+        said = notified(app)
+        assert "eve@evil.example is not one of its participants" in said
+        assert f"It refers to #{first.conversation_id} but was kept out" in said
 
 
 async def test_x_splits_at_the_message_after_asking_and_u_undoes_it(

@@ -229,6 +229,7 @@ class ConversationScreen(WorkflowScreen):
             " ",
             safe_line(conv.subject, "bold"),
             (f"  #{conv.id} · {conv.status}", "dim"),
+            threading_flags(detail),
         )
         self.query_one("#conversation-title", Static).update(title)
         self.query_one(ThreadView).show(detail, keep_scroll=keep_scroll)
@@ -921,6 +922,18 @@ class SplitConfirm(ModalScreen[int | None]):
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(self.chosen.id if yes else None)
+
+
+def threading_flags(detail: ConversationDetail) -> Text:
+    """What threading noticed, on the title line: a conversation kept apart from the one its
+    mail points at ("refers to #N"), a sender that looks forged; `w` tells more."""
+    refers = sorted({m.refers_to for m in detail.messages if m.refers_to is not None})
+    flags = [f"refers to #{n}" for n in refers]
+    if any(m.spoofing for m in detail.messages):
+        flags.append("⚠ sender looks forged")
+    if not flags:
+        return Text()
+    return Text(f"  · {' · '.join(flags)} (w: why)", style="bold yellow")
 
 
 def message_label(message: Message) -> Text:
