@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from email.utils import make_msgid
 
 from storage.store import Store
+from storage.thread_edits import Edit
 from storage.undo import Snapshot
 
 
@@ -30,11 +31,14 @@ def send_reply(
     to: Sequence[str] = (),
     cc: Sequence[str] = (),
     headers: dict[str, object] | None = None,
+    send_delay: float = 0.0,
 ) -> int:
     """Queue an agent's reply in the outbox (the sync delivers it): ctrl+s in the composer and
     `frontdesk reply` both come here. `to`/`cc`, when given, address an email reply instead
     of the thread's own recipients (connectors/smtp.py); `headers` carries the composer's
-    exact recipients ("to", "cc", "bcc" as [name, address] pairs). Returns the message's id."""
+    exact recipients ("to", "cc", "bcc" as [name, address] pairs). `send_delay` (undo send):
+    seconds the reply waits before it is due, while `Store.take_back` can still take it.
+    Returns the message's id."""
     headers = dict(headers or {})
     if to:
         headers["to"] = [["", address] for address in to]
@@ -47,7 +51,16 @@ def send_reply(
         remote_id=reply_message_id(agent_email),
         close=close,
         headers=headers or None,
+        send_delay=send_delay,
     )
+
+
+@dataclass(frozen=True)
+class SentReply:
+    """A reply this console queued: what "undo send" may take back while it waits."""
+
+    conversation_id: int
+    message_id: int
 
 
 @dataclass
@@ -55,13 +68,48 @@ class Actions:
     store: Store
     agent_name: str
     agent_email: str
-    last: Snapshot | None = field(default=None)
+    last: Snapshot | Edit | None = field(default=None)
+    sent: SentReply | None = field(default=None)  # the newest reply queued from here
+    _later: bool = field(default=False)  # `last` was recorded after `sent` was queued
+
+    def queued(self, conversation_id: int, message_id: int) -> None:
+        """A reply queued from here with a send delay: "undo send" may take it back."""
+        self.sent = SentReply(conversation_id, message_id)
+        self._later = False
+
+    def _record(self, last: Snapshot | Edit) -> None:
+        self.last = last
+        self._later = self.sent is not None
+
+    def takeable(self) -> tuple[SentReply, float] | None:
+        """The reply queued from here that still waits out its send delay, and when it goes."""
+        if self.sent is None:
+            return None
+        found = self.store.takeable_reply(self.sent.conversation_id)
+        if found is None:  # gone out (or taken back elsewhere): nothing to watch any more
+            self.sent = None
+            return None
+        if found[0] != self.sent.message_id:
+            return None
+        return self.sent, found[1]
+
+    def take_back(self) -> tuple[SentReply, str] | None:
+        """Undo send: cancel that reply and return it with its text; None when too late."""
+        if self.takeable() is None or self.sent is None:
+            return None
+        sent, self.sent = self.sent, None
+        text = self.store.take_back(sent.message_id, self.agent_name)
+        if text is not None and self._later:
+            # The conversation is back as it was before the reply: an action taken since
+            # would "undo" to a state that had the reply in it.
+            self.last = None
+        return None if text is None else (sent, text)
 
     def _apply(self, label: str, ids: Sequence[int], change: Callable[[int], object]) -> None:
         snapshot = self.store.snapshot(label, ids)
         for conversation_id in ids:
             change(conversation_id)
-        self.last = snapshot
+        self._record(snapshot)
 
     def close(self, ids: Sequence[int]) -> None:
         self._apply("close", ids, lambda c: self.store.close_conversation(c, self.agent_name))
@@ -90,12 +138,28 @@ class Actions:
         """Several actions (a macro) undone together."""
         snapshot = self.store.snapshot(label, ids)
         steps()
-        self.last = snapshot
+        self._record(snapshot)
+
+    def split(self, message_id: int) -> Edit:
+        """Split a conversation at a message (ValueError/KeyError: nothing changed)."""
+        edit = self.store.split_conversation(message_id, self.agent_name)
+        self._record(edit)
+        return edit
+
+    def merge(self, source: int, target: int) -> Edit:
+        """Merge `source` into `target` (ValueError/KeyError: nothing changed)."""
+        edit = self.store.merge_conversations(source, target, self.agent_name)
+        self._record(edit)
+        return edit
 
     def undo(self) -> str | None:
-        """Revert the last action; returns its label, or None when there is nothing to undo."""
+        """Revert the last action; returns its label, or None when there is nothing to undo.
+        ValueError when a split or merge can no longer be undone (later mail moved on)."""
         if self.last is None:
             return None
-        snapshot, self.last = self.last, None
-        self.store.restore(snapshot, self.agent_name)
-        return snapshot.label
+        last, self.last = self.last, None
+        if isinstance(last, Edit):
+            self.store.undo_thread_edit(last, self.agent_name)
+            return last.kind
+        self.store.restore(last, self.agent_name)
+        return last.label

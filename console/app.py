@@ -82,6 +82,7 @@ class FrontdeskApp(App[None]):
         knowledge_folder: Path | None = None,
         own_addresses: Sequence[str] = (),
         advance: Advance = "next",
+        send_delay: float = 0.0,
     ) -> None:
         super().__init__()
         self.store = store
@@ -100,6 +101,7 @@ class FrontdeskApp(App[None]):
         # Our mailboxes' addresses (accounts' from_address): never proposed as a recipient.
         self.own_addresses = [a.lower() for a in own_addresses]
         self.advance = advance  # after close, snooze or send: "next", "stay" or "queue"
+        self.send_delay = send_delay  # undo send: seconds a reply waits; 0 = at once
         self._knowledge_problems: set[str] = set()
 
     def on_mount(self) -> None:
@@ -192,7 +194,9 @@ class FrontdeskApp(App[None]):
     def on_queue_list_opened(self, event: QueueList.Opened) -> None:
         self.open_conversation(event.conversation_id)
 
-    def open_conversation(self, conversation_id: int, *, canned: bool = False) -> None:
+    def open_conversation(
+        self, conversation_id: int, *, canned: bool = False, reply: bool = False
+    ) -> None:
         queue_screen = self.screen
         step = queue_screen.step_from if isinstance(queue_screen, QueueScreen) else None
         from console.screens.conversation import ConversationScreen
@@ -204,6 +208,8 @@ class FrontdeskApp(App[None]):
         self.push_screen(screen, callback=lambda _: self._back_to_queue())
         if canned:
             self.call_after_refresh(screen.action_canned)
+        elif reply:
+            self.call_after_refresh(screen.action_reply)
 
     def _back_to_queue(self) -> None:
         self.refresh_screen()

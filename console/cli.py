@@ -143,6 +143,13 @@ def main(ctx: click.Context, config_path: Path | None, log_level: str) -> None:
             macros=[m.macro() for m in config.macros],
             keys=config.keys,
             knowledge_folder=config.knowledge.folder,
+            own_addresses=[
+                own_address(a.from_address)
+                for a in config.accounts
+                if isinstance(a, ImapAccountSettings)
+            ],
+            advance=config.console.advance,
+            send_delay=config.console.send_delay,
         ).run()
 
 

@@ -180,6 +180,9 @@ class ViewSettings(_Strict):
 class ConsoleSettings(_Strict):
     # After close, snooze or send: the view's next conversation, stay, or back to the queue.
     advance: Literal["next", "stay", "queue"] = "next"
+    send_delay: float = Field(default=10, ge=0, le=300, strict=True)
+    """Undo send: seconds a reply waits in the outbox after ctrl+s, during which `u` takes it
+    back into the composer; 0 sends at once (issue 14)."""
 
 
 # --- end [console] --------------------------------------------------------------------------

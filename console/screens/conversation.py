@@ -10,22 +10,25 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
 from textual.widgets import Footer, Static, TextArea
 
 from console import canned
 from console.actions import send_reply
 from console.guard import store_write
 from console.recipients import BadAddress, Pair, Proposal, propose
-from console.render import safe_line
+from console.render import local_time, safe_line
 from console.screens.canned_editor import CannedDraft, CannedEditor
 from console.screens.confirm import ConfirmScreen
-from console.screens.workflow import WorkflowScreen
+from console.screens.workflow import WorkflowScreen, keep_taken_back
 from console.widgets.composer import NOTE_TITLE, Composer, Mode
 from console.widgets.context_panel import ContextPanel
-from console.widgets.picker import Picker, canned_choices
+from console.widgets.picker import Choice, Picker, canned_choices
 from console.widgets.thread_view import ThreadView
-from storage.models import ConversationDetail
+from storage.delivery import OutboxProblem
+from storage.models import ConversationDetail, Message
 from storage.presence import PresenceState
+from storage.sanitize import clean_line
 
 if TYPE_CHECKING:
     from console.screens.knowledge import Insert
@@ -35,6 +38,9 @@ Recipients = dict[str, list[Pair]]
 NARROW_WIDTH = 100  # columns: the context panel stacks under the thread at or below
 HEARTBEAT_SECONDS = 5.0  # how often others' presence is re-read
 PRESENCE_REFRESH = 15.0  # how often an unchanged presence of ours is rewritten
+TAKEABLE_SECONDS = 1.0  # how often "goes out in N s · u takes it back" is updated
+SLACK_POST_LIMIT = 4_000  # Slack shows at most this many characters in one message
+SLACK_REPLY_LIMIT = 40_000  # past this Slack cuts a message: the outbox holds the reply
 
 
 class ConversationScreen(WorkflowScreen):
@@ -46,6 +52,8 @@ class ConversationScreen(WorkflowScreen):
         width: 100%; height: 7; border-left: none; border-top: tall $panel;
     }
     ConversationScreen.-narrow.-composing ContextPanel { display: none; }
+    ConversationScreen #conversation-outbox { display: none; background: $warning 15%; }
+    ConversationScreen #conversation-takeable { display: none; background: $primary 20%; }
     """
     BINDINGS = [
         Binding("escape", "back", "Back", id="conversation.back", tooltip="Back to the queue"),
@@ -101,6 +109,44 @@ class ConversationScreen(WorkflowScreen):
             id="conversation.previous",
             tooltip="Open the previous conversation in the queue",
         ),
+        Binding(
+            "P",
+            "post_held",
+            "Post in channel",
+            id="conversation.post_held",
+            tooltip="Post the held reply as a new message in the channel (its question is gone)",
+        ),
+        Binding(
+            "C",
+            "cancel_held",
+            "Cancel held reply",
+            id="conversation.cancel_held",
+            tooltip="Cancel the held reply; its text comes back into the composer",
+        ),
+        Binding(
+            "w",
+            "why",
+            "Why here",
+            id="conversation.why",
+            tooltip="Why the highlighted message joined this conversation",
+            show=False,
+        ),
+        Binding(
+            "X",
+            "split",
+            "Split",
+            id="conversation.split",
+            tooltip="Split the conversation: a message and the later ones become a new one",
+            show=False,
+        ),
+        Binding(
+            "M",
+            "merge",
+            "Merge",
+            id="conversation.merge",
+            tooltip="Merge another conversation of this customer into this one",
+            show=False,
+        ),
     ]
 
     def __init__(self, conversation_id: int, *, step: Step | None = None) -> None:
@@ -112,6 +158,7 @@ class ConversationScreen(WorkflowScreen):
         self._kb_trigger: tuple[int, int] | None = None  # where a `??` asked for the KB
         self._last_beat: tuple[int, str] | None = None
         self._last_beat_at = 0.0
+        self._held: list[OutboxProblem] = []  # held replies: P posts, C cancels the first
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="conversation-body"):
@@ -119,6 +166,8 @@ class ConversationScreen(WorkflowScreen):
                 yield Static(id="conversation-title")
                 yield Static(id="conversation-presence")
                 yield Static(id="conversation-drafts")
+                yield Static(id="conversation-outbox")
+                yield Static(id="conversation-takeable")
                 yield ThreadView(id="thread")
                 yield Composer(id="composer")
             yield ContextPanel(id="context")
@@ -131,6 +180,7 @@ class ConversationScreen(WorkflowScreen):
         self.set_class(self.app.size.width <= NARROW_WIDTH, "-narrow")
         self.load(self.conversation_id)
         self.set_interval(HEARTBEAT_SECONDS, self._heartbeat)
+        self.set_interval(TAKEABLE_SECONDS, self._show_takeable)
 
     @property
     def composer(self) -> Composer:
@@ -179,10 +229,13 @@ class ConversationScreen(WorkflowScreen):
             " ",
             safe_line(conv.subject, "bold"),
             (f"  #{conv.id} · {conv.status}", "dim"),
+            threading_flags(detail),
         )
         self.query_one("#conversation-title", Static).update(title)
         self.query_one(ThreadView).show(detail, keep_scroll=keep_scroll)
         self.query_one(ContextPanel).show(detail, self.fd_app.clock())
+        self._show_outbox()
+        self._show_takeable()
 
     def refresh_data(self) -> None:
         """Something changed the store: re-read, keep the reader's place.
@@ -190,9 +243,16 @@ class ConversationScreen(WorkflowScreen):
         The store changes for many reasons (other conversations, presence): laying out a
         thread is the expensive part, so only a conversation that did change is shown again.
         """
-        detail = self.store.detail(self.conversation_id)
+        try:
+            detail = self.store.detail(self.conversation_id)
+        except KeyError:  # an undone split took this conversation away
+            self.notify(f"Conversation #{self.conversation_id} is gone", severity="warning")
+            self.dismiss()
+            return
         if detail != self.detail:
             self._show(detail, keep_scroll=True)
+        else:
+            self._show_outbox()  # delivery outcomes change the outbox, not the thread
         self._show_presence()
 
     # presence -----------------------------------------------------------------------------
@@ -267,6 +327,7 @@ class ConversationScreen(WorkflowScreen):
             title = Text(NOTE_TITLE)
             hint = "only your colleagues see it · ctrl+s save · esc leave (draft kept)"
         self.composer.open(mode, title, hint, self._draft(mode))
+        self._warn_length()
         self._show_drafts()
         self._heartbeat()
 
@@ -417,6 +478,7 @@ class ConversationScreen(WorkflowScreen):
         chosen, so escape from the knowledge base leaves what was typed.
         """
         editor = event.text_area
+        self._warn_length()
         row, column = editor.cursor_location
         line = editor.document.get_line(row)
         if column < 2 or line[column - 2 : column] != "??":
@@ -497,7 +559,8 @@ class ConversationScreen(WorkflowScreen):
         headers: dict[str, object] | None = None
         if recipients is not None:
             headers = {field: [list(pair) for pair in pairs] for field, pairs in recipients.items()}
-        send_reply(
+        delay = self.fd_app.send_delay
+        message_id = send_reply(
             self.store,
             self.conversation_id,
             agent_name=self.fd_app.agent_name,
@@ -505,9 +568,14 @@ class ConversationScreen(WorkflowScreen):
             text=text,
             close=close,
             headers=headers,
+            send_delay=delay,
         )
+        if delay > 0:
+            self.actions.queued(self.conversation_id, message_id)
         self._save_draft("reply", "")
-        self.notify("Reply queued: the outbox sends it" + (" · closed" if close else ""), timeout=3)
+        when = f"goes out in {delay:g} s · {self._key('action.undo', 'u')} takes it back"
+        queued = "Reply queued: " + (when if delay > 0 else "the outbox sends it")
+        self.notify(queued + (" · closed" if close else ""), timeout=max(3.0, delay))
         self._composer_done()
         self.advance()
 
@@ -528,10 +596,251 @@ class ConversationScreen(WorkflowScreen):
         self._show_drafts()
         self._heartbeat()
 
+    def _warn_length(self) -> None:
+        """A Slack reply past what one Slack message shows: say so while it is written."""
+        composer = self.composer
+        slack = self.detail is not None and self.detail.conversation.channel == "slack"
+        size = len(composer.editor.text.strip())
+        if not slack or composer.mode != "reply" or size <= SLACK_POST_LIMIT:
+            composer.warn(None)
+        elif size > SLACK_REPLY_LIMIT:
+            composer.warn(
+                f"⚠ {size:,} characters: Slack takes at most {SLACK_REPLY_LIMIT:,} in a"
+                " message; this reply would be held, not sent. Shorten it."
+            )
+        else:
+            composer.warn(
+                f"⚠ {size:,} characters: Slack shows at most {SLACK_POST_LIMIT:,} in one"
+                " message; this reply goes to the thread as several messages."
+            )
+
+    def _key(self, binding_id: str, default: str) -> str:
+        """The key shown for a binding (after `[keys]`)."""
+        keys = self.fd_app.keys.get(binding_id, default).split(",")[0].strip()
+        return self.app.get_key_display(Binding(keys, ""))
+
     def _keep_draft(self) -> None:
         """Save what the open composer holds, under its own mode."""
         if self.composer.is_open:
             self._save_draft(self.composer.mode, self.composer.editor.text)
+
+    # undo send and the outbox (issue 14) ---------------------------------------------------
+
+    def _show_takeable(self) -> None:
+        """While a reply queued from here waits out its send delay, say how to take it back."""
+        line = self.query_one("#conversation-takeable", Static)
+        takeable = self.actions.takeable()
+        if takeable is None:
+            line.update("")
+            line.display = False
+            return
+        sent, due = takeable
+        left = max(1, round(due - self.store.clock()))
+        where = (
+            "" if sent.conversation_id == self.conversation_id else f" (#{sent.conversation_id})"
+        )
+        key = self._key("action.undo", "u")
+        line.update(
+            Text.assemble(
+                ("↶ ", "bold"),
+                f"Your reply{where} goes out in {left} s · ",
+                (key, "bold"),
+                " takes it back",
+            )
+        )
+        line.display = True
+
+    def reply_taken_back(self, conversation_id: int) -> None:
+        """Undo send: the reply's text is the agent's reply draft now: show it in the composer."""
+        if conversation_id != self.conversation_id:
+            self.load(conversation_id)
+        else:
+            self.composer.close()  # the draft read next holds what was in it
+        self.refresh_data()
+        self._show_takeable()
+        self._open_composer("reply")
+
+    def _show_outbox(self) -> None:
+        """Replies of this conversation that did not (certainly) go out, and why: plain text."""
+        problems = self.store.outbox_problems(conversation_id=self.conversation_id)
+        held = [p for p in problems if p.state == "held"]
+        changed = [p.outbox_id for p in held] != [p.outbox_id for p in self._held]
+        self._held = held
+        if changed:
+            self.refresh_bindings()
+        line = self.query_one("#conversation-outbox", Static)
+        line.update(self._problem_lines(problems))
+        line.display = bool(problems)
+
+    def _problem_lines(self, problems: list[OutboxProblem]) -> Text:
+        text = Text()
+        for problem in problems:
+            if text:
+                text.append("\n")
+            text.append("⚠ ", style="bold yellow")
+            text.append(PROBLEM_TEXT.get(problem.state, problem.state), style="bold")
+            text.append(": ")
+            text.append_text(safe_line(problem.reason))
+            if problem.state == "held" and problem.outbox_id == self._held[0].outbox_id:
+                text.append_text(self._held_choices(problem))
+        return text
+
+    def _held_choices(self, problem: OutboxProblem) -> Text:
+        choices = Text("  → ", style="dim")
+        if self._can_post_in_channel(problem):
+            choices.append(self._key("conversation.post_held", "P"), style="bold")
+            choices.append(" post it in the channel · ")
+        choices.append(self._key("conversation.cancel_held", "C"), style="bold")
+        choices.append(" cancel (back into the composer)")
+        return choices
+
+    def _can_post_in_channel(self, problem: OutboxProblem) -> bool:
+        """Only a Slack reply can go to the channel, and not one Slack would cut."""
+        if self.detail is None or self.detail.conversation.channel != "slack":
+            return False
+        return len(self.store.outbox_item(problem.outbox_id).body) <= SLACK_REPLY_LIMIT
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The held-reply choices are there (and in the footer) only when a reply is held."""
+        if action == "post_held":
+            return bool(self._held) and self._can_post_in_channel(self._held[0])
+        if action == "cancel_held":
+            return bool(self._held)
+        return True
+
+    @store_write
+    def action_post_held(self) -> None:
+        if not self._held:
+            return
+        item = self.store.outbox_item(self._held[0].outbox_id)
+        if self.store.post_held_in_channel(item.message_id, self.fd_app.agent_name):
+            self.notify("The reply goes to the channel as a new message", timeout=3)
+        else:
+            self.notify("That reply is no longer held", severity="warning")
+        self.refresh_data()
+
+    @store_write
+    def action_cancel_held(self) -> None:
+        if not self._held:
+            return
+        item = self.store.outbox_item(self._held[0].outbox_id)
+        text = self.store.take_back(item.message_id, self.fd_app.agent_name)
+        if text is None:
+            self.notify("That reply is no longer held", severity="warning")
+            self.refresh_data()
+            return
+        keep_taken_back(self.store, self.conversation_id, self.agent, text)
+        self.notify("Held reply cancelled: its text is in the composer", timeout=4)
+        self.reply_taken_back(self.conversation_id)
+
+    # threading: why, split, merge (issue 15) -----------------------------------------------
+
+    def highlighted_message(self) -> Message | None:
+        """The message the agent is on: the newest at the end of the thread, else the one at
+        the top of the view (where `[` and `]` put a message's first line)."""
+        view = self.query_one(ThreadView)
+        detail = view.detail
+        starts = view.message_starts()
+        if detail is None or not detail.messages or not starts:
+            return None
+        messages = detail.messages[len(detail.messages) - len(starts) :]
+        if view.scroll_y >= view.max_scroll_y:
+            return messages[-1]
+        top = int(view.scroll_y)
+        on_top = [m for start, m in zip(starts, messages, strict=True) if start <= top]
+        return on_top[-1] if on_top else messages[0]
+
+    def action_why(self) -> None:
+        message = self.highlighted_message()
+        if message is None:
+            self.notify("No message here", severity="warning")
+            return
+        self.notify(
+            str(why_text(message)),
+            title=f"Why this message is here ({clean_line(message.author_name)})",
+            timeout=10,
+        )
+
+    def action_split(self) -> None:
+        """Ask where to split (the highlighted message; [ and ] move the choice), then split."""
+        assert self.detail is not None
+        candidates = list(self.detail.messages[1:])
+        if not candidates:
+            self.notify("One message: nothing to split", severity="warning")
+            return
+        chosen = self.highlighted_message()
+        start = candidates.index(chosen) if chosen in candidates else len(candidates) - 1
+        self.app.push_screen(
+            SplitConfirm(self.detail.messages, start),
+            lambda message_id: self._split(message_id) if message_id else None,
+        )
+
+    @store_write
+    def _split(self, message_id: int) -> None:
+        try:
+            edit = self.actions.split(message_id)
+        except (ValueError, KeyError) as exc:
+            self.notify(str(exc), title="Not split", severity="error")
+            return
+        self.refresh_data()
+        self.notify(f"Split: {len(edit.message_ids)} moved to #{edit.target} · u undoes", timeout=5)
+
+    def action_merge(self) -> None:
+        assert self.detail is not None
+        choices = [
+            Choice(
+                str(other.id),
+                Text.assemble(
+                    (f"#{other.id} ", "bold"),
+                    safe_line(other.subject),
+                    (
+                        f"  {other.channel} · {other.status} · {local_time(other.last_message_at)}",
+                        "dim",
+                    ),
+                ),
+                f"{other.id} {clean_line(other.subject)}",
+            )
+            for other in self.detail.others
+        ]
+        title = "Merge which conversation into this one? (or type its number)"
+        picker = Picker(title, choices, allow_new=True, placeholder="#id or words")
+        self.app.push_screen(picker, self._merge_chosen)
+
+    def _merge_chosen(self, chosen: str | None) -> None:
+        if chosen is None:
+            return
+        typed = chosen.removeprefix("new:").strip().lstrip("#")
+        if not typed.isdigit():
+            self.notify(f"Not a conversation number: {clean_line(typed)}", severity="error")
+            return
+        source = int(typed)
+        try:
+            other = self.store.detail(source)
+        except KeyError:
+            self.notify(f"No conversation #{source}", severity="error")
+            return
+        question = Text.assemble(
+            ("Merge into this conversation?\n\n", "bold"),
+            f"#{source} ",
+            safe_line(other.conversation.subject, "bold"),
+            f" ({len(other.messages)} messages, {other.conversation.status})",
+            f"\nmoves into #{self.conversation_id}; #{source} is left closed and empty."
+            " u undoes the merge.",
+        )
+        self.app.push_screen(
+            ConfirmScreen(question, "Merge", no="leave both"),
+            lambda yes: self._merge(source) if yes else None,
+        )
+
+    @store_write
+    def _merge(self, source: int) -> None:
+        try:
+            edit = self.actions.merge(source, self.conversation_id)
+        except (ValueError, KeyError) as exc:
+            self.notify(str(exc), title="Not merged", severity="error")
+            return
+        self.refresh_data()
+        self.notify(f"Merged #{source}: {len(edit.message_ids)} messages · u undoes", timeout=5)
 
     def on_context_panel_open_conversation(self, event: ContextPanel.OpenConversation) -> None:
         self.load(event.conversation_id)
@@ -542,3 +851,109 @@ def _text_at(editor: TextArea, start: tuple[int, int], length: int) -> str:
     if row >= editor.document.line_count:
         return ""
     return editor.document.get_line(row)[column : column + length]
+
+
+PROBLEM_TEXT = {
+    "failed": "A reply could not be sent (retried by itself)",
+    "uncertain": "A reply may or may not have gone out (checked before any retry)",
+    "held": "A reply is held, not sent",
+    "sending": "A reply was being sent when the sync stopped (checked before any retry)",
+    "copy failed": "A reply was sent",
+}
+
+
+class SplitConfirm(ModalScreen[int | None]):
+    """Where to split: one message named, movable with [ and ] (or the arrows); y splits.
+
+    Dismisses with the chosen message's id, or None. The first message cannot be chosen:
+    something must stay."""
+
+    DEFAULT_CSS = """
+    SplitConfirm { align: center middle; }
+    SplitConfirm > Static {
+        width: 80; height: auto; max-height: 80%; border: thick $warning; background: $surface;
+        padding: 0 1;
+    }
+    """
+    BINDINGS = [
+        Binding("y,ctrl+s", "answer(True)", "Split", id="split.yes", tooltip="Split here"),
+        Binding("n,escape", "answer(False)", "No", id="split.no", tooltip="Keep it whole"),
+        Binding(
+            "left_square_bracket,up",
+            "move(-1)",
+            "Earlier",
+            id="split.earlier",
+            tooltip="Split at an earlier message",
+        ),
+        Binding(
+            "right_square_bracket,down",
+            "move(1)",
+            "Later",
+            id="split.later",
+            tooltip="Split at a later message",
+        ),
+    ]
+
+    def __init__(self, messages: tuple[Message, ...], start: int) -> None:
+        super().__init__()
+        self.messages = messages
+        self.index = start + 1  # into messages: never 0
+
+    def compose(self) -> ComposeResult:
+        yield Static(self._question())
+
+    @property
+    def chosen(self) -> Message:
+        return self.messages[self.index]
+
+    def _question(self) -> Text:
+        moving = len(self.messages) - self.index
+        return Text.assemble(
+            ("Split this conversation?\n\n", "bold"),
+            f"This message and the later ones ({moving} of {len(self.messages)}) move to a new"
+            " conversation; later mail to them follows:\n\n",
+            message_label(self.chosen),
+            ("\n\n[ ] or ↑ ↓ another message · y split · n/esc keep it whole", "dim"),
+        )
+
+    def action_move(self, step: int) -> None:
+        self.index = max(1, min(self.index + step, len(self.messages) - 1))
+        self.query_one(Static).update(self._question())
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(self.chosen.id if yes else None)
+
+
+def threading_flags(detail: ConversationDetail) -> Text:
+    """What threading noticed, on the title line: a conversation kept apart from the one its
+    mail points at ("refers to #N"), a sender that looks forged; `w` tells more."""
+    refers = sorted({m.refers_to for m in detail.messages if m.refers_to is not None})
+    flags = [f"refers to #{n}" for n in refers]
+    if any(m.spoofing for m in detail.messages):
+        flags.append("⚠ sender looks forged")
+    if not flags:
+        return Text()
+    return Text(f"  · {' · '.join(flags)} (w: why)", style="bold yellow")
+
+
+def message_label(message: Message) -> Text:
+    """One line naming a message: who, when, its first words."""
+    words = clean_line(message.text)[:60]
+    return Text.assemble(
+        safe_line(message.author_name, "bold"),
+        (f" · {local_time(message.sent_at)} · ", "dim"),
+        (words, "italic"),
+    )
+
+
+def why_text(message: Message) -> Text:
+    """Why a message is in its conversation, with what threading noticed about it."""
+    text = Text(clean_line(message.thread_reason) or "no reason recorded")
+    if message.refers_to is not None:
+        text.append(
+            f"\nIt refers to #{message.refers_to} but was kept out: its sender is not a"
+            " participant there."
+        )
+    if message.spoofing:
+        text.append("\n⚠ Looks forged: " + clean_line(message.spoofing))
+    return text

@@ -64,7 +64,8 @@ class WorkflowScreen(Screen[None]):
             "undo",
             "Undo",
             id="action.undo",
-            tooltip="Undo the last action or macro",
+            tooltip="Undo the last action or macro; a reply still waiting to go out comes back"
+            " into the composer (undo send)",
             show=False,
         ),
     ]
@@ -169,12 +170,37 @@ class WorkflowScreen(Screen[None]):
 
     @store_write
     def action_undo(self) -> None:
-        label = self.actions.undo()
+        """`u`: a reply queued from here and still waiting out its send delay is taken back
+        first (undo send); otherwise the last action is undone."""
+        taken = self.actions.take_back()
+        if taken is not None:
+            sent, text = taken
+            keep_taken_back(self.store, sent.conversation_id, self.fd_app.me, text)
+            self.reply_taken_back(sent.conversation_id)
+            self.notify("Reply taken back: not sent, it is in the composer", timeout=4)
+            return
+        try:
+            label = self.actions.undo()
+        except ValueError as exc:  # a thread edit that later mail has overtaken
+            self.notify(str(exc), title="Not undone", severity="error")
+            self.after_change()
+            return
         if label is None:
             self.notify("Nothing to undo", severity="warning")
             return
         self.after_change()
         self.notify(f"Undone: {label}", timeout=3)
+
+    def reply_taken_back(self, conversation_id: int) -> None:
+        """Show the taken-back reply in its conversation's composer."""
+        self.fd_app.open_conversation(conversation_id, reply=True)
+
+
+def keep_taken_back(store: Store, conversation_id: int, agent: str, text: str) -> None:
+    """A taken-back reply becomes the agent's reply draft (before any draft already there)."""
+    existing = store.draft(conversation_id, agent=agent, mode="reply")
+    body = f"{text}\n\n{existing}" if existing.strip() else text
+    store.save_draft(conversation_id, body, agent=agent, mode="reply")
 
 
 def _count(ids: Sequence[int]) -> str:

@@ -45,6 +45,9 @@ class Composer(Vertical):
     Composer.-bcc #composer-bcc-row { display: block; }
     Composer #composer-sources { width: 100%; height: auto; color: $text-muted; }
     Composer > #composer-hint { width: 100%; color: $text-muted; }
+    Composer > #composer-warning {
+        width: 100%; color: $warning; text-style: bold; display: none;
+    }
     Composer > TextArea { height: 8; }
     Composer.-note > TextArea { border: tall $warning; }
     """
@@ -98,6 +101,7 @@ class Composer(Vertical):
                     yield Input(id=f"composer-{field}", compact=True)
             yield Static(id="composer-sources")
         yield Label(id="composer-hint")
+        yield Label(id="composer-warning")
         yield TextArea(id="composer-text", soft_wrap=True, show_line_numbers=False)
 
     @property
@@ -132,6 +136,17 @@ class Composer(Vertical):
             raise BadAddress("To is empty: name at least one recipient")
         return found
 
+    def warn(self, warning: str | None) -> None:
+        """Show a warning about the text (e.g. too long for the channel); None hides it."""
+        label = self.query_one("#composer-warning", Label)
+        label.update(Text(warning or ""))
+        label.display = warning is not None
+
+    @property
+    def warning(self) -> str:
+        label = self.query_one("#composer-warning", Label)
+        return str(label.render()) if label.display else ""
+
     @property
     def has_recipients(self) -> bool:
         return self.mode == "reply" and not self.has_class("-no-recipients")
@@ -149,6 +164,7 @@ class Composer(Vertical):
         self.set_class(mode == "reply", "-reply")
         self.query_one("#composer-title", Label).update(title)
         self.query_one("#composer-hint", Label).update(Text(hint))
+        self.warn(None)
         self.editor.text = text
         self.editor.move_cursor(self.editor.document.end)
         self.editor.focus()
