@@ -296,7 +296,9 @@ async def test_a_held_slack_reply_is_shown_with_its_choices_and_posts_in_the_cha
         assert outbox(store, reply)[3] == 1  # top level, as the agent chose
         assert [e.kind for e in store.detail(cid).events][-1] == "reply_to_channel"
         shown = screen_text(app)
-        assert "held" not in shown and "Post in channel" not in shown.splitlines()[-1]
+        assert "A reply is held" not in shown
+        assert "Post in channel" not in shown.splitlines()[-1]
+        assert "posted a held reply in the channel" in shown
 
 
 async def test_cancelling_a_held_reply_brings_its_text_back(store: Store, clock: FakeClock) -> None:
@@ -310,7 +312,7 @@ async def test_cancelling_a_held_reply_brings_its_text_back(store: Store, clock:
         assert outbox(store, reply)[0] == "cancelled"
         composer = screen.query_one(Composer)
         assert composer.is_open and composer.editor.text == "Yes, we are on it"
-        assert "held" not in screen_text(app)
+        assert "A reply is held" not in screen_text(app)
 
 
 async def test_an_email_reply_held_offers_no_channel_post(store: Store, clock: FakeClock) -> None:
@@ -613,11 +615,6 @@ def test_event_details_are_plain_sentences(
     assert not line.spans  # one style for the line: nothing in it was read as markup
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="console/widgets/thread_view.py (not this branch's to edit) still renders events"
-    " with its own EVENT_TEXT: import EVENT_TEXT and event_line from console.event_lines there",
-)
 async def test_the_thread_shows_reply_path_events(store: Store, clock: FakeClock) -> None:
     cid = thread(store, "Where is my order?")
     taken = store.queue_reply(cid, "Sam", "first try", remote_id="t1", send_delay=10)

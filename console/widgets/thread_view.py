@@ -20,6 +20,8 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from console.event_lines import EVENT_TEXT, event_line
+from console.mrkdwn import styled
 from console.render import local_time, safe_block, safe_line, size_label
 from storage.models import ConversationDetail, Event, Message
 
@@ -28,15 +30,6 @@ MAX_SHOWN = 50_000  # characters of one message laid out in the thread
 ITEM_CACHE_SIZE = 2000  # rendered messages and events (per width and quote state)
 G_G_SECONDS = 1.0  # the second `g` of `g g` within this
 EARLIER_CHUNK = 40  # items laid out per refresh above the visible tail of a long thread
-EVENT_TEXT = {
-    "closed": "closed the conversation",
-    "reopened": "reopened the conversation",
-    "snoozed": "snoozed the conversation",
-    "woken": "woke the conversation",
-    "assigned": "assigned the conversation",
-    "tagged": "added a tag",
-    "untagged": "removed a tag",
-}
 
 
 class ThreadView(ScrollView, can_focus=True):
@@ -270,14 +263,14 @@ class ThreadView(ScrollView, can_focus=True):
 
     def _render_item(self, item: Message | Event, width: int) -> list[Strip]:
         channel = self.detail.conversation.channel if self.detail else ""
-        renderable = self._message(item, channel) if isinstance(item, Message) else _event(item)
+        renderable = self._message(item, channel) if isinstance(item, Message) else event_line(item)
         console = self.app.console
         options = console.options.update_width(width).update(highlight=False)
         rendered = console.render_lines(renderable, options, style=self.rich_style)
         return [Strip(line, width) for line in rendered]
 
     def _message(self, message: Message, channel: str) -> RenderableType:
-        body = self._body(message)
+        body = self._body(message, slack=channel == "slack")
         if message.direction == "note":
             title = Text.assemble(("✎ Internal note · ", "bold"), safe_line(message.author_name))
             return Panel(
@@ -291,14 +284,15 @@ class ThreadView(ScrollView, can_focus=True):
         header = _header(message, CHANNEL_ICON.get(channel, "?"))
         return Group(Rule(header, align="left", style="dim"), body, Text())
 
-    def _body(self, message: Message) -> RenderableType:
+    def _body(self, message: Message, *, slack: bool = False) -> RenderableType:
         if message.deleted:
             return Text("(deleted by the author)", style="dim italic")
         text, folded = message.text, ""
         if message.quote_offset is not None and not self.show_quotes:
             text, folded = text[: message.quote_offset].rstrip(), text[message.quote_offset :]
         hidden = max(0, len(text) - MAX_SHOWN)
-        parts: list[RenderableType] = [safe_block(text[:MAX_SHOWN])]
+        shown = text[:MAX_SHOWN]  # Slack's *bold* and `code` styled as Slack shows them
+        parts: list[RenderableType] = [styled(shown) if slack else safe_block(shown)]
         if hidden:
             # A 10 MB message would take seconds to lay out: show its start, say what is left.
             parts.append(Text(f"··· {hidden:,} more characters not shown", style="dim italic"))
@@ -346,16 +340,3 @@ def _header(message: Message, icon: str) -> Text:
 
 def _attachment(name: str, content_type: str, size: int) -> Text:
     return Text.assemble("📎 ", safe_line(name), (f"  {content_type}, {size_label(size)}", "dim"))
-
-
-def _event(event: Event) -> Text:
-    detail = ""
-    if event.kind in ("tagged", "untagged"):
-        detail = f" {event.detail.get('tag', '')}"
-    elif event.kind == "assigned":
-        detail = f" to {event.detail.get('to') or 'nobody'}"
-    text = Text(
-        f"· {event.actor} {EVENT_TEXT[event.kind]}{detail} · {local_time(event.at)}",
-        style="dim italic",
-    )
-    return text
