@@ -11,8 +11,8 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Protocol, cast
 
-from connectors.imap_settings import ImapAccountSettings
-from connectors.slack_settings import SlackAccountSettings
+from connectors.email.settings import ImapAccountSettings
+from connectors.slack.settings import SlackAccountSettings
 from storage import checkins
 from storage.aio import AsyncStore
 from storage.db import StoreError
@@ -134,7 +134,7 @@ def _auth_failure(kind: str, exc: Exception) -> str | None:
     if kind == "imap":
         import aiosmtplib
 
-        from connectors.imap_client import LoginRefused
+        from connectors.email.imap.session import LoginRefused
 
         if isinstance(exc, LoginRefused | aiosmtplib.SMTPAuthenticationError):
             return str(exc)
@@ -155,7 +155,7 @@ def _transient(kind: str, exc: Exception) -> bool:
     if _chain_has(exc, OSError):  # refused, reset, unreachable, timed out
         return True
     if kind == "imap":
-        from connectors.imap_client import ConnectionLost
+        from connectors.email.imap.session import ConnectionLost
 
         return isinstance(exc, ConnectionLost)
     return False
@@ -209,14 +209,16 @@ class LiveConnector(Connector, Protocol):
 
 def _slack(settings: AccountSettings, account_id: int) -> Connector:
     # Imported on first use: slack_sdk and aiohttp stay out of commands that never sync.
-    from connectors.slack import SlackConnector
+    from connectors.slack.connector import SlackConnector
 
     assert isinstance(settings, SlackAccountSettings)
     return SlackConnector(settings, account_id)
 
 
 def _imap(settings: AccountSettings, account_id: int) -> Connector:
-    from connectors.imap import ImapConnector  # aioimaplib/aiosmtplib load on first use too
+    from connectors.email.connector import (
+        ImapConnector,  # aioimaplib/aiosmtplib load on first use too
+    )
 
     assert isinstance(settings, ImapAccountSettings)
     return ImapConnector(settings, account_id)

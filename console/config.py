@@ -26,8 +26,8 @@ from pydantic import (
     model_validator,
 )
 
-from connectors.imap_settings import ImapAccountSettings
-from connectors.slack_settings import SlackAccountSettings
+from connectors.email.settings import ImapAccountSettings
+from connectors.slack.settings import SlackAccountSettings
 from console.macros import Macro, MacroStep
 from storage.policy import SimplePolicy
 from storage.sla import WEEKDAYS, BusinessHours, check_timezone, parse_days, parse_window

@@ -20,12 +20,12 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from connectors.ratelimit import RateLimiter
 from connectors.runner import run_forever
-from connectors.slack import SlackConnector, SlackOptions, SlackSyncError
-from connectors.slack_api import RateLimited
-from connectors.slack_settings import SlackAccountSettings
-from connectors.slack_text import attachments, render
+from connectors.slack.api import RateLimited
+from connectors.slack.connector import SlackConnector, SlackOptions, SlackSyncError
+from connectors.slack.ratelimit import RateLimiter
+from connectors.slack.settings import SlackAccountSettings
+from connectors.slack.text import attachments, render
 from storage.aio import AsyncStore
 from storage.models import IdentityRef
 from storage.store import Store

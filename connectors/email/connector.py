@@ -1,8 +1,8 @@
 """The email connector: IMAP in (one pass, or live with IDLE), SMTP out.
 
 `sync_once` (what `frontdesk sync --once` runs): every configured folder and the Sent folder
-are synced incrementally (connectors/imap_sync.py), then the outbox is delivered
-(connectors/email_outbox.py). A dropped connection is retried a few times within the pass,
+are synced incrementally (connectors/email/sync.py), then the outbox is delivered
+(connectors/email/outbox.py). A dropped connection is retried a few times within the pass,
 resuming from the checkpoints.
 
 `run_live`: the same, then IDLE on the first folder. New mail there is fetched as the server
@@ -22,17 +22,17 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 
 from connectors.delivery import StoreLease, wait_for_due
-from connectors.email_map import own_address
-from connectors.email_outbox import EmailOutbox, find_sent_folder
-from connectors.imap_client import (
+from connectors.email.imap.session import (
     ConnectionLost,
     ImapError,
     ImapSession,
     LoginRefused,
     backoff_delay,
 )
-from connectors.imap_settings import ImapAccountSettings
-from connectors.imap_sync import (
+from connectors.email.mapping import own_address
+from connectors.email.outbox import EmailOutbox, find_sent_folder
+from connectors.email.settings import ImapAccountSettings
+from connectors.email.sync import (
     POOL_THRESHOLD,
     BatchHook,
     FolderSync,
@@ -57,7 +57,7 @@ def parse_pool() -> Executor:
     and forking those is unsafe; the server preloads the parser so workers start warm. Each
     worker dies with this process, even SIGKILLed (connectors/lifeline.py)."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["connectors.email_map", "connectors.lifeline"])
+    context.set_forkserver_preload(["connectors.email.mapping", "connectors.lifeline"])
     return ProcessPoolExecutor(
         max_workers=PARSE_WORKERS,
         mp_context=context,

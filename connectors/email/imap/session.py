@@ -21,9 +21,7 @@ from typing import Any, TypeVar
 
 import aioimaplib
 
-from connectors.email_map import Fetched
-from connectors.imap_settings import ImapAccountSettings
-from connectors.imap_wire import (
+from connectors.email.imap.wire import (
     FolderStatus,
     answered_uids,
     exists_pushed,
@@ -35,6 +33,8 @@ from connectors.imap_wire import (
     sent_folder_in_list,
     uid_set,
 )
+from connectors.email.mapping import Fetched
+from connectors.email.settings import ImapAccountSettings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

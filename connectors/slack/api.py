@@ -24,7 +24,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from connectors.ratelimit import RateLimiter
+from connectors.slack.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from email.message import Message
 from email.policy import compat32
 from typing import TYPE_CHECKING, cast
 
-from connectors.mime.model import HEADER_LIMIT, MAX_PARTS, _Notes
+from connectors.email.mime.model import HEADER_LIMIT, MAX_PARTS, _Notes
 
 # Message is generic only in the stubs.
 if TYPE_CHECKING:

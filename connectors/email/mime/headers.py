@@ -11,8 +11,8 @@ import email.utils
 import re
 from datetime import UTC, datetime
 
-from connectors.mime.charsets import _decode_bytes, _utf8_or_legacy
-from connectors.mime.model import (
+from connectors.email.mime.charsets import _decode_bytes, _utf8_or_legacy
+from connectors.email.mime.model import (
     _MAX_ID_LENGTH,
     HEADER_LIMIT,
     MAX_ADDRESSES,
@@ -21,7 +21,7 @@ from connectors.mime.model import (
     _Head,
     _Notes,
 )
-from connectors.mime.structure import _Part
+from connectors.email.mime.structure import _Part
 from storage.sanitize import clean_line
 
 _WANTED = frozenset(

@@ -2,7 +2,7 @@
 
 A package split along the parser's phases: model (results, limits, notes), structure (MIME
 parts as bytes), headers, charsets, body (the walker), html, quotes, parse (entry points).
-Import from ``connectors.mime``; the modules inside are not an interface.
+Import from ``connectors.email.mime``; the modules inside are not an interface.
 
 Why not ``policy.default``: it re-parses headers on every access and costs ~2 ms a message
 (DESIGN.md §8). We let ``compat32`` parse each header block, decode headers ourselves (RFC
@@ -25,8 +25,8 @@ Everything here is attacker-controlled input. The rules:
 
 from __future__ import annotations
 
-from connectors.mime.headers import normalise_subject
-from connectors.mime.model import (
+from connectors.email.mime.headers import normalise_subject
+from connectors.email.mime.model import (
     HEADER_LIMIT,
     HTML_CONVERT_LIMIT,
     HTML_LIMIT,
@@ -40,8 +40,8 @@ from connectors.mime.model import (
     Attachment,
     ParsedMessage,
 )
-from connectors.mime.parse import parse_many, parse_message
-from connectors.mime.quotes import find_quote_offset
+from connectors.email.mime.parse import parse_many, parse_message
+from connectors.email.mime.quotes import find_quote_offset
 
 __all__ = [
     "HEADER_LIMIT",

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from connectors.mime.body import _read_body
-from connectors.mime.headers import _read_headers
-from connectors.mime.model import ParsedMessage, _Body, _Head, _internal_error, _Notes
-from connectors.mime.quotes import find_quote_offset
-from connectors.mime.structure import _parse_entity
+from connectors.email.mime.body import _read_body
+from connectors.email.mime.headers import _read_headers
+from connectors.email.mime.model import ParsedMessage, _Body, _Head, _internal_error, _Notes
+from connectors.email.mime.quotes import find_quote_offset
+from connectors.email.mime.structure import _parse_entity
 
 
 def parse_message(raw: bytes) -> ParsedMessage:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from connectors.slack_api import SlackApi
-from connectors.slack_map import USER_ID, SlackUser
+from connectors.slack.api import SlackApi
+from connectors.slack.mapping import USER_ID, SlackUser
 from storage.aio import AsyncStore
 from storage.models import IdentityRef
 from storage.store import Store

@@ -7,7 +7,7 @@ import codecs
 import functools
 import re
 
-from connectors.mime.model import _Notes
+from connectors.email.mime.model import _Notes
 
 # Names mailers use that Python doesn't know, or knows as a narrower charset than the one
 # actually meant (WHATWG practice: "iso-8859-1" mail is really windows-1252, and so on).

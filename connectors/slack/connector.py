@@ -25,15 +25,15 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 
 from connectors.delivery import StoreLease, wait_for_due
-from connectors.ratelimit import DEFAULT_BURST, DISTRIBUTED_PAGE, RateLimiter, rates_for
-from connectors.slack_api import SlackApi, missing_scopes
-from connectors.slack_backfill import Backfill
-from connectors.slack_ingest import PageWriter
-from connectors.slack_live import SETTLE, EventInbox
-from connectors.slack_map import ChannelInfo, Mapper, Me, is_reply, remote_id
-from connectors.slack_outbox import Outbox
-from connectors.slack_people import People
-from connectors.slack_settings import SlackAccountSettings
+from connectors.slack.api import SlackApi, missing_scopes
+from connectors.slack.backfill import Backfill
+from connectors.slack.ingest import PageWriter
+from connectors.slack.live import SETTLE, EventInbox
+from connectors.slack.mapping import ChannelInfo, Mapper, Me, is_reply, remote_id
+from connectors.slack.outbox import Outbox
+from connectors.slack.people import People
+from connectors.slack.ratelimit import DEFAULT_BURST, DISTRIBUTED_PAGE, RateLimiter, rates_for
+from connectors.slack.settings import SlackAccountSettings
 from storage.aio import AsyncStore
 from storage.store import Store
 

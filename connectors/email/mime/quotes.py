@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from connectors.mime.model import QUOTE_SCAN_LINES
+from connectors.email.mime.model import QUOTE_SCAN_LINES
 
 _SIGNATURE = frozenset(("-- ", "--"))
 # "On <date>, <name> wrote:" and its common translations. A digit or "@" must appear, so a

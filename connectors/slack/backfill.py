@@ -32,9 +32,9 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-from connectors.slack_api import SlackApi
-from connectors.slack_ingest import PageWriter
-from connectors.slack_map import ChannelInfo, is_reply, remote_id, thread_parents, ts_us
+from connectors.slack.api import SlackApi
+from connectors.slack.ingest import PageWriter
+from connectors.slack.mapping import ChannelInfo, is_reply, remote_id, thread_parents, ts_us
 from storage.aio import AsyncStore
 from storage.db import transaction
 from storage.store import Store

@@ -27,10 +27,10 @@ from collections.abc import Awaitable, Callable
 
 import aiosmtplib
 
-from connectors import smtp
 from connectors.delivery import DeliveryLease, StoreLease, delivering
-from connectors.imap_client import ImapError, ImapSession
-from connectors.imap_settings import ImapAccountSettings
+from connectors.email import smtp
+from connectors.email.imap.session import ImapError, ImapSession
+from connectors.email.settings import ImapAccountSettings
 from storage.aio import AsyncStore
 from storage.models import OutboxItem
 from storage.store import Store

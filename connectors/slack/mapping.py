@@ -13,7 +13,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.slack_text import attachments, message_text
+from connectors.slack.text import attachments, message_text
 from storage.models import Direction, IdentityRef, InboundMessage
 from storage.sanitize import clean_line
 

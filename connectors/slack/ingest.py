@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.slack_map import ChannelInfo, Mapper, Me, remote_id, ts_us, user_ids
-from connectors.slack_outbox import outbox_claim
-from connectors.slack_people import People
+from connectors.slack.mapping import ChannelInfo, Mapper, Me, remote_id, ts_us, user_ids
+from connectors.slack.outbox import outbox_claim
+from connectors.slack.people import People
 from storage.aio import AsyncStore
 from storage.db import transaction
 from storage.models import InboundMessage

@@ -11,10 +11,10 @@ import mimetypes
 import re
 from typing import TypeAlias
 
-from connectors.mime.charsets import _decode_bytes
-from connectors.mime.headers import _decode_header, _raw_8bit, _read_headers
-from connectors.mime.html import _html_to_text
-from connectors.mime.model import (
+from connectors.email.mime.charsets import _decode_bytes
+from connectors.email.mime.headers import _decode_header, _raw_8bit, _read_headers
+from connectors.email.mime.html import _html_to_text
+from connectors.email.mime.model import (
     _MAX_ID_LENGTH,
     HEADER_LIMIT,
     HTML_LIMIT,
@@ -28,7 +28,7 @@ from connectors.mime.model import (
     _internal_error,
     _Notes,
 )
-from connectors.mime.structure import (
+from connectors.email.mime.structure import (
     _boundary_bytes,
     _parse_entity,
     _Part,

@@ -7,7 +7,7 @@ import re
 
 import html2text
 
-from connectors.mime.model import HTML_CONVERT_LIMIT, MAX_HTML_NESTING, _Notes
+from connectors.email.mime.model import HTML_CONVERT_LIMIT, MAX_HTML_NESTING, _Notes
 
 
 def _html_converter() -> html2text.HTML2Text:

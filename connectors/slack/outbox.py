@@ -30,9 +30,9 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 
 from connectors.delivery import DeliveryLease, StoreLease, delivering
-from connectors.slack_api import RateLimited, SlackApi
-from connectors.slack_map import remote_id
-from connectors.slack_text import ReplyTooLong, escape, split_reply
+from connectors.slack.api import RateLimited, SlackApi
+from connectors.slack.mapping import remote_id
+from connectors.slack.text import ReplyTooLong, escape, split_reply
 from storage.aio import AsyncStore
 from storage.models import OutboxItem
 from storage.store import Store

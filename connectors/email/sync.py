@@ -30,8 +30,8 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Protocol
 
-from connectors.email_map import Fetched, MapContext, parse_batch, unreadable
-from connectors.imap_client import ImapSession
+from connectors.email.imap.session import ImapSession
+from connectors.email.mapping import Fetched, MapContext, parse_batch, unreadable
 from storage.aio import AsyncStore
 from storage.models import InboundMessage
 from storage.store import Store

@@ -20,10 +20,10 @@ from email.message import EmailMessage
 
 import aiosmtplib
 
-from connectors.email_map import own_address
-from connectors.imap_client import tls_context
-from connectors.imap_settings import ImapAccountSettings
-from connectors.threading import reply_references, reply_subject
+from connectors.email.imap.session import tls_context
+from connectors.email.mapping import own_address
+from connectors.email.settings import ImapAccountSettings
+from connectors.email.threads import reply_references, reply_subject
 from storage.reply_context import ReplyContext, ThreadMessage
 
 SMTP_TIMEOUT = 60.0

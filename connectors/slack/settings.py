@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from connectors.imap_settings import refuse_inline_secrets
+from connectors.email.settings import refuse_inline_secrets
 from connectors.secrets import SecretSource, check_command
 
 _SOURCES = ("env", "cmd", "keyring")
