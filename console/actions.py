@@ -33,7 +33,7 @@ def send_reply(
 ) -> int:
     """Queue an agent's reply in the outbox (the sync delivers it): ctrl+s in the composer and
     `frontdesk reply` both come here. `to`/`cc`, when given, address an email reply instead
-    of the thread's own recipients (connectors/email/smtp.py); `headers` carries the composer's
+    of the thread's own recipients (connectors/smtp.py); `headers` carries the composer's
     exact recipients ("to", "cc", "bcc" as [name, address] pairs). Returns the message's id."""
     headers = dict(headers or {})
     if to:
