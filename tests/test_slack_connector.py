@@ -692,8 +692,8 @@ async def test_exhausted_429_retries_stop_the_run_without_losing_work(
 
 def test_the_runner_registers_slack_without_importing_the_sdk() -> None:
     code = (
-        "import sys, connectors.runner as r;"
-        "print('slack' in r.CONNECTORS, 'slack_sdk' in sys.modules, 'aiohttp' in sys.modules)"
+        "import sys, connectors.runner, connectors.registry as r;"
+        "print('slack' in r.CHANNELS, 'slack_sdk' in sys.modules, 'aiohttp' in sys.modules)"
     )
     done = _run_python(code)
     assert done == "True False False"

@@ -9,19 +9,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from connectors.secrets import SecretSource, check_command
+from connectors.secrets import SecretSource, check_command, refuse_inline_secrets
 
 Security = Literal["tls", "starttls", "none"]
 _ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>.]+$")
 _PASSWORD_KEYS = ("password_cmd", "password_env", "password_keyring")
-
-
-def refuse_inline_secrets(data: Any, keys: tuple[str, ...], hint: str) -> Any:
-    if isinstance(data, dict):
-        for key in keys:
-            if key in data:
-                raise ValueError(f"`{key}` must not be written in the file: {hint}")
-    return data
 
 
 class ImapAccountSettings(BaseModel):

@@ -24,6 +24,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from connectors.base import AuthFailed
 from connectors.slack.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,23 @@ def missing_scopes(granted: list[str]) -> list[str]:
     """The scopes the connector needs that `granted` lacks, in REQUIRED_SCOPES order."""
     have = set(granted)
     return [scope for scope in REQUIRED_SCOPES if scope not in have]
+
+
+# Answers meaning the token itself is refused: the admin must act, retrying cannot help.
+AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "token_revoked", "account_inactive"})
+
+
+class SlackAuthFailed(SlackApiError, AuthFailed):
+    """Slack refused the token. Still a SlackApiError, so the callers' handlers catch it."""
+
+    def __str__(self) -> str:
+        return f"Slack said {self.response.get('error', '')}"
+
+
+def _refused_token(exc: SlackApiError) -> None:
+    """Raise `SlackAuthFailed` when `exc` says the token is refused (the channel's edge)."""
+    if str(exc.response.get("error", "")) in AUTH_ERRORS:
+        raise SlackAuthFailed(str(exc), exc.response) from exc  # type: ignore[no-untyped-call]
 
 
 class RateLimited(Exception):
@@ -115,6 +133,7 @@ class SlackApi:
         try:
             response = await send()
         except SlackApiError as exc:
+            _refused_token(exc)
             if exc.response.status_code != 429:
                 raise
             retry_after = _retry_after(exc.response.headers)
@@ -129,7 +148,11 @@ class SlackApi:
         """auth.test's answer, plus `scopes`: what the token was granted, from the
         `x-oauth-scopes` response header (https://api.slack.com/authentication/oauth-v2)."""
         await self.limiter.acquire("auth.test")
-        response = await self.client.auth_test()
+        try:
+            response = await self.client.auth_test()
+        except SlackApiError as exc:
+            _refused_token(exc)
+            raise
         data = dict(response.data) if isinstance(response.data, dict) else {}
         headers = {k.lower(): v for k, v in (response.headers or {}).items()}
         raw = headers.get("x-oauth-scopes") or ""

@@ -8,8 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from connectors.email.settings import refuse_inline_secrets
-from connectors.secrets import SecretSource, check_command
+from connectors.secrets import SecretSource, check_command, refuse_inline_secrets
 
 _SOURCES = ("env", "cmd", "keyring")
 

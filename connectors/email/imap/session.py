@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import aioimaplib
 
+from connectors.base import AuthFailed, Transient
 from connectors.email.imap.wire import (
     FolderStatus,
     answered_uids,
@@ -53,11 +54,11 @@ class ImapError(Exception):
     """The server refused a command or the connection failed; the message says which."""
 
 
-class ConnectionLost(ImapError):
+class ConnectionLost(ImapError, Transient):
     """The connection dropped (or never came up): reconnect and resume from the checkpoint."""
 
 
-class LoginRefused(ImapError):
+class LoginRefused(ImapError, AuthFailed):
     """The server refused the username/password: retrying will not help until they change."""
 
 
