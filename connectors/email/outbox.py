@@ -1,9 +1,9 @@
 """Agent replies from the outbox out by SMTP and into the Sent folder: each exactly once, and
 never lost or left unsent without saying so.
 
-One process at a time delivers an account (connectors/delivery.py: a lease). For each item:
-claim it (`sending`, in the lease holder's name), send by SMTP, mark it `sent` at once (with
-its Sent copy `pending`), then APPEND the same bytes to the Sent folder.
+The loop (lease, resume, claim, retry) is connectors/outbox.py's; this module is its email
+part: for each item, claim it (`sending`, in the lease holder's name), send by SMTP, mark it
+`sent` at once (with its Sent copy `pending`), then APPEND the same bytes to the Sent folder.
 
 Outcomes:
 - refused, or a failure before the message went over: `failed`, retried with backoff
@@ -27,28 +27,19 @@ from collections.abc import Awaitable, Callable
 
 import aiosmtplib
 
-from connectors.delivery import DeliveryLease, StoreLease, delivering
+from connectors.delivery import DeliveryLease
 from connectors.email import smtp
 from connectors.email.imap.session import ImapError, ImapSession
 from connectors.email.settings import ImapAccountSettings
+from connectors.outbox import Absent, ChannelOutbox, Found, Probe, Unknown
 from storage.aio import AsyncStore
 from storage.models import OutboxItem
 from storage.store import Store
 
 log = logging.getLogger(__name__)
-RETRY_FIRST = 30.0  # seconds; doubled per failed attempt
-RETRY_MAX = 3600.0
 DEFAULT_SENT = "Sent"
 
 SessionFactory = Callable[[], Awaitable[ImapSession]]
-
-
-def retry_delay(attempts: int) -> float:
-    return float(min(RETRY_MAX, RETRY_FIRST * 2 ** min(attempts, 16)))
-
-
-def _store_now(store: Store) -> float:
-    return store.clock()
 
 
 async def find_sent_folder(settings: ImapAccountSettings, session: ImapSession) -> str:
@@ -62,7 +53,11 @@ async def find_sent_folder(settings: ImapAccountSettings, session: ImapSession) 
         return DEFAULT_SENT
 
 
-class EmailOutbox:
+class EmailOutbox(ChannelOutbox):
+    resent_still_missing = (
+        "sent again once and still not in the Sent folder: check before resending"
+    )
+
     def __init__(
         self,
         settings: ImapAccountSettings,
@@ -73,34 +68,18 @@ class EmailOutbox:
         release: bool = True,
         lease: DeliveryLease | None = None,
     ) -> None:
+        super().__init__(account_id, release=release, lease=lease)
+        self.name = settings.name
         self.settings = settings
-        self.account_id = account_id
         self._password = password
         self._imap = imap  # opened only when an item needs the Sent folder
         self._sent: str | None = None
-        self._release = release  # give the lease up after the pass (`--once`)
-        self.standby: str | None = None  # why this process did not deliver, if it did not
-        self._lease = lease
+        self._composed: dict[int, smtp.OutgoingMail] = {}  # probed, then sent again as is
 
-    async def deliver(self, store: AsyncStore, lease: DeliveryLease | None = None) -> int:
-        """Under the account's lease: settle unfinished items, send the due ones, retry Sent
-        copies; returns how many went out (0 when another process holds the lease)."""
-        lease = lease or self._lease or StoreLease(store, self.account_id)
-        async with delivering(lease, self.settings.name, release=self._release) as standby:
-            self.standby = standby
-            if standby is not None:
-                return 0
-            return await self._deliver(store, lease.holder)
-
-    async def _deliver(self, store: AsyncStore, holder: str) -> int:
-        sent = 0
-        for item in await store.call(Store.unfinished_outbox, self.account_id, holder):
-            sent += await self._resume(store, item, holder)
-        for item in await store.call(Store.due_outbox, self.account_id):
-            sent += await self._send(store, item, holder, resent=False)
+    async def after_pass(self, store: AsyncStore) -> None:
+        """Sent replies whose Sent copy failed: copy them now."""
         for outbox_id in await store.call(Store.outbox_copies_due, self.account_id):
             await self._retry_copy(store, outbox_id)
-        return sent
 
     async def _sent_folder(self, session: ImapSession) -> str:
         if self._sent is None:
@@ -113,54 +92,37 @@ class EmailOutbox:
         await session.select(await self._sent_folder(session))
         return bool(await session.find_message_id(message_id))
 
-    async def _resume(self, store: AsyncStore, item: OutboxItem, holder: str) -> int:
-        """Uncertain, or left `sending` by a holder that is gone: probe, then at most one
-        resend; never a blind one."""
+    async def already_sent(self, store: AsyncStore, item: OutboxItem) -> Probe:
         mail = await self._compose(store, item)
         if mail is None:
-            return 0
+            return None
         try:
             found = await self._in_sent(mail.message_id)
         except ImapError as exc:
-            reason = f"may have been sent; the Sent folder could not be checked: {exc}"
-            await store.call(Store.outbox_uncertain, item.id, reason)
-            return 0
+            return Unknown(f"may have been sent; the Sent folder could not be checked: {exc}")
         if found:
             log.info("outbox %d: found in Sent, not sent again", item.id)
-            await store.call(Store.outbox_sent, item.id)
-            return 0
-        if item.resends >= 1:
-            reason = "sent again once and still not in the Sent folder: check before resending"
-            await store.call(Store.outbox_uncertain, item.id, reason)
-            return 0
-        log.warning("outbox %d: may have been sent, not in Sent: sending again once", item.id)
-        await store.call(Store.outbox_resending, item.id)
-        return await self._send(store, item, holder, resent=True, mail=mail)
+            return Found()
+        self._composed[item.id] = mail
+        return Absent()
 
     async def _compose(self, store: AsyncStore, item: OutboxItem) -> smtp.OutgoingMail | None:
         try:
             ctx = await store.call(Store.reply_context, item.message_id)
             return smtp.compose_reply(ctx, self.settings)
         except (smtp.ReplyError, KeyError) as exc:
-            await self._failed(store, item, str(exc))
+            await self.failed(store, item, str(exc))
             return None
 
-    async def _send(
-        self,
-        store: AsyncStore,
-        item: OutboxItem,
-        holder: str,
-        *,
-        resent: bool,
-        mail: smtp.OutgoingMail | None = None,
-    ) -> int:
-        mail = mail or await self._compose(store, item)
+    async def send(self, store: AsyncStore, item: OutboxItem, holder: str, *, resent: bool) -> int:
+        mail = self._composed.pop(item.id, None) or await self._compose(store, item)
         if mail is None:
             return 0
+        if resent:
+            log.warning("outbox %d: may have been sent, not in Sent: sending again once", item.id)
         # Connected before sending: the copy follows the send by one APPEND round trip.
         session = await self._imap_or_none(item)
-        claimed = await store.call(Store.outbox_sending, item.id, resuming=resent, holder=holder)
-        if not claimed:
+        if not await self.claim(store, item, holder, resent=resent):
             return 0  # another runner holds it, our lease is gone, or it was cancelled
         try:
             await smtp.send(mail, self.settings, await self._password())
@@ -168,7 +130,7 @@ class EmailOutbox:
             await store.call(Store.outbox_uncertain, item.id, str(exc))
             return 0
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            await self._failed(store, item, _describe(exc))
+            await self.failed(store, item, _describe(exc))
             return 0
         await store.call(Store.outbox_sent, item.id, sent_copy="pending")
         await self._copy_to_sent(store, item.id, mail, session)
@@ -216,10 +178,6 @@ class EmailOutbox:
             await store.call(Store.outbox_copy, outbox_id, "failed", str(exc))
             return
         await self._copy_to_sent(store, outbox_id, mail, await self._imap_or_none(item))
-
-    async def _failed(self, store: AsyncStore, item: OutboxItem, error: str) -> None:
-        retry_at = await store.call(_store_now) + retry_delay(item.attempts)
-        await store.call(Store.outbox_failed, item.id, error, retry_at)
 
 
 def _describe(exc: BaseException) -> str:

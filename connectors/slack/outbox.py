@@ -1,10 +1,10 @@
 """Agent replies from the outbox into their Slack thread: never lost, never posted twice,
 never posted in public by mistake.
 
-One process at a time delivers an account (connectors/delivery.py: a lease). Each reply is
-claimed (`sending`) before it is posted and carries message metadata naming its outbox item.
-Once posted, the stored reply takes Slack's `channel:ts` as its remote id, so the echo Slack
-sends back (event or history) is recognised as the same message.
+The loop (lease, resume, claim, retry) is connectors/outbox.py's; this module is its Slack
+part. Each reply is claimed (`sending`) before it is posted and carries message metadata
+naming its outbox item. Once posted, the stored reply takes Slack's `channel:ts` as its remote
+id, so the echo Slack sends back (event or history) is recognised as the same message.
 
 Outcomes:
 - Slack refuses (`is_archived`, `channel_not_found`, 429...): nothing was posted; `failed`,
@@ -29,7 +29,8 @@ from typing import Any
 import aiohttp
 from slack_sdk.errors import SlackApiError
 
-from connectors.delivery import DeliveryLease, StoreLease, delivering
+from connectors.delivery import DeliveryLease
+from connectors.outbox import Absent, ChannelOutbox, Found, Probe, Unknown
 from connectors.slack.api import RateLimited, SlackApi
 from connectors.slack.mapping import remote_id
 from connectors.slack.text import ReplyTooLong, escape, split_reply
@@ -39,8 +40,6 @@ from storage.store import Store
 
 JSON = dict[str, Any]
 METADATA_TYPE = "frontdesk_reply"
-RETRY_FIRST = 30.0  # seconds; doubled per failed attempt
-RETRY_MAX = 3600.0
 THREAD_PAGE = 200
 
 
@@ -61,15 +60,10 @@ def outbox_claim(msg: JSON) -> tuple[int, int] | None:
         return None
 
 
-def retry_delay(attempts: int) -> float:
-    return float(min(RETRY_MAX, RETRY_FIRST * 2 ** min(attempts, 16)))
+class Outbox(ChannelOutbox):
+    name = "slack"
+    resent_still_missing = "posted again once and still not in the thread: check before reposting"
 
-
-def _store_now(store: Store) -> float:
-    return store.clock()
-
-
-class Outbox:
     def __init__(
         self,
         api: SlackApi,
@@ -79,76 +73,63 @@ class Outbox:
         release: bool = True,
         lease: DeliveryLease | None = None,
     ) -> None:
+        super().__init__(account_id, release=release, lease=lease)
         self.api = api
-        self.account_id = account_id
         # Held from posting until the store knows the reply's ts, so an echo handled
         # meanwhile finds it stored (see SlackConnector._write_echoes).
         self.post_lock = post_lock
-        self._release = release  # give the lease up after each pass (`--once`)
-        self.standby: str | None = None
-        self._lease = lease
 
-    async def deliver(self, store: AsyncStore, lease: DeliveryLease | None = None) -> None:
-        lease = lease or self._lease or StoreLease(store, self.account_id)
-        async with delivering(lease, "slack", release=self._release) as standby:
-            self.standby = standby
-            if standby is None:
-                await self._deliver(store, lease.holder)
-
-    async def _deliver(self, store: AsyncStore, holder: str) -> None:
-        for item in await store.call(Store.unfinished_outbox, self.account_id, holder):
-            await self._resume(store, item, holder)
-        for item in await store.call(Store.due_outbox, self.account_id):
-            await self._send(store, item, holder)
-
-    async def _send(self, store: AsyncStore, item: OutboxItem, holder: str) -> None:
+    async def send(self, store: AsyncStore, item: OutboxItem, holder: str, *, resent: bool) -> int:
+        if resent:
+            return await self._resend(store, item, holder)
         try:
             split_reply(item.body)  # Slack would cut past 40,000 characters: hold, never cut
         except ReplyTooLong as exc:
             await store.call(Store.outbox_held, item.id, f"{exc}: shorten it and send again")
-            return
+            return 0
         thread = await self._thread(store, item)
         if thread is None:
-            return
+            return 0
         try:
             if not item.top_level and not await self._root_alive(store, item, *thread):
-                return
+                return 0
         except (SlackApiError, RateLimited) as exc:  # nothing posted: retry later
-            await self._failed(store, item, _describe(exc))
-            return
+            await self.failed(store, item, _describe(exc))
+            return 0
         # The claim is atomic: another runner or a cancel may have taken the item meanwhile.
-        if await store.call(Store.outbox_sending, item.id, holder=holder):
-            await self._post(store, item, *thread)
+        if await self.claim(store, item, holder, resent=False):
+            return await self._post(store, item, *thread)
+        return 0
 
-    async def _resume(self, store: AsyncStore, item: OutboxItem, holder: str) -> None:
-        """Uncertain, or left `sending` by a holder that is gone: post only if the thread does
-        not have it, and then only once more."""
+    async def already_sent(self, store: AsyncStore, item: OutboxItem) -> Probe:
+        """Uncertain, or left `sending` by a holder that is gone: whether the thread has it."""
         thread = await self._thread(store, item)
         if thread is None:
-            return
+            return None
         channel, thread_ts = thread
         try:
             posted_ts = await self._find_posted(channel, thread_ts, item)
         except (SlackApiError, RateLimited) as exc:  # cannot tell: ask again next pass
-            await store.call(Store.outbox_uncertain, item.id, f"may have been posted: {exc}")
-            return
+            return Unknown(f"may have been posted: {exc}")
         if posted_ts is not None:
-            key = remote_id(channel, posted_ts)
-            await store.call(Store.outbox_sent_as, item.id, self.account_id, key, item.message_id)
-            return
-        if item.resends >= 1:
-            reason = "posted again once and still not in the thread: check before reposting"
-            await store.call(Store.outbox_uncertain, item.id, reason)
-            return
+            return Found(remote_id(channel, posted_ts))
+        return Absent()
+
+    async def _resend(self, store: AsyncStore, item: OutboxItem, holder: str) -> int:
+        """The thread does not have it: post it once more, unless its root is gone."""
+        thread = await self._thread(store, item)
+        if thread is None:
+            return 0
+        channel, thread_ts = thread
         try:
             if not item.top_level and not await self._root_alive(store, item, channel, thread_ts):
-                return
+                return 0
         except (SlackApiError, RateLimited) as exc:  # still uncertain: look again next pass
             await store.call(Store.outbox_uncertain, item.id, f"may have been posted: {exc}")
-            return
-        if await store.call(Store.outbox_sending, item.id, resuming=True, holder=holder):
-            await store.call(Store.outbox_resending, item.id)
-            await self._post(store, item, channel, thread_ts)
+            return 0
+        if await self.claim(store, item, holder, resent=True):
+            return await self._post(store, item, channel, thread_ts)
+        return 0
 
     async def _thread(self, store: AsyncStore, item: OutboxItem) -> tuple[str, str] | None:
         """(channel, thread ts) the reply goes to: the conversation's first Slack message."""
@@ -156,7 +137,7 @@ class Outbox:
         channel, sep, ts = (root or "").partition(":")
         if sep and channel and ts:
             return channel, ts
-        await self._failed(store, item, "the conversation has no Slack message to reply to")
+        await self.failed(store, item, "the conversation has no Slack message to reply to")
         return None
 
     async def _root_alive(self, store: AsyncStore, item: OutboxItem, channel: str, ts: str) -> bool:
@@ -176,7 +157,8 @@ class Outbox:
         await store.call(Store.outbox_held, item.id, HELD_DELETED_ROOT)
         return False
 
-    async def _post(self, store: AsyncStore, item: OutboxItem, channel: str, ts: str) -> None:
+    async def _post(self, store: AsyncStore, item: OutboxItem, channel: str, ts: str) -> int:
+        """Post the claimed `item` and record the outcome; 1 when posted."""
         try:
             async with self.post_lock:
                 text, meta = escape(item.body), reply_metadata(item)
@@ -188,15 +170,15 @@ class Outbox:
             if _maybe_posted(exc):
                 await store.call(Store.outbox_uncertain, item.id, _uncertain(exc))
             else:  # a plain refusal: nothing was posted, retrying is safe
-                await self._failed(store, item, _describe(exc))
+                await self.failed(store, item, _describe(exc))
+            return 0
         except RateLimited as exc:
-            await self._failed(store, item, _describe(exc))
+            await self.failed(store, item, _describe(exc))
+            return 0
         except (OSError, TimeoutError, aiohttp.ClientError) as exc:
             await store.call(Store.outbox_uncertain, item.id, _uncertain(exc))
-
-    async def _failed(self, store: AsyncStore, item: OutboxItem, error: str) -> None:
-        retry_at = await store.call(_store_now) + retry_delay(item.attempts)
-        await store.call(Store.outbox_failed, item.id, error, retry_at)
+            return 0
+        return 1
 
     async def _find_posted(self, channel: str, thread_ts: str, item: OutboxItem) -> str | None:
         """The ts of our post of `item` (its metadata) in the thread, or, for a reply posted
