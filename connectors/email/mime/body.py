@@ -7,15 +7,21 @@ import email
 import email.errors
 import email.parser
 import email.utils
-import mimetypes
 import re
 from typing import TypeAlias
 
+from connectors.email.mime.attachments import (
+    _attachment,
+    _attachment_name,
+    _disposition,
+    _filename,
+    _safe_filename,
+    _where,
+)
 from connectors.email.mime.charsets import _decode_bytes
-from connectors.email.mime.headers import _decode_header, _raw_8bit, _read_headers
+from connectors.email.mime.headers import _read_headers
 from connectors.email.mime.html import _html_to_text
 from connectors.email.mime.model import (
-    _MAX_ID_LENGTH,
     HEADER_LIMIT,
     HTML_LIMIT,
     MAX_DEPTH,
@@ -36,7 +42,7 @@ from connectors.email.mime.structure import (
     _split_multipart,
     _transfer_decode,
 )
-from storage.sanitize import clean_line, clean_text
+from storage.sanitize import clean_text
 
 _BODY_TYPES = frozenset(("text/plain", "text/html"))
 # Header-block defects compat32 reports that the agent should know about.
@@ -405,10 +411,6 @@ def _read_body(msg: _Part, notes: _Notes) -> _Body:
     return reader.result()
 
 
-def _where(path: str) -> str:
-    return f"part {path}" if path else "message body"
-
-
 def _preferred_alternative(children: list[_Part]) -> int:
     """Index of the alternative to read: plain text, else a nested multipart, else HTML."""
     kinds = [c.get_content_type() for c in children]
@@ -417,11 +419,6 @@ def _preferred_alternative(children: list[_Part]) -> int:
             if kind.startswith(wanted) and not _is_attachment(children[index], is_root=False):
                 return index
     return len(children) - 1  # RFC 2046: the last alternative is the richest
-
-
-def _disposition(part: _Part) -> str:
-    value = _raw_header(part, "content-disposition")
-    return value.split(";", 1)[0].strip().lower() if value is not None else ""
 
 
 def _is_attachment(part: _Part, *, is_root: bool) -> bool:
@@ -439,75 +436,3 @@ _META_CHARSET = re.compile(rb"<meta[^>]{0,200}?charset\s*=\s*[\"']?\s*([\w.:-]{1
 def _sniff_meta_charset(data: bytes) -> str | None:
     match = _META_CHARSET.search(data[:4096])
     return match.group(1).decode("ascii", "replace") if match else None
-
-
-# --- attachments
-
-
-def _attachment(part: _Part, section: str, name: str, size: int) -> Attachment:
-    raw_id = _raw_header(part, "content-id") or ""
-    content_id = clean_line(raw_id).strip("<> ")[:_MAX_ID_LENGTH]
-    return Attachment(
-        filename=name,
-        content_type=clean_line(part.get_content_type())[:255],
-        size=size,
-        content_id=content_id or None,
-        inline=_disposition(part) == "inline",
-        part=section,
-    )
-
-
-def _filename(part: _Part, path: str, notes: _Notes) -> str:
-    """The file name from Content-Disposition (filename) or Content-Type (name), decoded."""
-    for header, param in (("content-disposition", "filename"), ("content-type", "name")):
-        value = _raw_header(part, header)
-        if value is None or param not in value.lower():
-            continue
-        try:
-            raw = _param_text(part, value, header, param, _where(path), notes)
-        except (ValueError, IndexError, TypeError, LookupError, UnicodeError):
-            notes.add(f"{_where(path)}: malformed file name")
-            return ""
-        if raw:
-            return _safe_filename(raw, path, notes)
-    return ""
-
-
-def _param_text(
-    part: _Part, value: str, header: str, param: str, where: str, notes: _Notes
-) -> str | None:
-    """One parameter of a header, raw 8-bit bytes and RFC 2231 (name*=) decoded by our rules.
-
-    compat32 replaces raw 8-bit bytes with U+FFFD before parsing parameters, and decodes RFC
-    2231 bytes with the declared charset or nothing; so the value is decoded first, then
-    parsed, then the RFC 2231 bytes decoded like any text.
-    """
-    holder = part
-    if not value.isascii():
-        holder = _Part()
-        holder[header] = _raw_8bit(value, f"{header} of {where}", notes)
-    got = holder.get_param(param, None, header)
-    if got is None or isinstance(got, str):
-        return email.utils.collapse_rfc2231_value(got).strip() if got else got
-    charset, _language, text = got  # RFC 2231: the bytes arrive as a latin-1 str
-    try:
-        data = text.encode("latin-1")
-    except UnicodeEncodeError:  # raw 8-bit text inside an RFC 2231 value, already decoded
-        return text.strip()
-    return _decode_bytes(data, charset, f"file name in {where}", notes).strip()
-
-
-def _attachment_name(part: _Part, path: str, notes: _Notes) -> str:
-    name = _filename(part, path, notes)
-    if name:
-        return name
-    extension = mimetypes.guess_extension(part.get_content_type(), strict=False) or ""
-    return f"part-{path or '1'}{extension}"
-
-
-def _safe_filename(raw: str, path: str, notes: _Notes) -> str:
-    # Many mailers put RFC 2047 words in filename="..." although RFC 2231 is the rule.
-    name = clean_line(_decode_header(raw, f"filename of {_where(path)}", notes))
-    # A name is only a name: "../../.bashrc" must not steer a later "save attachment".
-    name = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
-    return "" if name in ("", ".", "..") else name[:255]
