@@ -30,8 +30,13 @@ import re
 import time
 from dataclasses import dataclass
 
-from connectors.email.mime import Address, ParsedMessage, normalise_subject, parse_message
-from connectors.email.threads import parent_refs, subject_key, synthetic_message_id
+from connectors.email.mime import Address, ParsedMessage, parse_message
+from connectors.email.threads import (
+    normalise_subject,
+    parent_refs,
+    subject_key,
+    synthetic_message_id,
+)
 from storage.models import AttachmentIn, IdentityRef, InboundMessage
 
 _SHOWN_ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")

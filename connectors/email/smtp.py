@@ -20,10 +20,10 @@ from email.message import EmailMessage
 
 import aiosmtplib
 
-from connectors.email.imap.session import tls_context
 from connectors.email.mapping import own_address
 from connectors.email.settings import ImapAccountSettings
 from connectors.email.threads import reply_references, reply_subject
+from connectors.email.tls import tls_context
 from storage.reply_context import ReplyContext, ThreadMessage
 
 SMTP_TIMEOUT = 60.0

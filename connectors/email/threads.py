@@ -19,6 +19,8 @@ import hashlib
 import re
 from collections.abc import Iterable, Sequence
 
+from storage.sanitize import clean_line
+
 # The domain of ids we make up: ".invalid" is reserved (RFC 2606), so it never collides.
 SYNTHETIC_DOMAIN = "frontdesk.invalid"
 # How many References a reply carries: the root plus the most recent ancestors. Long threads
@@ -96,3 +98,19 @@ def reply_references(ancestors: Iterable[str], parent: str | None) -> list[str]:
     if len(refs) > MAX_REPLY_REFERENCES:
         refs = refs[:1] + refs[-(MAX_REPLY_REFERENCES - 1) :]
     return refs
+
+
+_SUBJECT_PREFIX = re.compile(
+    r"(?:\s*(?:(?:re|fwd?|aw|wg|sv|vs|antw|doorst|tr|rif|r|enc|res|rv|odp|pd|ynt)"
+    r"\s*(?:\[\d+\]|\(\d+\))?\s*[:：]|\[[^\[\]]{0,80}\]|\((?:fwd?)\)))+",
+    re.IGNORECASE,
+)
+
+
+def normalise_subject(s: str) -> str:
+    """Subject for threading fallback: no Re:/Fwd:/AW:/SV:/[tag] prefixes, lowercased."""
+    s = clean_line(s)
+    prefix = _SUBJECT_PREFIX.match(s)
+    if prefix:
+        s = s[prefix.end() :]
+    return " ".join(s.casefold().split())

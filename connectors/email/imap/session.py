@@ -36,6 +36,7 @@ from connectors.email.imap.wire import (
 )
 from connectors.email.mapping import Fetched
 from connectors.email.settings import ImapAccountSettings
+from connectors.email.tls import tls_context
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -66,10 +67,6 @@ def backoff_delay(attempt: int, *, first: float = 1.0, cap: float = 300.0) -> fl
     """Exponential backoff with full jitter: clients that dropped together retry apart."""
     ceiling = min(cap, first * 2 ** min(attempt, 20))
     return random.uniform(ceiling / 2, ceiling)
-
-
-def tls_context(cafile: str | None) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=cafile)
 
 
 class _Protocol(aioimaplib.IMAP4ClientProtocol):  # type: ignore[misc]

@@ -1,7 +1,9 @@
 """Parse one raw RFC 5322 message into plain, picklable data, without ever raising.
 
 A package split along the parser's phases: model (results, limits, notes), structure (MIME
-parts as bytes), headers, charsets, body (the walker), html, quotes, parse (entry points).
+parts as bytes), headers, charsets, body (the walker), attachments, html, parse (entry
+points). Quote detection (email/quotes.py) and subject normalisation (email/threads.py) are
+not parsing: they live beside this package and are re-exported here.
 Import from ``connectors.email.mime``; the modules inside are not an interface.
 
 Why not ``policy.default``: it re-parses headers on every access and costs ~2 ms a message
@@ -25,7 +27,6 @@ Everything here is attacker-controlled input. The rules:
 
 from __future__ import annotations
 
-from connectors.email.mime.headers import normalise_subject
 from connectors.email.mime.model import (
     HEADER_LIMIT,
     HTML_CONVERT_LIMIT,
@@ -41,7 +42,8 @@ from connectors.email.mime.model import (
     ParsedMessage,
 )
 from connectors.email.mime.parse import parse_many, parse_message
-from connectors.email.mime.quotes import find_quote_offset
+from connectors.email.quotes import find_quote_offset
+from connectors.email.threads import normalise_subject
 
 __all__ = [
     "HEADER_LIMIT",

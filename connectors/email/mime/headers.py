@@ -246,19 +246,3 @@ def _parse_date(value: str | None, notes: _Notes) -> datetime | None:
     except (ValueError, TypeError, IndexError, OverflowError):
         notes.add("malformed header Date")
         return None
-
-
-_SUBJECT_PREFIX = re.compile(
-    r"(?:\s*(?:(?:re|fwd?|aw|wg|sv|vs|antw|doorst|tr|rif|r|enc|res|rv|odp|pd|ynt)"
-    r"\s*(?:\[\d+\]|\(\d+\))?\s*[:：]|\[[^\[\]]{0,80}\]|\((?:fwd?)\)))+",
-    re.IGNORECASE,
-)
-
-
-def normalise_subject(s: str) -> str:
-    """Subject for threading fallback: no Re:/Fwd:/AW:/SV:/[tag] prefixes, lowercased."""
-    s = clean_line(s)
-    prefix = _SUBJECT_PREFIX.match(s)
-    if prefix:
-        s = s[prefix.end() :]
-    return " ".join(s.casefold().split())

@@ -19,7 +19,6 @@ MAX_PARTS = 1_000  # MIME parts we look at
 MAX_ADDRESSES = 1_000  # per address header
 MAX_REFERENCES = 200
 MAX_PROBLEMS = 30
-QUOTE_SCAN_LINES = 10_000  # lines examined for the start of a quote
 _MAX_ID_LENGTH = 998  # RFC 5322 line limit; longer "ids" are junk
 
 

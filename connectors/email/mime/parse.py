@@ -5,8 +5,8 @@ from __future__ import annotations
 from connectors.email.mime.body import _read_body
 from connectors.email.mime.headers import _read_headers
 from connectors.email.mime.model import ParsedMessage, _Body, _Head, _internal_error, _Notes
-from connectors.email.mime.quotes import find_quote_offset
 from connectors.email.mime.structure import _parse_entity
+from connectors.email.quotes import find_quote_offset
 
 
 def parse_message(raw: bytes) -> ParsedMessage:

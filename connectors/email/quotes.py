@@ -1,11 +1,11 @@
-"""Where quoted reply text or a signature begins, for folding."""
+"""Where quoted reply text or a signature begins, for folding (not parsing: it reads the text
+the parser produced; connectors.email.mime calls it once per message)."""
 
 from __future__ import annotations
 
 import re
 
-from connectors.email.mime.model import QUOTE_SCAN_LINES
-
+QUOTE_SCAN_LINES = 10_000  # lines examined for the start of a quote
 _SIGNATURE = frozenset(("-- ", "--"))
 # "On <date>, <name> wrote:" and its common translations. A digit or "@" must appear, so a
 # customer's own "On Monday the system wrote:" followed by an error message is not folded.
