@@ -55,3 +55,4 @@ CHANNELS: dict[str, Channel] = {
     "imap": Channel(ImapAccountSettings, _imap, live=True),
     "slack": Channel(SlackAccountSettings, _slack, live=True),
 }
+KINDS = tuple(CHANNELS)  # every account kind the config accepts, for its error messages

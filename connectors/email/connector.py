@@ -29,6 +29,7 @@ from connectors.email.imap.session import (
     LoginRefused,
     backoff_delay,
 )
+from connectors.email.lifeline import die_with
 from connectors.email.mapping import own_address
 from connectors.email.outbox import EmailOutbox, find_sent_folder
 from connectors.email.settings import ImapAccountSettings
@@ -39,7 +40,6 @@ from connectors.email.sync import (
     ProcessParser,
     scope,
 )
-from connectors.lifeline import die_with
 from storage.aio import AsyncStore
 from storage.store import Store
 
@@ -55,9 +55,9 @@ PARSE_WORKERS = max(1, min(2, os.cpu_count() or 1))
 def parse_pool() -> Executor:
     """Worker processes for parsing. forkserver, not fork: the parent runs threads (the store's)
     and forking those is unsafe; the server preloads the parser so workers start warm. Each
-    worker dies with this process, even SIGKILLed (connectors/lifeline.py)."""
+    worker dies with this process, even SIGKILLed (connectors/email/lifeline.py)."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["connectors.email.mapping", "connectors.lifeline"])
+    context.set_forkserver_preload(["connectors.email.mapping", "connectors.email.lifeline"])
     return ProcessPoolExecutor(
         max_workers=PARSE_WORKERS,
         mp_context=context,
