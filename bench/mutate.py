@@ -67,6 +67,10 @@ TARGETS: dict[str, Target] = {
         "connectors/email/outbox.py", ("tests/test_smtp.py", "tests/test_followup_delivery.py")
     ),
     "slack_outbox": Target("connectors/slack/outbox.py", ("tests/test_slack_connector.py",)),
+    "outbox": Target(
+        "connectors/outbox.py",
+        ("tests/test_delivery.py", "tests/test_slack_delivery.py", "tests/test_kill_sync.py"),
+    ),
     "imap_sync": Target(
         "connectors/email/sync.py", ("tests/test_imap.py", "tests/test_connector_promises.py")
     ),
