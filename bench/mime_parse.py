@@ -1,4 +1,4 @@
-"""How fast connectors.mime parses typical mail, next to Python's ``policy.default``.
+"""How fast connectors.email.mime parses typical mail, next to Python's ``policy.default``.
 
 Generates ~5,000 realistic messages (plain, HTML-only, multipart/alternative, attachments,
 long reply threads; utf-8, latin-1, windows-1252, iso-2022-jp, koi8-r; quoted-printable,
@@ -45,7 +45,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from connectors.mime import parse_message
+from connectors.email.mime import parse_message
 
 WORDS = [
     "order",

@@ -64,14 +64,18 @@ TARGETS: dict[str, Target] = {
     ),
     "sanitize": Target("storage/sanitize.py", ("tests/test_sanitize.py",)),
     "email_outbox": Target(
-        "connectors/email_outbox.py", ("tests/test_smtp.py", "tests/test_followup_delivery.py")
+        "connectors/email/outbox.py", ("tests/test_smtp.py", "tests/test_followup_delivery.py")
     ),
-    "slack_outbox": Target("connectors/slack_outbox.py", ("tests/test_slack_connector.py",)),
+    "slack_outbox": Target("connectors/slack/outbox.py", ("tests/test_slack_connector.py",)),
+    "outbox": Target(
+        "connectors/outbox.py",
+        ("tests/test_delivery.py", "tests/test_slack_delivery.py", "tests/test_kill_sync.py"),
+    ),
     "imap_sync": Target(
-        "connectors/imap_sync.py", ("tests/test_imap.py", "tests/test_connector_promises.py")
+        "connectors/email/sync.py", ("tests/test_imap.py", "tests/test_connector_promises.py")
     ),
     "slack_live": Target(
-        "connectors/slack_live.py",
+        "connectors/slack/live.py",
         ("tests/test_slack_connector.py", "tests/test_connector_promises.py"),
     ),
     "config": Target(

@@ -13,7 +13,7 @@ into a new store. The server shares the process and its event loop, so its JSON
 encoding is inside the measured time: the figure is a floor for the connector alone.
 
 `reply_wait_s` (median of 3): a reply queued while live mode catches up 30 changed threads,
-paced at Slack's published rates (connectors/ratelimit.py SLACK_RATES: conversations.replies
+paced at Slack's published rates (connectors/slack/ratelimit.py SLACK_RATES: conversations.replies
 50/min, so that catch-up alone takes ~35 s), until the local Slack has it posted.
 Run: `.venv/bin/python bench/slack_sync.py [--messages N]`.
 """
@@ -32,8 +32,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from connectors.slack import SlackConnector, SlackOptions
-from connectors.slack_settings import SlackAccountSettings
+from connectors.slack.connector import SlackConnector, SlackOptions
+from connectors.slack.settings import SlackAccountSettings
 from storage.aio import AsyncStore
 from storage.store import Store
 from tests.slack.server import LocalSlack

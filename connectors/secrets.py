@@ -8,6 +8,7 @@ import shlex
 import signal
 import subprocess
 from dataclasses import dataclass
+from typing import Any
 
 SECRET_CMD_TIMEOUT = 30.0
 # The only environment a secret command sees: not the other accounts' tokens.
@@ -16,6 +17,16 @@ CMD_ENV_NAMES = ("PATH", "HOME", "LANG", "GNUPGHOME", "GPG_AGENT_INFO", "XDG_RUN
 # Every secret read in this process, so log output can be scrubbed of them (defence in depth:
 # nothing should log a secret in the first place).
 KNOWN_SECRETS: set[str] = set()
+
+
+def refuse_inline_secrets(data: Any, keys: tuple[str, ...], hint: str) -> Any:
+    """A settings model's `before` validator: a secret written in the file is refused, naming
+    the key and `hint` (where to put it instead)."""
+    if isinstance(data, dict):
+        for key in keys:
+            if key in data:
+                raise ValueError(f"`{key}` must not be written in the file: {hint}")
+    return data
 
 
 class SecretError(Exception):

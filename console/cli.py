@@ -14,8 +14,8 @@ from pathlib import Path
 
 import click
 
-from connectors.email_map import own_address
-from connectors.imap_settings import ImapAccountSettings
+from connectors.email.mapping import own_address
+from connectors.email.settings import ImapAccountSettings
 from console import logs, scripting
 from console.config import ConfigError, FrontdeskConfig, default_config_path, load_config
 from storage import search

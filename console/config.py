@@ -14,7 +14,7 @@ import stat
 import tomllib
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import platformdirs
 from pydantic import (
@@ -26,8 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from connectors.imap_settings import ImapAccountSettings
-from connectors.slack_settings import SlackAccountSettings
+from connectors.registry import AccountSettings
 from console.macros import Macro, MacroStep
 from storage.policy import SimplePolicy
 from storage.sla import WEEKDAYS, BusinessHours, check_timezone, parse_days, parse_window
@@ -36,8 +35,6 @@ from storage.surveys import SurveyPolicy, TierSurvey
 APP_NAME = "frontdesk"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-AccountSettings = Annotated[ImapAccountSettings | SlackAccountSettings, Field(discriminator="kind")]
 
 
 def parse_duration(value: str) -> float:

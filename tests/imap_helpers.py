@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from connectors.imap import ImapConnector
-from connectors.imap_settings import ImapAccountSettings
+from connectors.email.connector import ImapConnector
+from connectors.email.settings import ImapAccountSettings
 from storage.aio import AsyncStore
 from storage.store import Store
 from tests.servers.dovecot import DovecotServer

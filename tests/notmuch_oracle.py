@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from connectors.email_map import Fetched, MapContext, to_inbound
+from connectors.email.mapping import Fetched, MapContext, to_inbound
 from storage.store import Store
 
 Partition = set[frozenset[str]]

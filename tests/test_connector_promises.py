@@ -22,7 +22,7 @@ import pytest
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.web.async_client import AsyncWebClient
 
-from connectors.slack_live import EventInbox
+from connectors.slack.live import EventInbox
 from storage.aio import AsyncStore
 from storage.store import Store
 from tests.factories import email

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from connectors.imap_settings import ImapAccountSettings
-from connectors.imap_wire import sent_folder_in_list
+from connectors.email.imap.wire import sent_folder_in_list
+from connectors.email.settings import ImapAccountSettings
+from connectors.email.smtp import compose_reply
 from connectors.runner import run_once
-from connectors.smtp import compose_reply
 from storage.aio import AsyncStore
 from storage.store import Store
 from tests.conftest import FakeClock

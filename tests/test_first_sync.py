@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from connectors import imap_sync
+from connectors.email import sync as imap_sync
 from storage.aio import AsyncStore
 from storage.queue import needs_reply
 from storage.store import Store

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from connectors.imap import ImapConnector
-from connectors.slack import SlackConnector, SlackOptions
-from connectors.slack_settings import SlackAccountSettings
+from connectors.email.connector import ImapConnector
+from connectors.slack.connector import SlackConnector, SlackOptions
+from connectors.slack.settings import SlackAccountSettings
 from console import followup
 from storage import search
 from storage.aio import AsyncStore

@@ -25,11 +25,11 @@ from textual.events import Paste
 from textual.strip import Strip
 from textual.widget import Widget
 
-from connectors.imap import ImapConnector
-from connectors.mime import parse_message
-from connectors.slack import SlackConnector, SlackOptions
-from connectors.slack_settings import SlackAccountSettings
-from connectors.slack_text import render
+from connectors.email.connector import ImapConnector
+from connectors.email.mime import parse_message
+from connectors.slack.connector import SlackConnector, SlackOptions
+from connectors.slack.settings import SlackAccountSettings
+from connectors.slack.text import render
 from console.app import FrontdeskApp
 from console.cli import EXIT_CONFIG, _saved_views
 from console.config import FrontdeskConfig, load_config

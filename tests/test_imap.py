@@ -17,10 +17,10 @@ from pathlib import Path
 import aioimaplib
 import pytest
 
-from connectors.imap import ImapConnector
-from connectors.imap_client import ImapError
-from connectors.imap_wire import encode_mutf7, parse_search, uid_set
-from connectors.threading import parent_refs, reply_references, reply_subject
+from connectors.email.connector import ImapConnector
+from connectors.email.imap.session import ImapError
+from connectors.email.imap.wire import encode_mutf7, parse_search, uid_set
+from connectors.email.threads import parent_refs, reply_references, reply_subject
 from storage.aio import AsyncStore
 from storage.store import Store
 from tests.imap_helpers import (

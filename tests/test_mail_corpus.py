@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.mime import parse_message
+from connectors.email.mime import parse_message
 
 CORPUS = Path(__file__).parent / "data" / "mail"
 FILES = sorted(CORPUS.rglob("*.eml"))

@@ -13,9 +13,9 @@ import sqlite3
 
 import pytest
 
-from connectors import smtp
-from connectors.email_map import Fetched, MapContext, to_inbound
-from connectors.imap_settings import ImapAccountSettings
+from connectors.email import smtp
+from connectors.email.mapping import Fetched, MapContext, to_inbound
+from connectors.email.settings import ImapAccountSettings
 from storage.aio import AsyncStore
 from storage.store import Store
 from tests.imap_helpers import account_settings as dovecot_settings

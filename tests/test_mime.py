@@ -1,4 +1,5 @@
-"""connectors.mime: real-world, broken and hostile mail parses into clean data, never raising."""
+"""connectors.email.mime: real-world, broken and hostile mail parses into clean data, never
+raising."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.mime import (
+from connectors.email.mime import (
     HTML_LIMIT,
     MAX_DEPTH,
     TEXT_LIMIT,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.mime import ParsedMessage, parse_message
+from connectors.email.mime import ParsedMessage, parse_message
 
 CORPUS = Path(__file__).parent / "data" / "mail"
 FILES = sorted(CORPUS.rglob("*.eml"))

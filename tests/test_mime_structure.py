@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 
-from connectors.mime import parse_message
+from connectors.email.mime import parse_message
 
 CRLF = b"\r\n"
 

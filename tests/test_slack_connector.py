@@ -20,12 +20,12 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from connectors.ratelimit import RateLimiter
 from connectors.runner import run_forever
-from connectors.slack import SlackConnector, SlackOptions, SlackSyncError
-from connectors.slack_api import RateLimited
-from connectors.slack_settings import SlackAccountSettings
-from connectors.slack_text import attachments, render
+from connectors.slack.api import RateLimited
+from connectors.slack.connector import SlackConnector, SlackOptions, SlackSyncError
+from connectors.slack.ratelimit import RateLimiter
+from connectors.slack.settings import SlackAccountSettings
+from connectors.slack.text import attachments, render
 from storage.aio import AsyncStore
 from storage.models import IdentityRef
 from storage.store import Store
@@ -692,8 +692,8 @@ async def test_exhausted_429_retries_stop_the_run_without_losing_work(
 
 def test_the_runner_registers_slack_without_importing_the_sdk() -> None:
     code = (
-        "import sys, connectors.runner as r;"
-        "print('slack' in r.CONNECTORS, 'slack_sdk' in sys.modules, 'aiohttp' in sys.modules)"
+        "import sys, connectors.runner, connectors.registry as r;"
+        "print('slack' in r.CHANNELS, 'slack_sdk' in sys.modules, 'aiohttp' in sys.modules)"
     )
     done = _run_python(code)
     assert done == "True False False"

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from connectors.ratelimit import RateLimiter
 from connectors.runner import run_once
-from connectors.slack import SlackConnector, SlackOptions
+from connectors.slack.connector import SlackConnector, SlackOptions
+from connectors.slack.ratelimit import RateLimiter
 from storage.aio import AsyncStore
 from storage.store import Store
 from tests.slack.server import LocalSlack

@@ -17,10 +17,10 @@ import yaml
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.web.async_client import AsyncWebClient
 
-from connectors.ratelimit import rates_for
-from connectors.slack_live import EventInbox
-from connectors.slack_map import ChannelInfo, Mapper, Me, SlackUser
-from connectors.slack_text import ReplyTooLong, split_reply
+from connectors.slack.live import EventInbox
+from connectors.slack.mapping import ChannelInfo, Mapper, Me, SlackUser
+from connectors.slack.ratelimit import rates_for
+from connectors.slack.text import ReplyTooLong, split_reply
 from storage.aio import AsyncStore
 from tests.slack.fixtures import APP_TOKEN, BOT_TOKEN
 from tests.slack.server import SLACKBOT_ID, LocalSlack

@@ -11,8 +11,8 @@ from email.utils import make_msgid, parsedate_to_datetime
 
 import pytest
 
-from connectors.imap import ImapConnector
-from connectors.smtp import compose_reply
+from connectors.email.connector import ImapConnector
+from connectors.email.smtp import compose_reply
 from storage.aio import AsyncStore
 from storage.models import OutboxItem
 from storage.store import Store

@@ -9,9 +9,9 @@ import pytest
 import pytest_asyncio
 from textual.widgets import Static
 
-from connectors.imap_settings import ImapAccountSettings
+from connectors.email.settings import ImapAccountSettings
 from connectors.runner import run_once
-from connectors.slack_settings import SlackAccountSettings
+from connectors.slack.settings import SlackAccountSettings
 from console.app import FrontdeskApp
 from storage.aio import AsyncStore
 from storage.store import Store

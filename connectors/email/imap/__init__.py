@@ -1,0 +1,1 @@
+"""IMAP on the wire: a session (aioimaplib) and the pure response parsing it needs."""
