@@ -190,7 +190,7 @@ ERRORS = [
     (
         "my_op:x",
         "unknown operator my_op: at column 1 — use one of from: tag: is: channel: assignee:"
-        ' before: after: subject: has:, or quote it ("...") to search the text',
+        ' before: after: subject: has: msgid:, or quote it ("...") to search the text',
     ),
     ("has:kids", "has:kids — use has:attachment"),
     ("assignee:zed", "assignee:zed — no agent of that name or email (agents: Kim, Sam)"),
@@ -214,3 +214,73 @@ def test_a_query_the_database_refuses_is_a_search_error(four: Store) -> None:
     view = search.parse("\x00", me=ME, agents=AGENTS)
     with pytest.raises(search.SearchError, match=r"^search failed: "):
         search.check(four.conn, view)
+
+
+@pytest.fixture
+def wildcards(store: Store, clock: FakeClock) -> Store:
+    """Addresses and names holding LIKE's wildcards and its escape character."""
+    mail = store.ensure_account("mail", "imap")
+    people = [
+        ("o_k@x.test", "Oscar Kay"),
+        ("ook@x.test", "Otto Ook"),
+        ("50%@x.test", "Pat Percent"),
+        ("bs@x.test", "B\\S Ltd"),
+    ]
+    store.ingest(
+        [
+            email(mail, f"<{n}@x>", clock.now + n, who=customer(address, name))
+            for n, (address, name) in enumerate(people)
+        ]
+    )
+    return store
+
+
+WILDCARD_CASES = [
+    # A piece below three characters is read with LIKE: its % and _ are characters to find.
+    ("from:o_", {"Oscar"}),  # as a wildcard, "o_" is also in "ook" and "Otto"
+    ("from:_k", {"Oscar"}),  # as a wildcard, "ok" in "ook" and "Kay" ("_k" -> " K")
+    ("from:%@", {"Pat"}),  # as a wildcard: every address has an "@"
+    ("from:_", {"Oscar"}),
+    ("from:%", {"Pat"}),
+    ("from:\\", {"B\\S"}),  # the escape character itself
+    ("from:\\%", set()),  # a backslash then a percent sign: in nobody's address
+    ("from:ok", {"Otto"}),
+    # three characters and more go through the trigram index: literal as well
+    ("from:o_k", {"Oscar"}),
+    ("from:50%", {"Pat"}),
+    ("from:0%@", {"Pat"}),
+]
+
+
+@pytest.mark.parametrize(("query", "expected"), WILDCARD_CASES)
+def test_from_takes_like_wildcards_literally(
+    wildcards: Store, query: str, expected: set[str]
+) -> None:
+    assert found(wildcards, query) == expected
+
+
+# An agent configured with a blank name (an email only) is listed, and found, by that email.
+BLANK_NAMED = (("", "x@y.test"), (" ", "kim@x.test"), ("Sam Rivera", ME))
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("assignee:kim@x.test", {"Carol"}),
+        ("assignee:sam", {"Alice"}),
+        ("assignee:x@y.test", set()),
+    ],
+)
+def test_agents_with_blank_names_are_found_by_email(
+    four: Store, query: str, expected: set[str]
+) -> None:
+    view = search.parse(query, me=ME, agents=BLANK_NAMED)
+    assert {r.contact_name.split()[0] for r in four.page(view, limit=50)} == expected
+
+
+def test_an_unknown_agent_lists_blank_named_agents_by_email() -> None:
+    with pytest.raises(search.SearchError) as err:
+        search.parse("assignee:zed", agents=BLANK_NAMED)
+    assert str(err.value) == (
+        "assignee:zed — no agent of that name or email (agents: x@y.test, kim@x.test, Sam)"
+    )
