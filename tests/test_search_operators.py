@@ -150,11 +150,15 @@ CASES = [
     ('"is wrong', {"Alice"}),  # an unclosed quote closes at the end
     ('"" refund', {"Bob"}),  # an empty phrase looks for nothing
     ('"" "is wrong"', {"Alice"}),
+    ('"" tag:billing', {"Alice"}),  # the empty phrase ends at its second quote
+    ('"is wrong" "my invoice"', {"Alice"}),  # each phrase ends at its own closing quote
     ('"refund"-invoice', set()),  # a phrase, then a negated word
     ('"OR"', set()),  # quoted: a word, not the keyword
     ('"NOT" invoice', set()),
     ("refun", set()),
     ("refun*", {"Bob"}),
+    ("m*", {"Alice"}),  # a one-letter prefix ("my")
+    ('my"invoice', {"Alice"}),  # a quote inside a word separates two words of a phrase
     ("invoicX*", set()),
     ('invoice"s', set()),  # a quote inside a word is part of it
     ("Xinvoice", set()),
@@ -225,6 +229,7 @@ def wildcards(store: Store, clock: FakeClock) -> Store:
         ("ook@x.test", "Otto Ook"),
         ("50%@x.test", "Pat Percent"),
         ("bs@x.test", "B\\S Ltd"),
+        ("q@x.test", 'Quinn "Q" Adams'),
     ]
     store.ingest(
         [
@@ -232,6 +237,10 @@ def wildcards(store: Store, clock: FakeClock) -> Store:
             for n, (address, name) in enumerate(people)
         ]
     )
+    # Pat is also on Slack as "Jo Wu": a display name that is neither an address nor a name.
+    pat = store.contact_of(customer("50%@x.test"))
+    assert pat is not None
+    store.add_identity(pat, IdentityRef("slack", "U0PAT", "Jo Wu"))
     return store
 
 
@@ -245,6 +254,11 @@ WILDCARD_CASES = [
     ("from:\\", {"B\\S"}),  # the escape character itself
     ("from:\\%", set()),  # a backslash then a percent sign: in nobody's address
     ("from:ok", {"Otto"}),
+    # by a display name alone, short (LIKE) and long (trigrams)
+    ("from:wu", {"Pat"}),
+    ("from:'jo wu'", {"Pat"}),
+    # a double quote in a name is a character to find
+    ("from:'\"q\"'", {"Quinn"}),
     # three characters and more go through the trigram index: literal as well
     ("from:o_k", {"Oscar"}),
     ("from:50%", {"Pat"}),
