@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol, cast
 
 from connectors.imap_settings import ImapAccountSettings
+from connectors.redact import redact
 from connectors.slack_settings import SlackAccountSettings
 from storage import checkins
 from storage.aio import AsyncStore
@@ -73,7 +74,9 @@ async def _sync_account(
         raise  # the store cannot be written (disk full...): no other account can sync either
     except Exception as exc:  # one account failing must not stop the others
         await _record_failure(store, settings.kind, account_id, exc, retry_in)
-        return [f"{type(exc).__name__}: {exc}", *await _reply_problems(store, account_id)]
+        # A server's reply may quote the password back: mask secrets before printing.
+        problem = redact(f"{type(exc).__name__}: {exc}")
+        return [problem, *await _reply_problems(store, account_id)]
     problems = await store.call(Store.outbox_problems, account_id)
     note = getattr(connector, "delivery_note", None)
     await store.call(Store.set_sync_status, account_id, "idle", delivery_status(note, problems))
@@ -113,7 +116,7 @@ async def _record_failure(
     store: AsyncStore, kind: str, account_id: int, exc: Exception, retry_in: float | None
 ) -> None:
     state, reason = classify(kind, exc)
-    await store.call(Store.set_sync_status, account_id, state, reason, retry_in)
+    await store.call(Store.set_sync_status, account_id, state, redact(reason), retry_in)
 
 
 def classify(kind: str, exc: Exception) -> tuple[SyncState, str]:
