@@ -143,6 +143,14 @@ CASES = [
     ("from:zz", set()),
     ("from:c_r", set()),  # a literal "c_r", not "c, any character, r" (which finds Carol)
     ("from:'ab\"c'", set()),  # a quote inside a value is a literal for FTS5
+    # msgid: an email Message-ID, with or without its angle brackets; Slack ids are not ones
+    ("msgid:<a@x>", {"Alice"}),
+    ("msgid:b@x", {"Bob"}),
+    ('msgid:" <c@x> "', {"Carol"}),
+    ("-msgid:<a@x>", {"Bob", "Dan", "Carol"}),
+    ("msgid:<a@x> OR msgid:c@x", {"Alice", "Carol"}),
+    ("msgid:<x@a>", set()),
+    ("msgid:1772877600.000100", set()),
     # nothing but plain words, phrases, prefixes
     ("invoice", {"Alice", "Bob", "Dan"}),
     ("my invoice", {"Alice"}),
@@ -199,6 +207,9 @@ ERRORS = [
     ("has:kids", "has:kids — use has:attachment"),
     ("assignee:zed", "assignee:zed — no agent of that name or email (agents: Kim, Sam)"),
     ("\ud800x", "the search contains characters that are not text"),
+    ("msgid:<>", "msgid:<> — write a Message-ID, e.g. msgid:<abc@example.com>"),
+    ('msgid:"<a b@x>"', "msgid:<a b@x> — write a Message-ID, e.g. msgid:<abc@example.com>"),
+    ("msgid:<<a@x>>", "msgid:<<a@x>> — write a Message-ID, e.g. msgid:<abc@example.com>"),
 ]
 
 
@@ -222,7 +233,8 @@ def test_a_query_the_database_refuses_is_a_search_error(four: Store) -> None:
 
 @pytest.fixture
 def wildcards(store: Store, clock: FakeClock) -> Store:
-    """Addresses and names holding LIKE's wildcards and its escape character."""
+    """Addresses and names holding LIKE's wildcards and its escape character, a double quote,
+    non-ASCII letters; and a display name that is not the contact's name."""
     mail = store.ensure_account("mail", "imap")
     people = [
         ("o_k@x.test", "Oscar Kay"),
@@ -230,6 +242,7 @@ def wildcards(store: Store, clock: FakeClock) -> Store:
         ("50%@x.test", "Pat Percent"),
         ("bs@x.test", "B\\S Ltd"),
         ("q@x.test", 'Quinn "Q" Adams'),
+        ("ez@x.test", "Émile Zola"),
     ]
     store.ingest(
         [
@@ -257,6 +270,9 @@ WILDCARD_CASES = [
     # by a display name alone, short (LIKE) and long (trigrams)
     ("from:wu", {"Pat"}),
     ("from:'jo wu'", {"Pat"}),
+    # three characters and more ignore case beyond ASCII too (the trigram index folds it)
+    ("from:éMI", {"Émile"}),
+    ("from:ÉMILE", {"Émile"}),
     # a double quote in a name is a character to find
     ("from:'\"q\"'", {"Quinn"}),
     # three characters and more go through the trigram index: literal as well
@@ -267,9 +283,7 @@ WILDCARD_CASES = [
 
 
 @pytest.mark.parametrize(("query", "expected"), WILDCARD_CASES)
-def test_from_takes_like_wildcards_literally(
-    wildcards: Store, query: str, expected: set[str]
-) -> None:
+def test_from_finds_a_piece_as_written(wildcards: Store, query: str, expected: set[str]) -> None:
     assert found(wildcards, query) == expected
 
 
