@@ -181,6 +181,18 @@ EQUIVALENT: dict[str, Equivalent] = {
     "storage.search.x__from__mutmut_55": Equivalent(
         "\" UNION SELECT ID FROM CONTACTS WHERE NAME LIKE ? ESCAPE '\\\\')\",", _SQL_CASE
     ),
+    "storage.search.x__msgid__mutmut_19": Equivalent(
+        '"c.id in (select m.conversation_id from messages m"', _SQL_CASE
+    ),
+    "storage.search.x__msgid__mutmut_20": Equivalent(
+        '"C.ID IN (SELECT M.CONVERSATION_ID FROM MESSAGES M"', _SQL_CASE
+    ),
+    "storage.search.x__msgid__mutmut_22": Equivalent(
+        '" where m.account_id in (select id from accounts) and m.remote_id = ?)",', _SQL_CASE
+    ),
+    "storage.search.x__msgid__mutmut_23": Equivalent(
+        '" WHERE M.ACCOUNT_ID IN (SELECT ID FROM ACCOUNTS) AND M.REMOTE_ID = ?)",', _SQL_CASE
+    ),
     # The third `like` (contacts.name) made None. The diff line alone ("None,") is the same for
     # the three parameters: the two others are killed (tests/test_search_operators.py).
     "storage.search.x__from__mutmut_42": Equivalent("None,", _CONTACT_NAME),

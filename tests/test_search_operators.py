@@ -150,6 +150,7 @@ CASES = [
     ("-msgid:<a@x>", {"Bob", "Dan", "Carol"}),
     ("msgid:<a@x> OR msgid:c@x", {"Alice", "Carol"}),
     ("msgid:<x@a>", set()),
+    ("msgid:<XY-1@X>", set()),  # any letters: a well-formed id nobody sent
     ("msgid:1772877600.000100", set()),
     # nothing but plain words, phrases, prefixes
     ("invoice", {"Alice", "Bob", "Dan"}),
