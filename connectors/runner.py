@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import cast
 
 from connectors.base import AuthFailed, LiveConnector, Transient
+from connectors.redact import redact
 from connectors.registry import CHANNELS, AccountSettings
 from storage import checkins
 from storage.aio import AsyncStore
@@ -63,7 +64,9 @@ async def _sync_account(
         raise  # the store cannot be written (disk full...): no other account can sync either
     except Exception as exc:  # one account failing must not stop the others
         await _record_failure(store, account_id, exc, retry_in)
-        return [f"{type(exc).__name__}: {exc}", *await _reply_problems(store, account_id)]
+        # A server's reply may quote the password back: mask secrets before printing.
+        problem = redact(f"{type(exc).__name__}: {exc}")
+        return [problem, *await _reply_problems(store, account_id)]
     problems = await store.call(Store.outbox_problems, account_id)
     note = connector.delivery_note
     await store.call(Store.set_sync_status, account_id, "idle", delivery_status(note, problems))
@@ -103,7 +106,7 @@ async def _record_failure(
     store: AsyncStore, account_id: int, exc: Exception, retry_in: float | None
 ) -> None:
     state, reason = classify(exc)
-    await store.call(Store.set_sync_status, account_id, state, reason, retry_in)
+    await store.call(Store.set_sync_status, account_id, state, redact(reason), retry_in)
 
 
 def classify(exc: Exception) -> tuple[SyncState, str]:

@@ -6,14 +6,8 @@ The log quotes customer data and server replies: the file (and each rotated one)
 
 from __future__ import annotations
 
-import base64
-import binascii
-import functools
-import json
 import logging
-import re
 import sys
-import urllib.parse
 from io import TextIOWrapper
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
@@ -21,6 +15,7 @@ from typing import TextIO
 
 import platformdirs
 
+from connectors.redact import known_forms, scrub
 from connectors.secrets import KNOWN_SECRETS
 from storage.db import StoreError, make_private_dir, private_files
 
@@ -31,12 +26,13 @@ BACKUPS = 3
 
 class ScrubSecrets(logging.Filter):
     """Mask every secret read by this process, in whatever form a library logs it, in every
-    record: the message, the traceback and the stack are formatted here and then scrubbed."""
+    record: the message, the traceback and the stack are formatted here and then scrubbed
+    (connectors/redact.py)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not KNOWN_SECRETS:
             return True
-        forms = _forms(frozenset(KNOWN_SECRETS))
+        forms = known_forms()
         record.msg, record.args = scrub(record.getMessage(), forms), None
         if record.exc_info:
             record.exc_text = scrub(_TRACEBACKS.formatException(record.exc_info), forms)
@@ -47,70 +43,6 @@ class ScrubSecrets(logging.Filter):
 
 
 _TRACEBACKS = logging.Formatter()
-MASK = "***"
-# A run of base64 long enough to hide a secret: AUTH PLAIN ("\0user\0password") and AUTH
-# LOGIN send the secret base64-encoded, and some servers echo it.
-_BASE64 = re.compile(r"[A-Za-z0-9+/]{4,}={0,2}")
-
-
-def imap_quoted(secret: str) -> str:
-    """The body of an IMAP quoted string (RFC 3501 9: backslash before `\\` and `"`)."""
-    return secret.replace("\\", "\\\\").replace('"', '\\"')
-
-
-@functools.lru_cache(maxsize=8)
-def _forms(secrets: frozenset[str]) -> tuple[tuple[str, ...], tuple[bytes, ...]]:
-    """Every text form of each secret, longest first (so a longer form is masked whole), and
-    the UTF-8 bytes searched for inside base64 runs."""
-    forms: set[str] = set()
-    for secret in secrets:
-        for text in (secret, imap_quoted(secret)):
-            forms.update(_escapes(text))
-    forms.discard("")
-    raw = tuple(secret.encode() for secret in secrets if secret)
-    return tuple(sorted(forms, key=len, reverse=True)), raw
-
-
-def _escapes(text: str) -> set[str]:
-    """`text` as it appears raw, in a repr of str or of its UTF-8 bytes (a wire log), in JSON,
-    and URL-encoded (a form body)."""
-    return {
-        text,
-        repr(text)[1:-1],
-        repr(text.encode())[2:-1],
-        json.dumps(text)[1:-1],
-        json.dumps(text, ensure_ascii=False)[1:-1],
-        urllib.parse.quote(text, safe=""),
-        urllib.parse.quote_plus(text, safe=""),
-    }
-
-
-def scrub(text: str, forms: tuple[tuple[str, ...], tuple[bytes, ...]]) -> str:
-    """`text` with each form of a secret, and each base64 run hiding one, replaced by ***."""
-    texts, raw = forms
-    for form in texts:
-        text = text.replace(form, MASK)
-    # base64 of L bytes takes at least 4L/3 characters: shorter runs (most words) cannot hide
-    # a secret, and are not decoded.
-    shortest = min((len(secret) * 4 // 3 for secret in raw), default=0)
-    return _BASE64.sub(
-        lambda m: m.group(0) if len(m.group(0)) < shortest else _mask_base64(m.group(0), raw),
-        text,
-    )
-
-
-def _mask_base64(run: str, secrets: tuple[bytes, ...]) -> str:
-    # A run may start mid-token (after a quote, say): try each alignment of the 4-char blocks.
-    for start in range(4):
-        chunk = run[start:]
-        chunk = chunk[: len(chunk) - len(chunk) % 4] if not chunk.endswith("=") else chunk
-        try:
-            decoded = base64.b64decode(chunk, validate=True)
-        except (binascii.Error, ValueError):
-            continue
-        if any(secret in decoded for secret in secrets):
-            return MASK
-    return run
 
 
 class PrivateRotatingFileHandler(RotatingFileHandler):

@@ -14,6 +14,7 @@ a dangling `OR`/`NOT` raises SearchError naming it and its column (1-based); an 
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -200,6 +201,9 @@ def fts_expression(words: list[str]) -> str:
     return " ".join(terms)
 
 
+_LIKE_SPECIAL = re.compile(r"[%_\\]")  # LIKE's wildcards, and the escape character chosen
+
+
 def _from(q: _Query, value: str, _me: str | None) -> None:
     """A substring of the contact's name, or of one of their addresses or display names."""
     if len(value) >= 3:
@@ -214,11 +218,13 @@ def _from(q: _Query, value: str, _me: str | None) -> None:
             literal,
         )
         return
-    # Too short for trigrams: read them all. LIKE ignores ASCII case, as lower() would.
-    like = f"%{value.lower()}%"
+    # Too short for trigrams: read them all. LIKE ignores ASCII case; the value's own % and _
+    # are escaped, so they are characters to find, not wildcards.
+    like = "%" + _LIKE_SPECIAL.sub(r"\\\g<0>", value) + "%"
     q.add(
-        "c.contact_id IN (SELECT contact_id FROM identities WHERE address LIKE ?"
-        " OR display_name LIKE ? UNION SELECT id FROM contacts WHERE name LIKE ?)",
+        "c.contact_id IN (SELECT contact_id FROM identities WHERE address LIKE ? ESCAPE '\\'"
+        " OR display_name LIKE ? ESCAPE '\\'"
+        " UNION SELECT id FROM contacts WHERE name LIKE ? ESCAPE '\\')",
         like,
         like,
         like,
@@ -268,13 +274,18 @@ def _agent_email(q: _Query, value: str) -> str:
     """An agent's email from their email, full name or first name, in any case."""
     wanted = value.casefold()
     for name, email in q.agents:
-        names = (email.casefold(), name.casefold(), name.split()[0].casefold() if name else "")
-        if wanted in names:
+        if wanted in (email.casefold(), name.casefold(), _first_name(name).casefold()):
             return email
     if "@" in value or not q.agents:
         return value
-    known = ", ".join(name.split()[0] for name, _ in q.agents)
+    known = ", ".join(_first_name(name) or email for name, email in q.agents)
     raise SearchError(f"assignee:{value} — no agent of that name or email (agents: {known})")
+
+
+def _first_name(name: str) -> str:
+    """The first word of an agent's name; "" when the name is blank."""
+    words = name.split()
+    return words[0] if words else ""
 
 
 def _subject(q: _Query, value: str, _me: str | None) -> None:

@@ -25,6 +25,7 @@ from storage import queue
 from storage.store import Store
 from tests.conftest import FakeClock
 from tests.factories import email
+from tests.waits import until_async
 
 NOW = 1_800_000_000.0
 
@@ -220,25 +221,34 @@ def with_saved_views(store: Store) -> list[queue.View]:
     return views + [replace(queue.by_status("closed"), name=f"saved {n}") for n in (9, 10)]
 
 
-async def palette_titles(pilot, query: str) -> list[str]:  # type: ignore[no-untyped-def]
+async def palette_shows(  # type: ignore[no-untyped-def]
+    pilot, query: str, expect: str, *, first: bool = False
+) -> None:
+    """Type `query` into the palette and wait until `expect` is among its titles (or, with
+    `first`, at the top). The palette searches in a worker: wait for its result, with a
+    deadline, never a fixed pause."""
     await pilot.press("ctrl+p")
     await pilot.pause()
     await pilot.press(*query)
-    await pilot.pause(0.5)
-    options = pilot.app.screen.query_one(OptionList).options
-    return [str(o.prompt).split("\n")[0] for o in options]
+
+    def titles() -> list[str]:
+        options = pilot.app.screen.query_one(OptionList).options
+        return [str(o.prompt).split("\n")[0] for o in options]
+
+    def ready() -> bool:
+        return titles()[:1] == [expect] if first else expect in titles()
+
+    await until_async(ready, f"{expect!r} {'first ' if first else ''}in the palette")
 
 
 async def test_palette_lists_macros_and_views_past_the_ninth(demo_store: Store) -> None:
     app = make_app(demo_store, macros=[MACRO], views=with_saved_views(demo_store))
     async with app.run_test(size=(150, 40)) as pilot:
-        titles = await palette_titles(pilot, "saved 10")
-        assert "View: saved 10" in titles
+        await palette_shows(pilot, "saved 10", "View: saved 10", first=True)
         await pilot.press("escape")
-        titles = await palette_titles(pilot, "escalate")
-        assert "Macro: Escalate [@click=app.quit] (ctrl+g)" in titles
+        await palette_shows(pilot, "escalate", "Macro: Escalate [@click=app.quit] (ctrl+g)")
         await pilot.press("escape")
-        await palette_titles(pilot, "saved 10")
+        await palette_shows(pilot, "saved 10", "View: saved 10", first=True)  # enter takes it
         await pilot.press("enter")
         await pilot.pause()
         assert app.screen.query_one(QueueList).view.name == "saved 10"

@@ -112,6 +112,11 @@ def test_clean_text_never_joins_pieces_into_a_sequence(a: str, b: str) -> None:
         pytest.param("\x1bcreset", "reset", id="ris"),
         pytest.param("\x1b(0lqk\x1b(B", "lqk", id="charset-designation"),
         pytest.param("\x1b7save\x1b8", "save", id="two-char-escapes"),
+        pytest.param(
+            "\x1b[1mA\x90q\x9c\x98q\x9c\x9b2mB\x9dq\x07\x9eq\x9c\x9fq\x9cC",
+            "ABC",
+            id="every-introducer-in-one-text",
+        ),
         pytest.param("a\x00b\x08c\x7fd\x85e", "abcde", id="c0-del-c1"),
         pytest.param("one\r\ntwo\rthree\n", "one\ntwo\nthree\n", id="line-ends"),
         pytest.param("tab\tkept", "tab\tkept", id="tab"),
@@ -162,6 +167,11 @@ def test_large_inputs_are_cleaned_completely() -> None:
     out = clean_text(dirty)
     assert ESC not in out and "\x00" not in out and "\r" not in out
     assert clean_line(dirty).startswith("xy xy")
+
+
+def test_dense_lone_controls_past_the_match_limit_are_all_removed() -> None:
+    # No sequence at all: 150,000 runs of one control, past the match limit of the last pass.
+    assert clean_text("a\x01" * 150_000) == "a" * 150_000
 
 
 def test_dense_hostile_input_stays_safe() -> None:

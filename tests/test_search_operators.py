@@ -143,6 +143,15 @@ CASES = [
     ("from:zz", set()),
     ("from:c_r", set()),  # a literal "c_r", not "c, any character, r" (which finds Carol)
     ("from:'ab\"c'", set()),  # a quote inside a value is a literal for FTS5
+    # msgid: an email Message-ID, with or without its angle brackets; Slack ids are not ones
+    ("msgid:<a@x>", {"Alice"}),
+    ("msgid:b@x", {"Bob"}),
+    ('msgid:" <c@x> "', {"Carol"}),
+    ("-msgid:<a@x>", {"Bob", "Dan", "Carol"}),
+    ("msgid:<a@x> OR msgid:c@x", {"Alice", "Carol"}),
+    ("msgid:<x@a>", set()),
+    ("msgid:<XY-1@X>", set()),  # any letters: a well-formed id nobody sent
+    ("msgid:1772877600.000100", set()),
     # nothing but plain words, phrases, prefixes
     ("invoice", {"Alice", "Bob", "Dan"}),
     ("my invoice", {"Alice"}),
@@ -150,11 +159,15 @@ CASES = [
     ('"is wrong', {"Alice"}),  # an unclosed quote closes at the end
     ('"" refund', {"Bob"}),  # an empty phrase looks for nothing
     ('"" "is wrong"', {"Alice"}),
+    ('"" tag:billing', {"Alice"}),  # the empty phrase ends at its second quote
+    ('"is wrong" "my invoice"', {"Alice"}),  # each phrase ends at its own closing quote
     ('"refund"-invoice', set()),  # a phrase, then a negated word
     ('"OR"', set()),  # quoted: a word, not the keyword
     ('"NOT" invoice', set()),
     ("refun", set()),
     ("refun*", {"Bob"}),
+    ("m*", {"Alice"}),  # a one-letter prefix ("my")
+    ('my"invoice', {"Alice"}),  # a quote inside a word separates two words of a phrase
     ("invoicX*", set()),
     ('invoice"s', set()),  # a quote inside a word is part of it
     ("Xinvoice", set()),
@@ -195,6 +208,9 @@ ERRORS = [
     ("has:kids", "has:kids — use has:attachment"),
     ("assignee:zed", "assignee:zed — no agent of that name or email (agents: Kim, Sam)"),
     ("\ud800x", "the search contains characters that are not text"),
+    ("msgid:<>", "msgid:<> — write a Message-ID, e.g. msgid:<abc@example.com>"),
+    ('msgid:"<a b@x>"', "msgid:<a b@x> — write a Message-ID, e.g. msgid:<abc@example.com>"),
+    ("msgid:<<a@x>>", "msgid:<<a@x>> — write a Message-ID, e.g. msgid:<abc@example.com>"),
 ]
 
 
@@ -214,3 +230,86 @@ def test_a_query_the_database_refuses_is_a_search_error(four: Store) -> None:
     view = search.parse("\x00", me=ME, agents=AGENTS)
     with pytest.raises(search.SearchError, match=r"^search failed: "):
         search.check(four.conn, view)
+
+
+@pytest.fixture
+def wildcards(store: Store, clock: FakeClock) -> Store:
+    """Addresses and names holding LIKE's wildcards and its escape character, a double quote,
+    non-ASCII letters; and a display name that is not the contact's name."""
+    mail = store.ensure_account("mail", "imap")
+    people = [
+        ("o_k@x.test", "Oscar Kay"),
+        ("ook@x.test", "Otto Ook"),
+        ("50%@x.test", "Pat Percent"),
+        ("bs@x.test", "B\\S Ltd"),
+        ("q@x.test", 'Quinn "Q" Adams'),
+        ("ez@x.test", "Émile Zola"),
+    ]
+    store.ingest(
+        [
+            email(mail, f"<{n}@x>", clock.now + n, who=customer(address, name))
+            for n, (address, name) in enumerate(people)
+        ]
+    )
+    # Pat is also on Slack as "Jo Wu": a display name that is neither an address nor a name.
+    pat = store.contact_of(customer("50%@x.test"))
+    assert pat is not None
+    store.add_identity(pat, IdentityRef("slack", "U0PAT", "Jo Wu"))
+    return store
+
+
+WILDCARD_CASES = [
+    # A piece below three characters is read with LIKE: its % and _ are characters to find.
+    ("from:o_", {"Oscar"}),  # as a wildcard, "o_" is also in "ook" and "Otto"
+    ("from:_k", {"Oscar"}),  # as a wildcard, "ok" in "ook" and "Kay" ("_k" -> " K")
+    ("from:%@", {"Pat"}),  # as a wildcard: every address has an "@"
+    ("from:_", {"Oscar"}),
+    ("from:%", {"Pat"}),
+    ("from:\\", {"B\\S"}),  # the escape character itself
+    ("from:\\%", set()),  # a backslash then a percent sign: in nobody's address
+    ("from:ok", {"Otto"}),
+    # by a display name alone, short (LIKE) and long (trigrams)
+    ("from:wu", {"Pat"}),
+    ("from:'jo wu'", {"Pat"}),
+    # three characters and more ignore case beyond ASCII too (the trigram index folds it)
+    ("from:éMI", {"Émile"}),
+    ("from:ÉMILE", {"Émile"}),
+    # a double quote in a name is a character to find
+    ("from:'\"q\"'", {"Quinn"}),
+    # three characters and more go through the trigram index: literal as well
+    ("from:o_k", {"Oscar"}),
+    ("from:50%", {"Pat"}),
+    ("from:0%@", {"Pat"}),
+]
+
+
+@pytest.mark.parametrize(("query", "expected"), WILDCARD_CASES)
+def test_from_finds_a_piece_as_written(wildcards: Store, query: str, expected: set[str]) -> None:
+    assert found(wildcards, query) == expected
+
+
+# An agent configured with a blank name (an email only) is listed, and found, by that email.
+BLANK_NAMED = (("", "x@y.test"), (" ", "kim@x.test"), ("Sam Rivera", ME))
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("assignee:kim@x.test", {"Carol"}),
+        ("assignee:sam", {"Alice"}),
+        ("assignee:x@y.test", set()),
+    ],
+)
+def test_agents_with_blank_names_are_found_by_email(
+    four: Store, query: str, expected: set[str]
+) -> None:
+    view = search.parse(query, me=ME, agents=BLANK_NAMED)
+    assert {r.contact_name.split()[0] for r in four.page(view, limit=50)} == expected
+
+
+def test_an_unknown_agent_lists_blank_named_agents_by_email() -> None:
+    with pytest.raises(search.SearchError) as err:
+        search.parse("assignee:zed", agents=BLANK_NAMED)
+    assert str(err.value) == (
+        "assignee:zed — no agent of that name or email (agents: x@y.test, kim@x.test, Sam)"
+    )
