@@ -6,6 +6,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
+
+from console import cli
+from tests.test_hardening_store import _damage, _filled_store
 
 DEFERRED = (
     "textual",
@@ -45,3 +51,21 @@ def test_help_still_lists_the_deferred_commands() -> None:
     assert done.returncode == 0, done.stderr
     listed = {line.split()[0] for line in done.stdout.split("Commands:")[1].splitlines() if line}
     assert {"list", "show", "export", "reply", "tag", "sync", "demo"} <= listed
+
+
+def test_the_console_checks_a_store_only_when_the_check_fits_its_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """quick_check cannot be interrupted mid-table: a store too big to check within the
+    console's budget opens unchecked (the sync still checks it all before writing)."""
+    db, _ = _filled_store(tmp_path)
+    _damage(db)
+    with pytest.raises(SystemExit) as refused, cli._open_store(db, check=cli.CONSOLE_CHECK):
+        pass
+    assert refused.value.code == 1
+    size = db.stat().st_size
+    monkeypatch.setattr(cli, "CHECK_BYTES_PER_SECOND", size / cli.CONSOLE_CHECK / 2)
+    with cli._open_store(db, check=cli.CONSOLE_CHECK) as store:  # too big now: not checked
+        assert store is not None
+    with pytest.raises(SystemExit), cli._open_store(db, check=0):  # the sync's: always, all
+        pass
