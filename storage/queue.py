@@ -7,7 +7,7 @@ row-value comparison `(key, id) > (?, ?)` whatever the size of the store (DESIGN
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from storage.models import QueueRow
@@ -16,8 +16,25 @@ Order = Literal["asc", "desc"]
 
 
 @dataclass(frozen=True, slots=True)
+class TagDriven:
+    """The rows of a view that requires one tag, read from that tag's recency index.
+
+    `tag` is the tag's name (matched ignoring case, as search does); `rest` and `params` are the
+    view's other clauses (alias `c`, "1" when none); `whole` is the (where, params) of the view
+    this was made for. A view changed since (`replace(view, where=...)`) no longer matches
+    `whole` and is read by its `where` alone, so a stale plan can never return other rows.
+    """
+
+    tag: str
+    rest: str
+    params: tuple[object, ...]
+    whole: tuple[str, tuple[object, ...]]
+
+
+@dataclass(frozen=True, slots=True)
 class View:
-    """A named slice of the queue. `where` uses only the alias `c` for conversations."""
+    """A named slice of the queue. `where` uses only the alias `c` for conversations and is
+    the whole filter; `driven` is an optional faster plan for the same rows (a tag's index)."""
 
     name: str
     where: str
@@ -25,6 +42,7 @@ class View:
     key: str = "queue_key"
     order: Order = "asc"
     join: str = ""
+    driven: TagDriven | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,14 +76,17 @@ def by_channel(channel: str) -> View:
 
 
 def by_tag(tag: str) -> View:
-    return View(
-        f"#{tag}",
-        "ct.tag_id = (SELECT id FROM tags WHERE name = ?)",
-        (tag,),
-        key="last_message_at",
-        order="desc",
-        join="JOIN conversation_tags ct ON ct.conversation_id = c.id",
+    where = "c.id IN (SELECT conversation_id FROM conversation_tags WHERE tag_id IN (" + (
+        "SELECT id FROM tags WHERE name = ? COLLATE NOCASE))"
     )
+    return tag_driven(View(f"#{tag}", where, (tag,), key="last_message_at", order="desc"), tag)
+
+
+def tag_driven(view: View, tag: str, rest: str = "1", params: tuple[object, ...] = ()) -> View:
+    """`view` (newest activity first, requiring `tag`) with the plan that reads the tag's index;
+    `rest`/`params`: its clauses other than the tag's."""
+    assert view.key == "last_message_at" and view.order == "desc"
+    return replace(view, driven=TagDriven(tag, rest, params, (view.where, view.params)))
 
 
 def standard_views(me: str) -> list[View]:
@@ -110,13 +131,14 @@ def page(
     """Up to `limit` rows following `after` (or preceding `before`), in view order."""
     forward = before is None
     ascending = (view.order == "asc") == forward
-    where, params = view.where, list(view.params)
+    plan = _plan(conn, view)
+    where, params = plan.where, list(plan.params)
     cursor = after if forward else before
     if cursor is not None:
         op = ">" if ascending else "<"
-        where += f" AND (c.{view.key}, c.id) {op} (?, ?)"
+        where += f" AND ({plan.key}, {plan.id}) {op} (?, ?)"
         params += [cursor.key, cursor.id]
-    rows = _rows(conn, view, where, params, ascending, limit, 0)
+    rows = _rows(conn, view, plan, where, params, ascending, limit, 0)
     return rows if forward else rows[::-1]
 
 
@@ -134,13 +156,46 @@ def page_at(conn: sqlite3.Connection, view: View, offset: int, limit: int = 50) 
         limit = min(limit, ahead)
         offset = ahead - limit
         ascending = not ascending
-    rows = _rows(conn, view, view.where, list(view.params), ascending, limit, offset)
+    plan = _plan(conn, view)
+    rows = _rows(conn, view, plan, plan.where, list(plan.params), ascending, limit, offset)
     return rows[::-1] if reverse else rows
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """Where a view's ids come from: `source` (FROM ... WHERE `where`), ordered by `key`, `id`."""
+
+    source: str
+    where: str
+    params: tuple[object, ...]
+    key: str
+    id: str
+
+
+def _plan(conn: sqlite3.Connection, view: View) -> _Plan:
+    """The tag's index when the view has that plan and its tag names exactly one tag (two tags
+    differing only in case: the plain `where`, which takes both); else the view's own."""
+    plain = _Plan(f"conversations c {view.join}", view.where, view.params, f"c.{view.key}", "c.id")
+    driven = view.driven
+    if driven is None or driven.whole != (view.where, view.params):
+        return plain
+    ids = conn.execute(
+        "SELECT id FROM tags WHERE name = ? COLLATE NOCASE LIMIT 2", (driven.tag,)
+    ).fetchall()
+    if len(ids) != 1:
+        return plain
+    source = "conversation_tags ct"
+    if driven.rest != "1":
+        source += " JOIN conversations c ON c.id = ct.conversation_id"
+    where = f"ct.tag_id = ? AND {driven.rest}"
+    params = (ids[0][0], *driven.params)
+    return _Plan(source, where, params, "ct.last_message_at", "ct.conversation_id")
 
 
 def _rows(
     conn: sqlite3.Connection,
     view: View,
+    plan: _Plan,
     where: str,
     params: list[object],
     ascending: bool,
@@ -155,10 +210,11 @@ def _rows(
     OFFSET skips entries of a covering index rather than whole rows.
     """
     direction = "ASC" if ascending else "DESC"
-    order = f"c.{view.key} {direction}, c.id {direction}"
-    ids = f"SELECT c.id FROM conversations c {view.join} WHERE {where} ORDER BY {order}"
+    order = f"{plan.key} {direction}, {plan.id} {direction}"
+    ids = f"SELECT {plan.id} FROM {plan.source} WHERE {where} ORDER BY {order}"
     sql = _ROW_SQL.format(key=view.key, join="")
-    sql += f" WHERE c.id IN ({ids} LIMIT ? OFFSET ?) ORDER BY {order}"
+    sql += f" WHERE c.id IN ({ids} LIMIT ? OFFSET ?)"
+    sql += f" ORDER BY c.{view.key} {direction}, c.id {direction}"
     return [_queue_row(r) for r in conn.execute(sql, [*params, limit, offset])]
 
 
@@ -168,8 +224,10 @@ def cursor_of(row: QueueRow) -> Cursor:
 
 
 def count(conn: sqlite3.Connection, view: View) -> int:
-    sql = f"SELECT count(*) FROM conversations c {view.join} WHERE {view.where}"
-    return int(conn.execute(sql, view.params).fetchone()[0])
+    """The view's rows; a tag alone counts its index entries, without reading conversations."""
+    plan = _plan(conn, view)
+    sql = f"SELECT count(*) FROM {plan.source} WHERE {plan.where}"
+    return int(conn.execute(sql, plan.params).fetchone()[0])
 
 
 def _queue_row(r: sqlite3.Row) -> QueueRow:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from storage.models import STATUSES
-from storage.queue import View
+from storage.queue import View, tag_driven
 
 # Free words find the conversations of the newest SEARCH_MESSAGES matching messages. FTS5
 # walks a doclist backwards by rowid (message ids grow as mail arrives) and stops at the
@@ -80,15 +80,29 @@ def parse(query: str, *, me: str | None = None, agents: Sequence[tuple[str, str]
     top = _Query(agents=agents)
     singles = [term[0] for term in terms if len(term) == 1 and not term[0].negated]
     top.words = [t.value for t in singles if t.operator is None]
+    rest, driving_tag = _Query(), None  # the clauses but one `tag:` term's, which may drive
     for term in terms:
         if len(term) == 1 and not term[0].negated and term[0].operator is None:
             continue  # a plain word: merged into one FTS expression below
         clauses = [_clause(token, top, me, probe=bool(top.words)) for token in term]
-        top.add(_either(clauses), *[p for _, params in clauses for p in params])
+        params = [p for _, clause_params in clauses for p in clause_params]
+        top.add(_either(clauses), *params)
+        if driving_tag is None and term[0].operator == "tag" and _alone(term):
+            driving_tag = term[0].value
+        else:
+            rest.add(_either(clauses), *params)
     if top.words:
         top.add(f"c.id IN ({_FTS_IDS})", fts_expression(top.words))
     where = " AND ".join(top.where) or "1"
-    return View(f"search: {query}", where, tuple(top.params), "last_message_at", "desc")
+    view = View(f"search: {query}", where, tuple(top.params), "last_message_at", "desc")
+    if driving_tag is None or top.words:  # words drive better (a few thousand matches at most)
+        return view
+    return tag_driven(view, driving_tag, " AND ".join(rest.where) or "1", tuple(rest.params))
+
+
+def _alone(term: list[_Token]) -> bool:
+    """One token, not negated: the view requires it."""
+    return len(term) == 1 and not term[0].negated
 
 
 def _either(clauses: list[tuple[str, list[object]]]) -> str:

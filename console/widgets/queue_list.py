@@ -353,11 +353,22 @@ class QueueList(ScrollView, can_focus=True):
         }
 
     def _strip(self, cells: dict[str, tuple[str, Style]], width: int, fill: Style) -> Strip:
-        segments = []
+        """One line: the cells cut to their widths, a space apart. Neighbours of one style are
+        one segment (a row has 4-8, not 16): every segment costs again in Textual's line
+        filters, the compositor and the escape codes of each frame a page move repaints."""
+        segments: list[Segment] = []
+        run, run_style = "", fill
         for key, cell_width in self._widths(width):
             text, style = cells[key]
-            segments.append(Segment(set_cell_size(text, cell_width), style))
-            segments.append(Segment(" ", fill))
+            for part, part_style in ((set_cell_size(text, cell_width), style), (" ", fill)):
+                if part_style == run_style:
+                    run += part
+                    continue
+                if run:
+                    segments.append(Segment(run, run_style))
+                run, run_style = part, part_style
+        if run:
+            segments.append(Segment(run, run_style))
         return Strip(segments).adjust_cell_length(width, fill)
 
 

@@ -122,12 +122,18 @@ class ThreadView(ScrollView, can_focus=True):
         self._cache: LRUCache[tuple[object, ...], list[Strip]] = LRUCache(ITEM_CACHE_SIZE)
         self._width = 0
         self._g_at = 0.0  # when a first `g` was pressed
+        # Painting the end before the scroll position gets there: `show()` runs before the
+        # view has its size, so its scroll to the end lands a frame or more later (the
+        # 200-message thread showed its middle for ~0.3 s). Dropped once the scroll is there
+        # or the agent moves.
+        self._pin_end = False
 
     def show(self, detail: ConversationDetail, *, keep_scroll: bool = False) -> None:
         at_end = self.scroll_y >= self.max_scroll_y - 1
         self.detail = detail
         self._items = _items(detail)
         keep = keep_scroll and not at_end
+        self._pin_end = not keep
         self._layout(self._tail_start() if not keep else 0)
         if not keep:
             self._scroll_end()
@@ -147,16 +153,26 @@ class ThreadView(ScrollView, can_focus=True):
 
     # motion -------------------------------------------------------------------------------
 
+    def _settle(self) -> None:
+        """Before a move: a view still pinned to its end scrolls there, so the move starts
+        from what is painted."""
+        if self._pin_end:
+            self._pin_end = False
+            self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
+
     def action_scroll_lines(self, lines: int) -> None:
+        self._settle()
         self.scroll_to(y=self.scroll_y + lines, animate=False, immediate=True)
 
     def action_half_page(self, direction: int) -> None:
+        self._settle()
         step = max(1, self.scrollable_content_region.height // 2)
         self.scroll_to(y=self.scroll_y + direction * step, animate=False, immediate=True)
 
     def action_g_prefix(self) -> None:
         """`g g` (two presses within G_G_SECONDS) goes to the start, as in vim."""
         now = time.monotonic()
+        self._settle()
         if now - self._g_at <= G_G_SECONDS:
             self._g_at = 0.0
             self.lines()  # lay out what is not yet, so the start is the real start
@@ -165,6 +181,7 @@ class ThreadView(ScrollView, can_focus=True):
             self._g_at = now
 
     def action_bottom(self) -> None:
+        self._settle()
         self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
 
     def message_starts(self) -> list[int]:
@@ -178,6 +195,7 @@ class ThreadView(ScrollView, can_focus=True):
 
     def action_jump(self, direction: int) -> None:
         """To the next (1) or previous (-1) message's first line."""
+        self._settle()
         if direction < 0 and self._first:
             self.lines()
         y = int(self.scroll_y)
@@ -247,7 +265,13 @@ class ThreadView(ScrollView, can_focus=True):
             self._layout(self._first)
 
     def render_line(self, y: int) -> Strip:
-        index = int(self.scroll_offset.y) + y
+        top = int(self.scroll_offset.y)
+        if self._pin_end:
+            end = max(len(self._lines) - self.scrollable_content_region.height, 0)
+            if top >= end:
+                self._pin_end = False  # the scroll got there: plain scrolling from now on
+            top = end
+        index = top + y
         if 0 <= index < len(self._lines):
             return self._lines[index]
         return Strip.blank(self._width, self.rich_style)
