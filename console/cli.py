@@ -281,26 +281,29 @@ def report(
 
 @main.command("check-config")
 @config_option
-@click.option("--secrets", is_flag=True, help="Also read every secret (runs the *_cmd commands).")
+@click.option(
+    "--secrets",
+    is_flag=True,
+    help="Also read every secret (runs the *_cmd commands) and connect: IMAP login and"
+    " folders, SMTP EHLO/STARTTLS/AUTH, Slack auth.test (and missing scopes).",
+)
 def check_config(config_path: Path | None, secrets: bool) -> None:
     """Validate the configuration; exit 0, or 2 with the reason."""
-    from connectors.secrets import SecretError
     from console.config import read_config_text
     from console.config_check import deep_problems
-    from console.runner import secret_sources
 
     path = config_path or default_config_path()
     config = _load(path)
     problems = deep_problems(path, read_config_text(path), config)
-    for account, what, source in secret_sources(config) if secrets else []:
-        try:
-            source.read()
-        except SecretError as exc:
-            problems.append(f"{path}: accounts[{account}].{what}: {exc}")
+    if secrets:
+        from console.connect_check import secret_problems
+
+        problems += secret_problems(config, path)
     if problems:
         click.echo("\n".join(f"frontdesk: {p}" for p in problems), err=True)
         sys.exit(EXIT_CONFIG)
-    click.echo(f"{path}: OK ({len(config.accounts)} accounts)")
+    connected = "; secrets read and every account connected" if secrets else ""
+    click.echo(f"{path}: OK ({len(config.accounts)} accounts{connected})")
 
 
 for _command in scripting.COMMANDS:  # list, show, export and the agent actions

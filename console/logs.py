@@ -165,3 +165,10 @@ def setup(level: str = "info") -> Path | None:
     root.setLevel(level.upper())
     logging.captureWarnings(True)
     return path
+
+
+def scrub_secrets(text: str) -> str:
+    """`text` with every secret this process read masked (for lines printed to a terminal)."""
+    if not KNOWN_SECRETS:
+        return text
+    return scrub(text, _forms(frozenset(KNOWN_SECRETS)))

@@ -1,0 +1,187 @@
+"""`frontdesk check-config --secrets` connects as the sync would and names the failing part.
+
+Real servers: Dovecot (IMAP), aiosmtpd (SMTP, AUTH offered), the local Slack server. The CLI
+runs as a real process; the expected lines are written out by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.servers.dovecot import DovecotServer, free_ports
+from tests.servers.smtp import RecordingSMTPServer
+from tests.slack.server import LocalSlack
+
+FRONTDESK = [sys.executable, "-m", "console", "check-config", "--secrets", "--config"]
+AGENT = '[agent]\nname = "Sam Rivera"\nemail = "sam@desk.test"\n\n'
+PASSWORD = "fixture-password"  # Dovecot's; the SMTP server is given the same one
+WRONG = "not-the-Password-42"
+
+
+@pytest.fixture
+def smtp() -> Iterator[RecordingSMTPServer]:
+    """An SMTP server that takes the password the IMAP server takes (one per account)."""
+    with RecordingSMTPServer(user="agent@example.test", password=PASSWORD) as server:
+        yield server
+
+
+def mail_account(
+    dovecot: DovecotServer,
+    smtp: RecordingSMTPServer,
+    *,
+    imap_port: int | None = None,
+    cafile: bool = True,
+    folders: str = '["INBOX"]',
+    smtp_security: str = "none",
+) -> str:
+    ca = f'imap_cafile = "{dovecot.cafile}"\n' if cafile else ""
+    return (
+        '[[accounts]]\nname = "mail"\nkind = "imap"\nimap_host = "127.0.0.1"\n'
+        f'imap_port = {imap_port or dovecot.tls_port}\nimap_security = "tls"\n{ca}'
+        f'username = "{dovecot.user}"\npassword_env = "FD_PASSWORD"\nfolders = {folders}\n'
+        f'smtp_host = "127.0.0.1"\nsmtp_port = {smtp.port}\nsmtp_security = "{smtp_security}"\n'
+        'from_address = "Support <agent@example.test>"\n\n'
+    )
+
+
+def slack_account(slack: LocalSlack, *, app: bool = True) -> str:
+    app_token = 'app_token_env = "FD_APP"\n' if app else ""
+    return (
+        '[[accounts]]\nname = "chat"\nkind = "slack"\nbot_token_env = "FD_BOT"\n'
+        f'{app_token}api_url = "{slack.api_url}"\n\n'
+    )
+
+
+def write(tmp_path: Path, accounts: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(f'[storage]\npath = "{tmp_path / "store.db"}"\n\n{AGENT}{accounts}')
+    path.chmod(0o600)
+    return path
+
+
+async def check(path: Path, **secrets: str) -> tuple[int, str, str]:
+    """Run the CLI without blocking this loop (the local Slack server lives on it)."""
+    env = {**os.environ, "XDG_STATE_HOME": str(path.parent / "state"), **secrets}
+    process = await asyncio.create_subprocess_exec(
+        *FRONTDESK,
+        str(path),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+def lines_for(err: str, account: str) -> list[str]:
+    return [line for line in err.splitlines() if f"{account}:" in line]
+
+
+GOOD = {"FD_PASSWORD": PASSWORD, "FD_BOT": "xoxb-test", "FD_APP": "xapp-test"}
+
+
+async def test_every_account_connects_and_it_says_ok(
+    tmp_path: Path, dovecot: DovecotServer, smtp: RecordingSMTPServer, local_slack: LocalSlack
+) -> None:
+    path = write(tmp_path, mail_account(dovecot, smtp) + slack_account(local_slack))
+
+    code, out, err = await check(path, **GOOD)
+
+    assert (code, err) == (0, ""), err
+    assert out.strip() == f"{path}: OK (2 accounts; secrets read and every account connected)"
+    assert [m for m, _ in local_slack.calls] == ["auth.test", "apps.connections.open"]
+    assert smtp.messages == []  # connected, never sent
+
+
+async def test_a_wrong_password_names_imap_login_and_smtp_auth_and_never_prints_it(
+    tmp_path: Path, dovecot: DovecotServer, smtp: RecordingSMTPServer
+) -> None:
+    path = write(tmp_path, mail_account(dovecot, smtp))
+
+    code, out, err = await check(path, FD_PASSWORD=WRONG)
+
+    assert code == 2 and out == "" and "Traceback" not in err
+    imap_line, smtp_line = lines_for(err, "accounts[0] (mail)")
+    assert f"{path}: accounts[0] (mail): IMAP: login as agent@example.test refused" in imap_line
+    assert "environment variable FD_PASSWORD" in imap_line
+    assert f"{path}: accounts[0] (mail): SMTP: AUTH as agent@example.test failed: 535" in smtp_line
+    assert WRONG not in err
+
+
+async def test_an_unknown_folder_and_a_server_without_starttls_are_named(
+    tmp_path: Path, dovecot: DovecotServer, smtp: RecordingSMTPServer
+) -> None:
+    account = mail_account(
+        dovecot, smtp, folders='["INBOX", "Support/Escalations"]', smtp_security="starttls"
+    )
+    path = write(tmp_path, account)
+
+    code, _out, err = await check(path, FD_PASSWORD=PASSWORD)
+
+    assert code == 2 and "Traceback" not in err
+    imap_line, smtp_line = lines_for(err, "accounts[0] (mail)")
+    assert "IMAP: folder 'Support/Escalations' cannot be opened" in imap_line
+    assert "correct `folders`" in imap_line
+    assert f"SMTP: 127.0.0.1:{smtp.port} does not offer STARTTLS" in smtp_line
+
+
+async def test_a_certificate_from_an_unknown_ca_and_a_closed_port_are_named(
+    tmp_path: Path, dovecot: DovecotServer, smtp: RecordingSMTPServer
+) -> None:
+    [closed] = free_ports(1)
+    accounts = mail_account(dovecot, smtp, cafile=False) + mail_account(
+        dovecot, smtp, imap_port=closed
+    ).replace('name = "mail"', 'name = "other"')
+    path = write(tmp_path, accounts)
+
+    code, _out, err = await check(path, FD_PASSWORD=PASSWORD)
+
+    assert code == 2 and "Traceback" not in err
+    [untrusted] = lines_for(err, "accounts[0] (mail)")
+    assert "accounts[0] (mail): IMAP:" in untrusted and "CERTIFICATE_VERIFY_FAILED" in untrusted
+    assert "imap_cafile" in untrusted
+    [closed_line] = lines_for(err, "accounts[1] (other)")
+    assert f"accounts[1] (other): IMAP: cannot connect to 127.0.0.1:{closed}" in closed_line
+    assert "check imap_host, imap_port and imap_security" in closed_line
+
+
+async def test_slack_names_the_refused_token_and_the_missing_scopes(
+    tmp_path: Path, local_slack: LocalSlack
+) -> None:
+    path = write(tmp_path, slack_account(local_slack))
+    local_slack.scopes -= {"users:read.email", "mpim:read"}
+
+    code, _out, err = await check(path, **{**GOOD, "FD_APP": "xapp-revoked"})
+
+    assert code == 2 and "Traceback" not in err
+    scopes, app = lines_for(err, "accounts[0] (chat)")
+    assert (
+        "accounts[0] (chat): Slack: the bot token lacks the scopes mpim:read, users:read.email"
+        in scopes
+    )
+    assert "slack-app-manifest.yml" in scopes
+    assert (
+        "accounts[0] (chat): Slack: apps.connections.open refused the app token"
+        " (app_token_env; Socket Mode): invalid_auth" in app
+    )
+    assert "xapp-revoked" not in err
+
+
+async def test_a_refused_bot_token_stops_the_slack_check_there(
+    tmp_path: Path, local_slack: LocalSlack
+) -> None:
+    path = write(tmp_path, slack_account(local_slack, app=False))
+
+    code, _out, err = await check(path, FD_BOT="xoxb-wrong")
+
+    assert code == 2 and "Traceback" not in err
+    [line] = lines_for(err, "accounts[0] (chat)")
+    assert "Slack: auth.test refused the bot token (bot_token_env): invalid_auth" in line
+    assert "xoxb-wrong" not in err
