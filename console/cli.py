@@ -177,29 +177,19 @@ def demo(db_path: Path | None) -> None:
     """Open the console on a generated inbox; new customer messages keep arriving."""
     import tempfile
 
-    from console.app import FrontdeskApp
-    from console.demo import AGENT, DEMO_KNOWLEDGE, DEMO_POLICY, DemoInbox, build_demo
+    from console.demo import DEMO_POLICY, DemoInbox, demo_app, start_demo
 
     with tempfile.TemporaryDirectory(prefix="frontdesk-demo-") as tmp:
         path = db_path or Path(tmp) / "demo.db"
         with _open_store(path) as store:
             store.policy = DEMO_POLICY
-            build_demo(store, time.time())
-            # New mail arrives over a second connection, as from `frontdesk sync`.
+            start_demo(store, time.time(), arrivals=int(time.time()))
+            # The demo channel (replies out, customers in) works over a second connection,
+            # as `frontdesk sync` would.
             with _open_store(path) as feed_store:
                 feed_store.policy = DEMO_POLICY
-                feed = DemoInbox(feed_store, seed=int(time.time()))
-
-                def new_arrival() -> None:
-                    feed.new_arrival(time.time())
-
-                FrontdeskApp(
-                    store,
-                    me=AGENT.address,
-                    agent_name=AGENT.display_name,
-                    tick=new_arrival,
-                    knowledge_folder=DEMO_KNOWLEDGE,
-                ).run()
+                feed = DemoInbox(feed_store, arrivals=int(time.time()))
+                demo_app(store, feed, time.time).run()
 
 
 @main.command()
