@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import ssl
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from tests.servers.dovecot import DovecotServer, free_ports
 from tests.servers.smtp import RecordingSMTPServer
@@ -31,21 +34,60 @@ def smtp() -> Iterator[RecordingSMTPServer]:
         yield server
 
 
+class _StartTlsHandler:
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        return "554 5.7.1 not in a check"  # nothing is ever sent by check-config
+
+
+@pytest.fixture
+def starttls_smtp(dovecot: DovecotServer) -> Iterator[int]:
+    """aiosmtpd offering STARTTLS (Dovecot's certificate) and AUTH only after it; its port."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(dovecot.cafile, str(Path(dovecot.cafile).with_name("key.pem")))
+
+    def authenticate(
+        server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: object
+    ) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and data.password == PASSWORD.encode()
+        return AuthResult(success=ok, handled=False)
+
+    [port] = free_ports(1)
+    controller = Controller(
+        _StartTlsHandler(),
+        hostname="127.0.0.1",
+        port=port,
+        server_hostname="smtp.example.test",
+        tls_context=context,
+        require_starttls=True,
+        authenticator=authenticate,
+        auth_require_tls=True,
+    )
+    controller.start()
+    try:
+        yield port
+    finally:
+        controller.stop()
+
+
 def mail_account(
     dovecot: DovecotServer,
-    smtp: RecordingSMTPServer,
+    smtp: RecordingSMTPServer | int,
     *,
     imap_port: int | None = None,
+    imap_security: str = "tls",
     cafile: bool = True,
     folders: str = '["INBOX"]',
     smtp_security: str = "none",
+    name: str = "mail",
 ) -> str:
-    ca = f'imap_cafile = "{dovecot.cafile}"\n' if cafile else ""
+    ca = f'imap_cafile = "{dovecot.cafile}"\nsmtp_cafile = "{dovecot.cafile}"\n' if cafile else ""
+    port = imap_port or (dovecot.tls_port if imap_security == "tls" else dovecot.port)
+    smtp_port = smtp if isinstance(smtp, int) else smtp.port
     return (
-        '[[accounts]]\nname = "mail"\nkind = "imap"\nimap_host = "127.0.0.1"\n'
-        f'imap_port = {imap_port or dovecot.tls_port}\nimap_security = "tls"\n{ca}'
+        f'[[accounts]]\nname = "{name}"\nkind = "imap"\nimap_host = "127.0.0.1"\n'
+        f'imap_port = {port}\nimap_security = "{imap_security}"\n{ca}'
         f'username = "{dovecot.user}"\npassword_env = "FD_PASSWORD"\nfolders = {folders}\n'
-        f'smtp_host = "127.0.0.1"\nsmtp_port = {smtp.port}\nsmtp_security = "{smtp_security}"\n'
+        f'smtp_host = "127.0.0.1"\nsmtp_port = {smtp_port}\nsmtp_security = "{smtp_security}"\n'
         'from_address = "Support <agent@example.test>"\n\n'
     )
 
@@ -100,6 +142,27 @@ async def test_every_account_connects_and_it_says_ok(
     assert smtp.messages == []  # connected, never sent
 
 
+async def test_starttls_on_both_imap_and_smtp_is_checked_with_the_accounts_ca(
+    tmp_path: Path, dovecot: DovecotServer, starttls_smtp: int
+) -> None:
+    """The production default: STARTTLS, verified against the CA in the file, then AUTH."""
+    account = mail_account(
+        dovecot, starttls_smtp, imap_security="starttls", smtp_security="starttls"
+    )
+    path = write(tmp_path, account)
+
+    code, out, err = await check(path, FD_PASSWORD=PASSWORD)
+    assert (code, err) == (0, ""), err
+    assert "OK (1 accounts; secrets read and every account connected)" in out
+
+    untrusted = account.replace(f'smtp_cafile = "{dovecot.cafile}"\n', "")
+    code, _out, err = await check(write(tmp_path, untrusted), FD_PASSWORD=PASSWORD)
+    assert code == 2 and "Traceback" not in err
+    [line] = lines_for(err, "accounts[0] (mail)")
+    assert "accounts[0] (mail): SMTP: STARTTLS failed" in line
+    assert "CERTIFICATE_VERIFY_FAILED" in line and "smtp_cafile" in line
+
+
 async def test_a_wrong_password_names_imap_login_and_smtp_auth_and_never_prints_it(
     tmp_path: Path, dovecot: DovecotServer, smtp: RecordingSMTPServer
 ) -> None:
@@ -137,8 +200,8 @@ async def test_a_certificate_from_an_unknown_ca_and_a_closed_port_are_named(
 ) -> None:
     [closed] = free_ports(1)
     accounts = mail_account(dovecot, smtp, cafile=False) + mail_account(
-        dovecot, smtp, imap_port=closed
-    ).replace('name = "mail"', 'name = "other"')
+        dovecot, smtp, imap_port=closed, name="other"
+    )
     path = write(tmp_path, accounts)
 
     code, _out, err = await check(path, FD_PASSWORD=PASSWORD)
