@@ -7,7 +7,8 @@
 - SMTP: connect (and TLS), EHLO, STARTTLS when `smtp_security = "starttls"`, AUTH as the
   user `smtp.send` logs in as (it always does);
 - Slack: `auth.test` with the bot token, the bot scopes the token lacks (read from the
-  `x-oauth-scopes` header of that answer), and `apps.connections.open` with the app token.
+  `x-oauth-scopes` header of that answer), the listed `channels` the bot is not a member of
+  (`users.conversations`), and `apps.connections.open` with the app token.
 
 The accounts are checked concurrently, each part within CHECK_TIMEOUT seconds. Nothing is
 sent, written or stored; every line is scrubbed of the secrets read, so a server that echoes
@@ -20,6 +21,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import aiohttp
 import aiosmtplib
@@ -29,13 +31,14 @@ from connectors.imap_client import ConnectionLost, ImapError, ImapSession, Login
 from connectors.imap_settings import ImapAccountSettings
 from connectors.ratelimit import RateLimiter
 from connectors.secrets import SecretError, SecretSource
-from connectors.slack_api import SlackApi, missing_scopes
+from connectors.slack_api import JSON, SlackApi, missing_scopes
 from connectors.slack_settings import SlackAccountSettings
 from console import logs
 from console.config import FrontdeskConfig
 
 CHECK_TIMEOUT = 15.0  # seconds for each part (connect, log in, ...): a check never hangs
 Account = ImapAccountSettings | SlackAccountSettings
+T = TypeVar("T")
 
 
 def secret_problems(config: FrontdeskConfig, path: Path) -> list[str]:
@@ -233,6 +236,10 @@ def _slack(s: SlackAccountSettings, secrets: dict[str, str]) -> list[Awaitable[s
     async def bot() -> None:
         async with SlackApi.open(s.api_url, secrets[bot_key], RateLimiter({}), 0) as api:
             await _slack_call("auth.test", s, lambda: _scopes(api), f"the bot token ({bot_key})")
+            if s.channels:
+                who = f"the bot token ({bot_key})"
+                member_of = await _slack_call("users.conversations", s, api.conversations, who)
+                _require_channels(s.channels, member_of)
 
     async def app(key: str) -> None:
         async with SlackApi.open(s.api_url, secrets[bot_key], RateLimiter({}), 0) as api:
@@ -264,11 +271,24 @@ async def _scopes(api: SlackApi) -> None:
         )
 
 
+def _require_channels(configured: list[str], member_of: list[JSON]) -> None:
+    """Each of `channels` (an id, a name or #name) must be one the bot is a member of, as
+    the connector matches them (connectors/slack.py, `wanted`); else sync reads nothing there."""
+    ids = {str(c.get("id")) for c in member_of if c.get("is_member", True)}
+    names = {str(c.get("name")) for c in member_of if c.get("is_member", True) and c.get("name")}
+    missing = [c for c in configured if c not in ids and c.removeprefix("#") not in names]
+    if missing:
+        raise _Failed(
+            f"the bot is not a member of {', '.join(missing)} (or no such channel) — in Slack,"
+            " /invite the app in each, or correct `channels` (ids or names)"
+        )
+
+
 async def _slack_call(
-    method: str, s: SlackAccountSettings, call: Callable[[], Awaitable[object]], token: str
-) -> None:
+    method: str, s: SlackAccountSettings, call: Callable[[], Awaitable[T]], token: str
+) -> T:
     try:
-        await call()
+        return await call()
     except SlackApiError as exc:
         error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
         status = exc.response.status_code

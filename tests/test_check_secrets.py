@@ -92,11 +92,11 @@ def mail_account(
     )
 
 
-def slack_account(slack: LocalSlack, *, app: bool = True) -> str:
+def slack_account(slack: LocalSlack, *, app: bool = True, channels: str = "[]") -> str:
     app_token = 'app_token_env = "FD_APP"\n' if app else ""
     return (
         '[[accounts]]\nname = "chat"\nkind = "slack"\nbot_token_env = "FD_BOT"\n'
-        f'{app_token}api_url = "{slack.api_url}"\n\n'
+        f'{app_token}api_url = "{slack.api_url}"\nchannels = {channels}\n\n'
     )
 
 
@@ -132,13 +132,18 @@ GOOD = {"FD_PASSWORD": PASSWORD, "FD_BOT": "xoxb-test", "FD_APP": "xapp-test"}
 async def test_every_account_connects_and_it_says_ok(
     tmp_path: Path, dovecot: DovecotServer, smtp: RecordingSMTPServer, local_slack: LocalSlack
 ) -> None:
-    path = write(tmp_path, mail_account(dovecot, smtp) + slack_account(local_slack))
+    support = local_slack.add_channel("support")
+    channels = f'["#support", "{support}"]'
+    path = write(
+        tmp_path, mail_account(dovecot, smtp) + slack_account(local_slack, channels=channels)
+    )
 
     code, out, err = await check(path, **GOOD)
 
     assert (code, err) == (0, ""), err
     assert out.strip() == f"{path}: OK (2 accounts; secrets read and every account connected)"
-    assert [m for m, _ in local_slack.calls] == ["auth.test", "apps.connections.open"]
+    methods = sorted(m for m, _ in local_slack.calls)
+    assert methods == ["apps.connections.open", "auth.test", "users.conversations"]
     assert smtp.messages == []  # connected, never sent
 
 
@@ -248,3 +253,19 @@ async def test_a_refused_bot_token_stops_the_slack_check_there(
     [line] = lines_for(err, "accounts[0] (chat)")
     assert "Slack: auth.test refused the bot token (bot_token_env): invalid_auth" in line
     assert "xoxb-wrong" not in err
+
+
+async def test_channels_the_bot_is_not_in_are_named(
+    tmp_path: Path, local_slack: LocalSlack
+) -> None:
+    local_slack.add_channel("support")
+    local_slack.add_channel("sales", bot_member=False)
+    channels = '["#support", "sales", "C0NOSUCH"]'
+    path = write(tmp_path, slack_account(local_slack, app=False, channels=channels))
+
+    code, _out, err = await check(path, FD_BOT="xoxb-test")
+
+    assert code == 2 and "Traceback" not in err
+    [line] = lines_for(err, "accounts[0] (chat)")
+    assert "Slack: the bot is not a member of sales, C0NOSUCH (or no such channel)" in line
+    assert "/invite" in line
