@@ -7,6 +7,7 @@ runs as a real process; the expected lines are written out by hand.
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import ssl
 import sys
@@ -269,3 +270,47 @@ async def test_channels_the_bot_is_not_in_are_named(
     [line] = lines_for(err, "accounts[0] (chat)")
     assert "Slack: the bot is not a member of sales, C0NOSUCH (or no such channel)" in line
     assert "/invite" in line
+
+
+@pytest.fixture
+def echoing_smtp() -> Iterator[int]:
+    """An SMTP server whose refusal quotes the credentials back, as text and as the AUTH
+    PLAIN blob (some servers log-and-echo them): check-config must not print them."""
+
+    def refuse(
+        server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: object
+    ) -> AuthResult:
+        assert isinstance(data, LoginPassword)
+        blob = base64.b64encode(b"\0" + data.login + b"\0" + data.password).decode()
+        said = f"535 5.7.8 {data.password.decode()} is wrong ({blob})"
+        return AuthResult(success=False, handled=False, message=said)
+
+    [port] = free_ports(1)
+    controller = Controller(
+        _StartTlsHandler(),
+        hostname="127.0.0.1",
+        port=port,
+        server_hostname="smtp.example.test",
+        authenticator=refuse,
+        auth_require_tls=False,
+    )
+    controller.start()
+    try:
+        yield port
+    finally:
+        controller.stop()
+
+
+async def test_a_server_that_echoes_the_password_does_not_make_us_print_it(
+    tmp_path: Path, dovecot: DovecotServer, echoing_smtp: int
+) -> None:
+    path = write(tmp_path, mail_account(dovecot, echoing_smtp))
+
+    code, _out, err = await check(path, FD_PASSWORD=WRONG)
+
+    assert code == 2 and "Traceback" not in err
+    [_imap, smtp_line] = lines_for(err, "accounts[0] (mail)")
+    assert "SMTP: AUTH as agent@example.test failed: 535 5.7.8 *** is wrong (***)" in smtp_line
+    assert WRONG not in err
+    blob = base64.b64encode(f"\0{dovecot.user}\0{WRONG}".encode()).decode()
+    assert blob not in err
