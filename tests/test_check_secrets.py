@@ -314,3 +314,19 @@ async def test_a_server_that_echoes_the_password_does_not_make_us_print_it(
     assert WRONG not in err
     blob = base64.b64encode(f"\0{dovecot.user}\0{WRONG}".encode()).decode()
     assert blob not in err
+
+
+async def test_a_slack_api_nobody_answers_is_named(tmp_path: Path) -> None:
+    [closed] = free_ports(1)
+    account = (
+        '[[accounts]]\nname = "chat"\nkind = "slack"\nbot_token_env = "FD_BOT"\n'
+        f'api_url = "http://127.0.0.1:{closed}/api/"\n\n'
+    )
+    path = write(tmp_path, account)
+
+    code, _out, err = await check(path, FD_BOT="xoxb-test")
+
+    assert code == 2 and "Traceback" not in err
+    [line] = lines_for(err, "accounts[0] (chat)")
+    assert f"Slack: cannot reach http://127.0.0.1:{closed}/api/" in line
+    assert "check api_url and the network" in line
