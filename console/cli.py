@@ -211,29 +211,19 @@ def demo(db_path: Path | None) -> None:
     """Open the console on a generated inbox; new customer messages keep arriving."""
     import tempfile
 
-    from console.app import FrontdeskApp
-    from console.demo import AGENT, DEMO_KNOWLEDGE, DEMO_POLICY, DemoInbox, build_demo
+    from console.demo import DEMO_POLICY, DemoInbox, demo_app, start_demo
 
     with tempfile.TemporaryDirectory(prefix="frontdesk-demo-") as tmp:
         path = db_path or Path(tmp) / "demo.db"
         with _open_store(path) as store:
             store.policy = DEMO_POLICY
-            build_demo(store, time.time())
-            # New mail arrives over a second connection, as from `frontdesk sync`.
+            start_demo(store, time.time(), arrivals=int(time.time()))
+            # The demo channel (replies out, customers in) works over a second connection,
+            # as `frontdesk sync` would.
             with _open_store(path) as feed_store:
                 feed_store.policy = DEMO_POLICY
-                feed = DemoInbox(feed_store, seed=int(time.time()))
-
-                def new_arrival() -> None:
-                    feed.new_arrival(time.time())
-
-                FrontdeskApp(
-                    store,
-                    me=AGENT.address,
-                    agent_name=AGENT.display_name,
-                    tick=new_arrival,
-                    knowledge_folder=DEMO_KNOWLEDGE,
-                ).run()
+                feed = DemoInbox(feed_store, arrivals=int(time.time()))
+                demo_app(store, feed, time.time).run()
 
 
 @main.command()
@@ -315,26 +305,29 @@ def report(
 
 @main.command("check-config")
 @config_option
-@click.option("--secrets", is_flag=True, help="Also read every secret (runs the *_cmd commands).")
+@click.option(
+    "--secrets",
+    is_flag=True,
+    help="Also read every secret (runs the *_cmd commands) and connect: IMAP login and"
+    " folders, SMTP EHLO/STARTTLS/AUTH, Slack auth.test (and missing scopes).",
+)
 def check_config(config_path: Path | None, secrets: bool) -> None:
     """Validate the configuration; exit 0, or 2 with the reason."""
-    from connectors.secrets import SecretError
     from console.config import read_config_text
     from console.config_check import deep_problems
-    from console.runner import secret_sources
 
     path = config_path or default_config_path()
     config = _load(path)
     problems = deep_problems(path, read_config_text(path), config)
-    for account, what, source in secret_sources(config) if secrets else []:
-        try:
-            source.read()
-        except SecretError as exc:
-            problems.append(f"{path}: accounts[{account}].{what}: {exc}")
+    if secrets:
+        from console.connect_check import secret_problems
+
+        problems += secret_problems(config, path)
     if problems:
         click.echo("\n".join(f"frontdesk: {p}" for p in problems), err=True)
         sys.exit(EXIT_CONFIG)
-    click.echo(f"{path}: OK ({len(config.accounts)} accounts)")
+    connected = "; secrets read and every account connected" if secrets else ""
+    click.echo(f"{path}: OK ({len(config.accounts)} accounts{connected})")
 
 
 def _scripting_commands() -> dict[str, click.Command]:

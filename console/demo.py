@@ -1,22 +1,51 @@
 """A generated, realistic multichannel inbox for `frontdesk demo` (no network, no config).
 
-Deterministic for a given seed and clock, so screenshots of the demo are stable in tests.
+`build_demo` writes two months of history, deterministic for a seed and clock (the console's
+tests and snapshots use it as their data set). `start_demo` is what `frontdesk demo` opens:
+that history, then `DemoInbox.morning`, which shapes the queue like a healthy team's morning
+(what was overdue was answered in time; this morning's arrivals mostly well within their SLA,
+AT_RISK due within the hour, BREACHED just over). While the console runs, `DemoInbox.tick`
+plays the demo's channel: replies queued in the outbox are sent at once (queued -> sent within
+a tick), and a customer writes about once a minute. The customers are the same people in the
+history and in the arrivals (same names, addresses and Slack ids), and the agents the demo
+assigns to are the ones the console offers (AGENTS).
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from storage.models import Channel, Direction, IdentityRef, InboundMessage, IngestResult
+from storage import queue
+from storage.models import (
+    Channel,
+    Direction,
+    IdentityRef,
+    InboundMessage,
+    IngestResult,
+    QueueRow,
+)
 from storage.policy import SimplePolicy
 from storage.store import Store
+
+if TYPE_CHECKING:
+    from console.app import FrontdeskApp
 
 DEMO_KNOWLEDGE = Path(__file__).parent / "demo_kb"
 HOUR = 3600.0
 DAY = 24 * HOUR
 AGENT = IdentityRef("email", "sam@frontdesk.demo", "Sam Rivera")
+KIM = IdentityRef("email", "kim@frontdesk.demo", "Kim Lee")
+AGENTS = [(AGENT.display_name, AGENT.address), (KIM.display_name, KIM.address)]
+MINUTE = 60.0
+TICK_SECONDS = 0.5  # how often the demo channel looks at the outbox (and the clock)
+ARRIVAL_EVERY = 60.0  # mean seconds between two customer messages while the demo runs
+FRESH = 6  # this morning's new conversations, well within their SLA
+AT_RISK = 4  # ... due within the hour (the queue shows them as "soon")
+BREACHED = 2  # ... just over their SLA
 SLACK_BOT = IdentityRef("slack", "B0DEMO", "Frontdesk bot")
 
 FIRST = [
@@ -227,16 +256,33 @@ def people(rng: random.Random, n: int = 60) -> list[Person]:
     return found
 
 
-class DemoInbox:
-    """Builds the demo store and keeps producing new customer messages."""
+@dataclass(frozen=True)
+class Thread:
+    """What answering a generated conversation needs."""
 
-    def __init__(self, store: Store, seed: int = 7) -> None:
+    person: Person
+    channel: Channel
+    subject: str
+    root: str  # the first message's thread_ref
+
+
+class DemoInbox:
+    """Builds the demo store and keeps producing new customer messages.
+
+    `seed` makes the people and the history; `arrivals` (default: `seed`) only what happens
+    later, so a demo started with a fresh `arrivals` still has the history's customers."""
+
+    def __init__(self, store: Store, seed: int = 7, *, arrivals: int | None = None) -> None:
         self.store = store
         self.rng = random.Random(seed)
         self.people = people(self.rng)
+        if arrivals is not None:
+            self.rng = random.Random(arrivals)
         self.mail = store.ensure_account("Support mail", "imap")
         self.slack = store.ensure_account("Support Slack", "slack")
         self.counter = 0
+        self.threads: dict[int, Thread] = {}  # conversation id -> thread, as generated
+        self.next_arrival: float | None = None
 
     def build(self, now: float, conversations: int = 320) -> None:
         for person in self.people:
@@ -265,6 +311,7 @@ class DemoInbox:
         t = start
         first, result = self._message(person, channel, "in", t, subject, opening, ())
         parent = first.remote_id
+        self.threads[result.conversation_id] = Thread(person, channel, subject, parent)
         turns = self.rng.randint(0, 5)
         for turn in range(turns):
             t += self.rng.uniform(0.1 * HOUR, 20 * HOUR)
@@ -315,7 +362,7 @@ class DemoInbox:
             if self.rng.random() < 0.8:
                 self.store.tag([conversation_id], "Sam Rivera", tag)
         if self.rng.random() < 0.3:
-            who = self.rng.choice(["sam@frontdesk.demo", "kim@frontdesk.demo"])
+            who = self.rng.choice([address for _, address in AGENTS])
             self.store.assign(conversation_id, "Sam Rivera", who)
         if roll < 0.25:
             self.store.close_conversation(conversation_id, "Sam Rivera")
@@ -332,9 +379,108 @@ class DemoInbox:
         _, result = self._message(person, channel, "in", now, subject, opening, ())
         return result.conversation_id
 
+    # ------------------------------------------------------------------ the morning
+
+    def morning(self, now: float) -> None:
+        """Shape the open queue like a healthy team's morning (see the module docstring)."""
+        for row in list(self._needing_reply()):
+            due = row.sla_due_at
+            if due is not None and due < now + HOUR and row.id in self.threads:
+                self._answer(row, now)
+        lefts = [
+            *(self.rng.uniform(-40 * MINUTE, -5 * MINUTE) for _ in range(BREACHED)),
+            *(self.rng.uniform(10 * MINUTE, 55 * MINUTE) for _ in range(AT_RISK)),
+            *(None for _ in range(FRESH)),
+        ]
+        for left in lefts:
+            self._waiting(now, left)
+
+    def _needing_reply(self) -> Iterator[QueueRow]:
+        view, after = queue.needs_reply(), None
+        while rows := self.store.page(view, after=after, limit=200):
+            yield from rows
+            after = queue.cursor_of(rows[-1])
+
+    def _answer(self, row: QueueRow, now: float) -> None:
+        """Someone answered it in time: after the customer's last message, before the due."""
+        thread = self.threads[row.id]
+        waiting = row.waiting_since if row.waiting_since is not None else row.last_message_at
+        due = min(row.sla_due_at or now, now - MINUTE)
+        at = waiting + self.rng.uniform(0.2, 0.8) * max(0.0, due - waiting)
+        at = min(max(at, row.last_message_at + MINUTE), now - MINUTE)
+        text = self.rng.choice(REPLIES)
+        who, channel = thread.person, thread.channel
+        self._message(who, channel, "out", at, thread.subject, text, (thread.root,))
+
+    def _waiting(self, now: float, left: float | None) -> None:
+        """A customer who wrote this morning and waits: due in `left` seconds (None: well
+        within the SLA, in at least a third of the tier's target)."""
+        person = self.rng.choice(self._people_with_time(left))
+        target = DEMO_POLICY.first_response[DEMO_POLICY.tier_for(person.email)]
+        if left is None:
+            left = self.rng.uniform(target / 3, target - 10 * MINUTE)
+        subject, tags, opening = self.rng.choice(TOPICS)
+        channel: Channel = "slack" if person.slack and self.rng.random() < 0.4 else "email"
+        _, result = self._message(person, channel, "in", now - target + left, subject, opening, ())
+        for tag in tags:
+            self.store.tag([result.conversation_id], AGENT.display_name, tag)
+
+    def _people_with_time(self, left: float | None) -> list[Person]:
+        """Anyone may be at risk; a wait well within the SLA needs a target over an hour."""
+        if left is not None:
+            return self.people
+        return [p for p in self.people if DEMO_POLICY.tier_for(p.email) != "advanced"]
+
+    # ------------------------------------------------------------------ while it runs
+
+    def tick(self, now: float) -> None:
+        """The demo channel: send what the outbox holds; a customer writes now and then."""
+        self.deliver()
+        if self.next_arrival is None:
+            self.next_arrival = now + self.rng.expovariate(1 / ARRIVAL_EVERY)
+        elif now >= self.next_arrival:
+            self.new_arrival(now)
+            self.next_arrival = now + self.rng.expovariate(1 / ARRIVAL_EVERY)
+
+    def deliver(self) -> int:
+        """Every due reply, claimed and marked sent (nothing leaves the machine); how many."""
+        sent = 0
+        for item in self.store.due_outbox():
+            if self.store.outbox_sending(item.id):
+                self.store.outbox_sent(item.id)
+                sent += 1
+        return sent
+
 
 def build_demo(store: Store, now: float, seed: int = 7) -> DemoInbox:
     inbox = DemoInbox(store, seed)
     if store.stats()["conversations"] == 0:
         inbox.build(now)
     return inbox
+
+
+def start_demo(store: Store, now: float, *, arrivals: int) -> DemoInbox:
+    """What `frontdesk demo` opens: the history and the morning, on a new store only (an
+    existing one, `--db`, is opened as it is)."""
+    inbox = DemoInbox(store, arrivals=arrivals)
+    if store.stats()["conversations"] == 0:
+        inbox.build(now)
+        inbox.morning(now)
+    return inbox
+
+
+def demo_app(store: Store, feed: DemoInbox, clock: Callable[[], float]) -> FrontdeskApp:
+    """The console on the demo store; `feed` (on its own connection, as `frontdesk sync`
+    would be) plays the demo channel every TICK_SECONDS."""
+    from console.app import FrontdeskApp  # Textual loads only when the console opens
+
+    return FrontdeskApp(
+        store,
+        me=AGENT.address,
+        agent_name=AGENT.display_name,
+        agents=AGENTS,
+        clock=clock,
+        tick=lambda: feed.tick(clock()),
+        tick_seconds=TICK_SECONDS,
+        knowledge_folder=DEMO_KNOWLEDGE,
+    )

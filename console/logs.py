@@ -15,7 +15,7 @@ from typing import TextIO
 
 import platformdirs
 
-from connectors.redact import known_forms, scrub
+from connectors.redact import known_forms, redact, scrub
 from connectors.secrets import KNOWN_SECRETS
 from storage.db import StoreError, make_private_dir, private_files
 
@@ -97,3 +97,8 @@ def setup(level: str = "info") -> Path | None:
     root.setLevel(level.upper())
     logging.captureWarnings(True)
     return path
+
+
+def scrub_secrets(text: str) -> str:
+    """`text` with every secret this process read masked (for lines printed to a terminal)."""
+    return redact(text)

@@ -90,7 +90,7 @@ def write_config(tmp_path: Path, dovecot: DovecotServer, mode: int = 0o600) -> P
     path = tmp_path / "config.toml"
     path.write_text(
         f'[storage]\npath = "{tmp_path / "store.db"}"\n'
-        '[agent]\nname = "Sam"\nemail = "sam@frontdesk.test"\n'
+        '[agent]\nname = "Sam Rivera"\nemail = "sam@frontdesk.test"\n'  # check-config needs it
         f'[[accounts]]\nname = "support-mail"\nkind = "imap"\nimap_host = "{dovecot.host}"\n'
         f'imap_port = {dovecot.port}\nimap_security = "none"\nusername = "{dovecot.user}"\n'
         'password_env = "FD_SECRET_TEST"\nsmtp_host = "127.0.0.1"\nsmtp_port = 9\n'

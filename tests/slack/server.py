@@ -1396,6 +1396,11 @@ class LocalSlack:
             raise SlackError("not_allowed_token_type")
 
     def _scope_headers(self, token: str | None) -> dict[str, str]:
+        # Slack names a token's granted scopes in the `x-oauth-scopes` header of Web API
+        # answers (https://api.slack.com/authentication/oauth-v2), comma-separated with no
+        # spaces, as in the response slack-sdk's docs record
+        # (docs/english/tutorial/uploading-files.md: 'x-oauth-scopes': 'chat:write,files:read,
+        # files:write'). `check-config --secrets` names the missing ones from it.
         if token != self.bot_token:
             return {}
         return {"X-OAuth-Scopes": ",".join(sorted(self.scopes))}
