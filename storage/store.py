@@ -209,11 +209,14 @@ class Store:
                 record_event(self.conn, conversation_id, now, actor, kind, detail)
         return events
 
-    def close_conversation(self, conversation_id: int, actor: str) -> list[str]:
+    def close_conversation(
+        self, conversation_id: int, actor: str, *, survey: bool = True
+    ) -> list[str]:
+        """Close; `survey=False` for a close that resolved nothing (a history import)."""
         events = self._change(
             conversation_id, actor, lambda s: rules.close_conversation(s, self.clock(), self.policy)
         )
-        if "closed" in events:
+        if "closed" in events and survey:
             self.survey_after_close(conversation_id, actor)
         return events
 
@@ -852,7 +855,7 @@ class Store:
             results = self.ingest_mail(messages, checkpoint=checkpoint)
             touched = [r.conversation_id for r in results if r.created]
             for conversation_id in settled(self.conn, touched, horizon):
-                self.close_conversation(conversation_id, HISTORY_ACTOR)
+                self.close_conversation(conversation_id, HISTORY_ACTOR, survey=False)
         return results
 
     # customer satisfaction surveys (storage/surveys.py) -------------------------------------
