@@ -265,7 +265,8 @@ def stats(config_path: Path | None, as_json: bool) -> None:
 def report(
     config_path: Path | None, since: str, until: str | None, by: str | None, fmt: str
 ) -> None:
-    """Response and resolution times, FCR, volume, SLA breaches, backlog and check-ins due."""
+    """Response and resolution times, FCR, volume, SLA breaches, backlog, check-ins due,
+    and customer satisfaction (CSAT, CES, survey answers)."""
     from console import report as reporting
 
     config = _load(config_path)

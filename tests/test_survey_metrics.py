@@ -149,3 +149,26 @@ def test_a_period_counts_the_surveys_sent_in_it(week: Week) -> None:
     total = metrics.report(week.store.conn, before, "all", POLICY, NOW + 2 * DAY).total
     assert _survey_numbers(total) == (1, 1, 1, 1, 0, 0)  # G
     assert total.csat == 1.0
+
+
+async def test_the_reports_screen_shows_csat_and_ces(week: Week) -> None:
+    from console.app import FrontdeskApp
+    from tests.test_reports_screen import cards, open_reports, text_of
+
+    week.clock.now = NOW
+    app = FrontdeskApp(week.store, me="sam@x", agent_name="Sam", clock=lambda: NOW)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await open_reports(pilot)
+        shown = cards(screen)
+        assert shown["csat"] == ["CSAT", "50%", "1 of 2"]  # A 5, D 3
+        assert shown["ces"] == ["Effort (CES)", "4.5", "2 answers"]  # B 6, E 3
+        await pilot.press("t")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        rows = {
+            line.split()[0]: line.split()[-3:]
+            for line in text_of(screen, "#slices").splitlines()
+            if line.strip()
+        }
+        assert rows["advanced"] == ["—", "4.5", "2/2"]
+        assert rows["standard"] == ["50%", "—", "2/3"]
