@@ -16,6 +16,10 @@ Contract:
   that answered it is a duplicate (a resync): dropped silently. Anything else carrying a token
   (unknown, answered, wrong sender, rating off the scale) is `ignored` with the reason: the
   mail is then ingested as usual and the reason noted on the conversation it lands in.
+- `withdraw` (undo of a close, storage/undo.py) takes back a survey whose mail has not started
+  going out (outbox item queued, or failed outright): the item and its message are cancelled
+  and the survey forgotten, so it neither counts in reports nor holds the contact's cooldown.
+  A survey already being sent or sent stays.
 
 Functions take `conn` and run inside the caller's transaction.
 """
@@ -292,3 +296,40 @@ def latest_rating(conn: sqlite3.Connection, conversation_id: int) -> Rating | No
         (conversation_id,),
     ).fetchone()
     return None if row is None else Rating(*row)
+
+
+def survey_ids(conn: sqlite3.Connection, conversation_id: int) -> frozenset[int]:
+    rows = conn.execute("SELECT id FROM surveys WHERE conversation_id = ?", (conversation_id,))
+    return frozenset(int(r[0]) for r in rows)
+
+
+@dataclass(frozen=True, slots=True)
+class Withdrawn:
+    withdrawn: int = 0
+    too_late: int = 0  # already being sent, or sent
+
+
+def withdraw(
+    conn: sqlite3.Connection, conversation_id: int, keep: frozenset[int] = frozenset()
+) -> Withdrawn:
+    """Withdraw the conversation's surveys other than `keep` whose mail has not gone out."""
+    rows = conn.execute(
+        "SELECT id, message_id FROM surveys WHERE conversation_id = ? AND state = 'sent'",
+        (conversation_id,),
+    ).fetchall()
+    withdrawn = too_late = 0
+    for survey_id, message_id in rows:
+        if survey_id in keep:
+            continue
+        cancelled = conn.execute(
+            "UPDATE outbox SET status = 'cancelled' WHERE message_id = ?"
+            " AND status IN ('queued', 'failed') AND outcome IS NULL",
+            (message_id,),
+        ).rowcount
+        if not cancelled:
+            too_late += 1
+            continue
+        conn.execute("UPDATE messages SET delivery = 'cancelled' WHERE id = ?", (message_id,))
+        conn.execute("DELETE FROM surveys WHERE id = ?", (survey_id,))
+        withdrawn += 1
+    return Withdrawn(withdrawn, too_late)
