@@ -5,8 +5,9 @@ no `[agent]` table; `[keys]` naming an unknown binding id, a key name no termina
 (`...banana`), or a key bound twice in one scope (also against macro keys); macros naming a
 canned reply (neither in the file nor in the store) or an agent that does not exist; canned
 replies that do not render for a sample contact or name an unknown variable in any branch;
-saved views whose query the search parser refuses. It never writes anything (the store is
-opened read-only, and only if it exists).
+saved views whose query the search parser refuses; `[surveys]` that would silently send
+nothing (enabled without tiers or without an email account) or names a tier that does not
+exist. It never writes anything (the store is opened read-only, and only if it exists).
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ def deep_problems(path: Path, text: str, config: FrontdeskConfig) -> list[str]:
     found += _macro_problems(path, text, config)
     found += _template_problems(path, text, config)
     found += _view_problems(path, text, config)
+    found += _survey_problems(path, text, config)
     return found
 
 
@@ -185,4 +187,30 @@ def _view_problems(path: Path, text: str, config: FrontdeskConfig) -> list[str]:
                 f"{_at(path, text, ['views', i, 'query'])}: views[{i}].query: {exc} — fix the"
                 " query (it is the same as typed in the search box)"
             )
+    return found
+
+
+def _survey_problems(path: Path, text: str, config: FrontdeskConfig) -> list[str]:
+    surveys = config.surveys
+    known = set(config.tiers) or {config.default_tier()}
+    names = ", ".join(repr(t) for t in sorted(known))
+    found = [
+        f"{_at(path, text, ['surveys', 'tiers', tier])}: surveys.tiers.{tier}: no tier named"
+        f" {tier!r}, so no conversation is ever surveyed with it — use one of {names}"
+        for tier in surveys.tiers
+        if tier not in known
+    ]
+    if not surveys.enabled:
+        return found
+    where = f"{_at(path, text, ['surveys', 'enabled'])}: surveys.enabled"
+    if not surveys.tiers:
+        found.append(
+            f"{where}: no tier is surveyed — add [surveys.tiers.NAME] with a question for"
+            f" one of {names}"
+        )
+    if not any(a.kind == "imap" for a in config.accounts):
+        found.append(
+            f"{where}: surveys go by email and there is no email account — add an"
+            ' [[accounts]] of kind = "imap", or set enabled = false'
+        )
     return found
