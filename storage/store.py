@@ -36,6 +36,7 @@ from storage.models import (
     Message,
     OutboxItem,
     QueueRow,
+    Rating,
 )
 from storage.policy import InboxPolicy, SimplePolicy
 from storage.queue import Cursor, View
@@ -939,7 +940,7 @@ class Store:
         )
         record_event(self.conn, conversation_id, now, "customer", "survey_answered", detail)
 
-    def latest_rating(self, conversation_id: int) -> surveys.Rating | None:
+    def latest_rating(self, conversation_id: int) -> Rating | None:
         return surveys.latest_rating(self.conn, conversation_id)
 
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import quote
 
-from storage.models import InboundMessage
+from storage.models import InboundMessage, Rating
 from storage.sanitize import clean_text
 
 Scale = Literal["csat", "ces"]
@@ -278,15 +278,6 @@ def _comment(message: InboundMessage) -> str | None:
         text = text[: message.quote_offset]
     text = clean_text(text).strip()[:COMMENT_LIMIT]
     return text or None
-
-
-@dataclass(frozen=True, slots=True)
-class Rating:
-    kind: str
-    rating: int
-    scale_max: int
-    comment: str | None
-    answered_at: float
 
 
 def latest_rating(conn: sqlite3.Connection, conversation_id: int) -> Rating | None:

@@ -139,6 +139,8 @@ def test_closed_survey_answered_by_one_click_is_recorded_and_files_nothing(
     ]
     shown = json.loads(_frontdesk(config, "show", str(conversation), "--json"))
     assert shown["status"] == "closed"  # the answer reopened nothing
+    rating = {k: v for k, v in shown["rating"].items() if k != "answered_at"}
+    assert rating == {"kind": "csat", "rating": 4, "of": 5, "comment": "Quick and kind, thanks."}
 
     # The same link clicked again later (a reused token) and a forged token: filed as usual,
     # each noted with its reason; the recorded rating stands.
