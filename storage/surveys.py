@@ -184,14 +184,17 @@ def queue(conn: sqlite3.Connection, planned: Planned, actor: str, now: float) ->
     token = new_token()
     text = survey_text(planned.survey, planned.address, token)
     headers = {"to": [list(planned.to)], "survey": token}
-    remote_id = f"<survey.{token}@frontdesk.invalid>"
+    # The Message-ID in our own domain (an invalid one reads as spam), found on the message by
+    # threading (`thread_ref`) so a customer replying to the survey lands in the conversation.
+    remote_id = f"<survey.{new_token()}@{planned.address.rpartition('@')[2] or 'localhost'}>"
     cursor = conn.execute(
         "INSERT INTO messages (conversation_id, account_id, remote_id, thread_ref, direction,"
         " author_name, sent_at, subject, text, headers, thread_reason, delivery, created_at)"
-        " VALUES (?, ?, ?, NULL, 'out', ?, ?, ?, ?, ?, 'survey', 'queued', ?)",
+        " VALUES (?, ?, ?, ?, 'out', ?, ?, ?, ?, ?, 'survey', 'queued', ?)",
         (
             planned.conversation_id,
             planned.account_id,
+            remote_id,
             remote_id,
             actor,
             now,

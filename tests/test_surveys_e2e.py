@@ -179,3 +179,36 @@ def test_a_first_sync_of_old_mail_sends_no_survey(
     assert store.conn.execute("SELECT count(*) FROM surveys").fetchone()[0] == 0
     assert mail_server.messages == []
     store.close()
+
+
+def test_a_reply_to_the_survey_mail_joins_and_reopens_the_conversation(
+    tmp_path: Path, dovecot: DovecotServer, mail_server: RecordingSMTPServer
+) -> None:
+    # Not a click: the customer answers the survey mail itself with a new question.
+    config = _config(tmp_path, dovecot, mail_server)
+    question = mail("<q9@customer.example>", sender=f"Alice <{ALICE}>", date=_now())
+    dovecot.append("INBOX", question.as_bytes())
+    _frontdesk(config, "sync", "--once")
+    store = Store(tmp_path / "store.db")
+    conversation = int(message_row(store, "<q9@customer.example>")["conversation_id"])
+    _frontdesk(config, "close", str(conversation))
+    _frontdesk(config, "sync", "--once")
+    [survey] = mail_server.messages
+    survey_id = str(survey.message["Message-ID"])
+    assert survey_id.endswith("@frontdesk.test>")  # our own domain, not an invalid one
+    reply = mail(
+        "<r9@customer.example>",
+        sender=f"Alice <{ALICE}>",
+        subject=f"Re: {survey.message['Subject']}",
+        body="Before I rate you: the invoice is still wrong.\n",
+        date=_now(),
+        in_reply_to=survey_id,
+        references=survey_id,  # a client that keeps only the parent
+    )
+    dovecot.append("INBOX", reply.as_bytes())
+    _frontdesk(config, "sync", "--once")
+
+    assert int(message_row(store, "<r9@customer.example>")["conversation_id"]) == conversation
+    status = store.conn.execute("SELECT status FROM conversations WHERE id = ?", (conversation,))
+    assert status.fetchone()[0] == "open"
+    store.close()
