@@ -14,8 +14,6 @@ from pathlib import Path
 
 import click
 
-from connectors.email_map import own_address
-from connectors.imap_settings import ImapAccountSettings
 from console import logs, scripting
 from console.config import ConfigError, FrontdeskConfig, default_config_path, load_config
 from storage import search
@@ -87,12 +85,9 @@ def _open_store(
 
 def _use_surveys(store: Store, config: FrontdeskConfig) -> None:
     """`[surveys]`: closing a conversation queues a survey; answers go to the account's address."""
-    addresses = {
-        store.ensure_account(a.name, "imap"): own_address(a.from_address)
-        for a in config.accounts
-        if isinstance(a, ImapAccountSettings)
-    }
-    store.use_surveys(config.surveys.policy(addresses))
+    from console.surveys import survey_policy
+
+    store.use_surveys(survey_policy(store, config))
 
 
 class _Frontdesk(click.Group):

@@ -18,8 +18,9 @@ Definitions (durations are wall-clock seconds; SLA due times count each tier's b
 - backlog: conversations open with a customer waiting now — a snapshot, whatever the period.
 - satisfaction (storage/surveys.py): of the surveys sent in the period, how many were
   answered (by now: the response rate is answered / sent); CSAT is the share of CSAT answers
-  rating 4 or 5 (of 5); CES is the mean of CES answers (1-7, higher is easier). The survey
-  mails themselves are no agent reply: they count in no response time, wait or FCR.
+  rating 4 or 5 (of 5); CES is the mean of CES answers (1-7, higher is easier); NPS (-100 to
+  100) is the percentage of promoters (9-10) minus that of detractors (0-6) among NPS answers.
+  The survey mails themselves are no agent reply: they count in no response time, wait or FCR.
 
 Slices are attributes of the conversation: tier, channel, agent (the assignee) and tag (one
 slice per tag: a conversation with two tags counts in both; `(untagged)` for none).
@@ -95,6 +96,9 @@ class SliceMetrics:
     csat_satisfied: int = 0  # CSAT answers of 4 or 5
     ces_answers: int = 0
     ces_total: int = 0  # the sum of the CES ratings
+    nps_answers: int = 0
+    nps_promoters: int = 0  # 9-10
+    nps_detractors: int = 0  # 0-6
 
     @property
     def fcr_rate(self) -> float | None:
@@ -111,6 +115,12 @@ class SliceMetrics:
     @property
     def ces_average(self) -> float | None:
         return self.ces_total / self.ces_answers if self.ces_answers else None
+
+    @property
+    def nps(self) -> float | None:
+        if not self.nps_answers:
+            return None
+        return 100 * (self.nps_promoters - self.nps_detractors) / self.nps_answers
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,13 +344,19 @@ _SURVEY_FIELDS = (
     "csat_satisfied",
     "ces_answers",
     "ces_total",
+    "nps_answers",
+    "nps_promoters",
+    "nps_detractors",
 )
 _SURVEYS = """
 SELECT {slice}, count(*), count(s.rating),
        count(s.rating) FILTER (WHERE s.kind = 'csat'),
        count(*) FILTER (WHERE s.kind = 'csat' AND s.rating >= 4),
        count(s.rating) FILTER (WHERE s.kind = 'ces'),
-       coalesce(sum(s.rating) FILTER (WHERE s.kind = 'ces'), 0)
+       coalesce(sum(s.rating) FILTER (WHERE s.kind = 'ces'), 0),
+       count(s.rating) FILTER (WHERE s.kind = 'nps'),
+       count(*) FILTER (WHERE s.kind = 'nps' AND s.rating >= 9),
+       count(*) FILTER (WHERE s.kind = 'nps' AND s.rating <= 6)
   FROM surveys s JOIN conversations c ON c.id = s.conversation_id {join}
  WHERE s.sent_at >= :start AND s.sent_at <= :end GROUP BY 1
 """

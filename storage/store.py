@@ -17,6 +17,7 @@ from typing import Literal
 from storage import (
     conversation,
     delivery,
+    nps,
     presence,
     queue,
     rules,
@@ -939,6 +940,17 @@ class Store:
             else {"kind": rating.kind, "rating": rating.rating, "of": rating.scale_max}
         )
         record_event(self.conn, conversation_id, now, "customer", "survey_answered", detail)
+        if rating is not None:  # an NPS detractor: back in their agent's queue
+            nps.after_answer(self.conn, conversation_id, rating, self.policy, now)
+
+    def ask_nps(
+        self,
+        nps_policy: nps.NpsPolicy,
+        policy: SurveyPolicy,
+        intro: Callable[[str, str], str | None] | None = None,
+    ) -> list[int]:
+        """Send the NPS surveys due now (storage/nps.py); returns their conversations."""
+        return nps.send_due(self.conn, nps_policy, policy, self.clock(), intro)
 
     def latest_rating(self, conversation_id: int) -> Rating | None:
         return surveys.latest_rating(self.conn, conversation_id)

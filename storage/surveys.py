@@ -38,8 +38,9 @@ from urllib.parse import quote
 from storage.models import InboundMessage, Rating
 from storage.sanitize import clean_text
 
-Scale = Literal["csat", "ces"]
-SCALE_MAX: dict[str, int] = {"csat": 5, "ces": 7}
+Scale = Literal["csat", "ces", "nps"]
+SCALE_MAX: dict[str, int] = {"csat": 5, "ces": 7, "nps": 10}
+SCALE_MIN: dict[str, int] = {"nps": 0}  # 1 for the others
 DEFAULT_COOLDOWN = 14 * 86400.0
 NO_SURVEY_TAG = "no-survey"
 SPAM_TAG = "spam"
@@ -103,7 +104,7 @@ def plan(
     refusal = _refusal(conn, conversation_id, contact_id, policy.cooldown, now)
     if refusal:
         return refusal
-    to = _contact_address(conn, conversation_id, contact_id)
+    to = contact_address(conn, conversation_id, contact_id)
     if to is None:
         return "the contact has no email address"
     return Planned(conversation_id, account_id, contact_id, address, to, subject, survey)
@@ -139,8 +140,8 @@ def _tagged(conn: sqlite3.Connection, where: str, value: int, tag: str) -> bool:
     return found is not None
 
 
-def _contact_address(
-    conn: sqlite3.Connection, conversation_id: int, contact_id: int
+def contact_address(
+    conn: sqlite3.Connection, conversation_id: int | None, contact_id: int
 ) -> tuple[str, str] | None:
     """The contact's address the conversation last heard from, else their first one."""
     row = (
@@ -174,8 +175,8 @@ def answer_subject(rating: int, token: str) -> str:
 
 def survey_text(survey: TierSurvey, address: str, token: str) -> str:
     """The question on one line, then one link per rating, lowest first."""
-    top = SCALE_MAX[survey.scale]
-    links = [f"{n}/{top}: {mailto(address, answer_subject(n, token))}" for n in range(1, top + 1)]
+    low, top = SCALE_MIN.get(survey.scale, 1), SCALE_MAX[survey.scale]
+    links = [f"{n}/{top}: {mailto(address, answer_subject(n, token))}" for n in range(low, top + 1)]
     return "\n".join([survey.question, "", *links, ""])
 
 
@@ -241,21 +242,22 @@ def take_answer(conn: sqlite3.Connection, message: InboundMessage, now: float) -
         return Answer("none")
     token, rating = found
     row = conn.execute(
-        "SELECT id, conversation_id, contact_id, scale_max, state, answer_remote_id"
+        "SELECT id, conversation_id, contact_id, scale_max, state, answer_remote_id, kind"
         " FROM surveys WHERE token = ?",
         (token,),
     ).fetchone()
     if row is None:
         return Answer("ignored", "unknown survey token")
-    survey_id, conversation_id, contact_id, top, state, answered_by = row
+    survey_id, conversation_id, contact_id, top, state, answered_by, kind = row
     if state == "answered":
         if answered_by == message.remote_id:
             return Answer("duplicate", survey_conversation=conversation_id)
         return Answer("ignored", "survey already answered", conversation_id)
     if not _from_contact(conn, message, contact_id):
         return Answer("ignored", "sender is not the surveyed contact", conversation_id)
-    if rating is None or not 1 <= rating <= top:
-        return Answer("ignored", f"no rating from 1 to {top}", conversation_id)
+    low = SCALE_MIN.get(kind, 1)
+    if rating is None or not low <= rating <= top:
+        return Answer("ignored", f"no rating from {low} to {top}", conversation_id)
     conn.execute(
         "UPDATE surveys SET state = 'answered', rating = ?, comment = ?, answered_at = ?,"
         " answer_remote_id = ? WHERE id = ?",

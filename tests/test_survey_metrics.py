@@ -162,13 +162,14 @@ async def test_the_reports_screen_shows_csat_and_ces(week: Week) -> None:
         shown = cards(screen)
         assert shown["csat"] == ["CSAT", "50%", "1 of 2"]  # A 5, D 3
         assert shown["ces"] == ["Effort (CES)", "4.5", "2 answers"]  # B 6, E 3
+        assert shown["nps"] == ["NPS", "—"]
         await pilot.press("t")
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
         rows = {
-            line.split()[0]: line.split()[-3:]
+            line.split()[0]: line.split()[-4:]
             for line in text_of(screen, "#slices").splitlines()
             if line.strip()
         }
-        assert rows["advanced"] == ["—", "4.5", "2/2"]
-        assert rows["standard"] == ["50%", "—", "2/3"]
+        assert rows["advanced"] == ["—", "4.5", "—", "2/2"]  # CSAT, CES, NPS, answered
+        assert rows["standard"] == ["50%", "—", "—", "2/3"]

@@ -81,6 +81,6 @@ def test_json_by_agent_and_the_table(config: Path) -> None:
     table = run("report", "--config", str(config), "--by", "tier")
     assert table.returncode == 0, table.stderr
     header = next(line for line in table.stdout.splitlines() if "CSAT" in line)
-    assert header.split()[-3:] == ["CSAT", "CES", "Answered"]
+    assert header.split()[-4:] == ["CSAT", "CES", "NPS", "Answered"]
     standard = next(line for line in table.stdout.splitlines() if line.split()[:1] == ["standard"])
-    assert standard.split()[-3:] == ["50%", "—", "2/2"]
+    assert standard.split()[-4:] == ["50%", "—", "—", "2/2"]
