@@ -6,8 +6,9 @@ no `[agent]` table; `[keys]` naming an unknown binding id, a key name no termina
 canned reply (neither in the file nor in the store) or an agent that does not exist; canned
 replies that do not render for a sample contact or name an unknown variable in any branch;
 saved views whose query the search parser refuses; `[surveys]` that would silently send
-nothing (enabled without tiers or without an email account) or names a tier that does not
-exist. It never writes anything (the store is opened read-only, and only if it exists).
+nothing (enabled without tiers or without an email account, a tier asking nothing), names a
+tier that does not exist or an NPS opening (`nps_canned`) that is not a canned reply here.
+It never writes anything (the store is opened read-only, and only if it exists).
 """
 
 from __future__ import annotations
@@ -200,6 +201,20 @@ def _survey_problems(path: Path, text: str, config: FrontdeskConfig) -> list[str
         for tier in surveys.tiers
         if tier not in known
     ]
+    found += [
+        f"{_at(path, text, ['surveys', 'tiers', tier])}: surveys.tiers.{tier}: asks nothing —"
+        ' add question = "..." (asked after a close) or nps_every = "90d" (an NPS survey)'
+        for tier, asked in surveys.tiers.items()
+        if asked.question is None and asked.nps_every is None
+    ]
+    replies = [r.name for r in config.canned_replies]
+    if surveys.nps_canned is not None and surveys.nps_canned not in replies:
+        known = ", ".join(repr(n) for n in replies) or "none defined"
+        found.append(
+            f"{_at(path, text, ['surveys', 'nps_canned'])}: surveys.nps_canned: no canned reply"
+            f" named {surveys.nps_canned!r} in this file — use one of {known}, or add it under"
+            " [[canned_replies]]"
+        )
     if not surveys.enabled:
         return found
     where = f"{_at(path, text, ['surveys', 'enabled'])}: surveys.enabled"

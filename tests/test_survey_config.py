@@ -30,6 +30,16 @@ CASES = [
     Case("a cooldown that is no duration",
          imap() + '[surveys]\nenabled = true\ncooldown = "two weeks"  # <-\n\n'
          '[surveys.tiers.standard]\nquestion = "Q"\n', "surveys.cooldown", '"2d"'),
+    Case("a tier asking nothing",
+         imap() + '[surveys]\nenabled = true\n\n[surveys.tiers.standard]  # <-\n'
+         'scale = "ces"\n', "surveys.tiers.standard", 'nps_every = "90d"'),
+    Case("an NPS opening that is no canned reply",
+         imap() + '[surveys]\nenabled = true\nnps_canned = "Hello"  # <-\n\n'
+         '[surveys.tiers.standard]\nnps_every = "90d"\n', "surveys.nps_canned",
+         "[[canned_replies]]"),
+    Case("an NPS interval that is no duration",
+         imap() + '[surveys]\nenabled = true\n\n[surveys.tiers.standard]\n'
+         'nps_every = "quarterly"  # <-\n', "surveys.tiers.standard.nps_every", '"2d"'),
 ]  # fmt: skip
 
 
@@ -47,6 +57,8 @@ def test_a_broken_surveys_block_exits_2_with_line_key_and_fix(tmp_path: Path, ca
 
 def test_a_sound_surveys_block_passes(tmp_path: Path) -> None:
     text = TIERS + imap() + '[surveys]\nenabled = true\ncooldown = "30d"\n\n' + GOLD
-    text += '\n[surveys.tiers.basic]\nquestion = "Was it easy?"\nscale = "ces"\n'
+    text += '\n[surveys.tiers.basic]\nquestion = "Was it easy?"\nscale = "ces"\nnps_every = "90d"\n'
+    text = text.replace("[surveys]\n", '[surveys]\nnps_canned = "Hello"\n')
+    text += '\n[[canned_replies]]\nname = "Hello"\nbody = "Hi {{ contact.first_name }},"\n'
     done = run(write(tmp_path, text))
     assert done.returncode == 0, done.stderr

@@ -212,3 +212,53 @@ def test_a_reply_to_the_survey_mail_joins_and_reopens_the_conversation(
     status = store.conn.execute("SELECT status FROM conversations WHERE id = ?", (conversation,))
     assert status.fetchone()[0] == "open"
     store.close()
+
+
+def test_nps_asked_by_the_sync_and_a_detractor_reopens(
+    tmp_path: Path, dovecot: DovecotServer, mail_server: RecordingSMTPServer
+) -> None:
+    config = _config(tmp_path, dovecot, mail_server)
+    text = config.read_text(encoding="utf-8").replace(
+        "[surveys]\nenabled = true\n", '[surveys]\nenabled = true\nnps_canned = "NPS hello"\n'
+    )
+    config.write_text(
+        text + '\n[surveys.tiers.advanced]\nnps_every = "90d"\n\n'
+        "[tiers.standard]\ndefault = true\n\n[tiers.advanced]\n\n"
+        '[[tier_rules]]\ndomain = "customer.example"\ntier = "advanced"\n\n'
+        '[[canned_replies]]\nname = "NPS hello"\n'
+        'body = "Hello {{ contact.first_name }}, thank you for working with us."\n',
+        encoding="utf-8",
+    )
+    old = datetime.fromtimestamp(time.time() - 60 * 86400, UTC)
+    question = mail("<old@customer.example>", sender=f"Alice Martin <{ALICE}>", date=old)
+    dovecot.append("INBOX", question.as_bytes())
+    _frontdesk(config, "sync", "--once")  # history: Alice's conversation imported closed
+    _frontdesk(config, "sync", "--once")  # NPS due: asked, and the outbox delivers it
+
+    [nps] = mail_server.messages
+    assert nps.rcpt_tos == (ALICE,)
+    body = nps.message.get_payload(decode=True)
+    assert isinstance(body, bytes)
+    assert (
+        body.decode()
+        .replace("\r\n", "\n")
+        .startswith(
+            "Hello Alice, thank you for working with us.\n\n"
+            "How likely are you to recommend us to a friend or colleague?\n"
+        )
+    )
+    links = _links(nps)
+    assert len(links) == 11
+    _click(dovecot, links[2], "<n1@customer.example>", "Too slow lately.\n")  # "Rating 2"
+    _frontdesk(config, "sync", "--once")
+
+    store = Store(tmp_path / "store.db")
+    row = store.conn.execute(
+        "SELECT s.rating, s.kind, c.status, c.subject FROM surveys s"
+        " JOIN conversations c ON c.id = s.conversation_id"
+    ).fetchone()
+    assert tuple(row) == (2, "nps", "open", "A quick question")  # back in the queue
+    listed = json.loads(_frontdesk(config, "list", "is:open", "--json"))
+    assert [c["subject"] for c in listed] == ["A quick question"]
+    assert len(mail_server.messages) == 1  # asked once, whatever the passes
+    store.close()
