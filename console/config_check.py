@@ -209,10 +209,10 @@ def _survey_problems(path: Path, text: str, config: FrontdeskConfig) -> list[str
     ]
     replies = [r.name for r in config.canned_replies]
     if surveys.nps_canned is not None and surveys.nps_canned not in replies:
-        known = ", ".join(repr(n) for n in replies) or "none defined"
+        defined = ", ".join(repr(n) for n in replies) or "none defined"
         found.append(
             f"{_at(path, text, ['surveys', 'nps_canned'])}: surveys.nps_canned: no canned reply"
-            f" named {surveys.nps_canned!r} in this file — use one of {known}, or add it under"
+            f" named {surveys.nps_canned!r} in this file — use one of {defined}, or add it under"
             " [[canned_replies]]"
         )
     if not surveys.enabled:
