@@ -223,7 +223,20 @@ class Store:
         return events
 
     def reopen(self, conversation_id: int, actor: str) -> list[str]:
-        return self._change(conversation_id, actor, lambda s: rules.reopen(s, self.policy))
+        """Reopen; a survey of the close not sent yet is withdrawn (nothing is resolved)."""
+        with transaction(self.conn):
+            events = self._change(conversation_id, actor, lambda s: rules.reopen(s, self.policy))
+            if "reopened" in events:
+                self._withdraw_surveys(conversation_id, actor, "reopened")
+        return events
+
+    def _withdraw_surveys(self, conversation_id: int, actor: str, why: str) -> None:
+        taken = surveys.withdraw(self.conn, conversation_id)
+        if taken.withdrawn:
+            detail: dict[str, object] = {"count": taken.withdrawn, "why": why}
+            record_event(
+                self.conn, conversation_id, self.clock(), actor, "survey_withdrawn", detail
+            )
 
     def snooze(
         self,
@@ -915,6 +928,8 @@ class Store:
                     continue
                 result = ingest_one(self.conn, message, self.policy, now)
                 results.append(result)
+                if message.direction == "in" and result.created:  # a new message
+                    self._withdraw_if_open(result.conversation_id)
                 if answer.outcome == "ignored":
                     detail: dict[str, object] = {
                         "reason": answer.reason,
@@ -931,6 +946,14 @@ class Store:
             if checkpoint is not None:
                 self._save_checkpoint(*checkpoint)
         return results
+
+    def _withdraw_if_open(self, conversation_id: int) -> None:
+        """The customer wrote again before their survey went out: it is withdrawn."""
+        row = self.conn.execute(
+            "SELECT status FROM conversations WHERE id = ?", (conversation_id,)
+        ).fetchone()
+        if row is not None and row[0] != "closed":
+            self._withdraw_surveys(conversation_id, "customer", "the customer wrote again")
 
     def _note_answer(self, conversation_id: int, message: InboundMessage, now: float) -> None:
         rating = surveys.latest_rating(self.conn, conversation_id)

@@ -4,6 +4,7 @@ has not started going out; one already sent stays, and the undo says so."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,23 @@ def test_undoing_another_action_leaves_an_earlier_survey_alone(
     assert _status(store, conversation) == "closed"
     assert len(store.due_outbox(account)) == 1 and _surveys(store) == 1
     assert _undone(store) == {"action": "tag billing"}
+
+
+def test_a_reopen_or_the_customer_writing_again_withdraws_a_survey_not_sent(
+    surveyed: tuple[Store, Actions, int, int],
+) -> None:
+    store, actions, account, conversation = surveyed
+    actions.close([conversation])
+    store.reopen(conversation, "Sam")  # `o`, not undo
+    assert store.due_outbox(account) == [] and _surveys(store) == 0
+    actions.close([conversation])
+    [survey_mail] = store.due_outbox(account)
+    again = email(account, "<q2@x>", store.clock(), who=customer("alice@example.com", "Alice"))
+    store.ingest_mail([replace(again, parent_refs=("<q@x>",))])  # "one more thing..."
+    assert _status(store, conversation) == "open"
+    assert store.outbox_item(survey_mail.id).status == "cancelled" and _surveys(store) == 0
+    whys = [
+        json.loads(r[0])["why"]
+        for r in store.conn.execute("SELECT detail FROM events WHERE kind = 'survey_withdrawn'")
+    ]
+    assert whys == ["reopened", "the customer wrote again"]
