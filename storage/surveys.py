@@ -16,9 +16,10 @@ Contract:
   that answered it is a duplicate (a resync): dropped silently. Anything else carrying a token
   (unknown, answered, wrong sender, rating off the scale) is `ignored` with the reason: the
   mail is then ingested as usual and the reason noted on the conversation it lands in.
-- `withdraw` (undo of a close, storage/undo.py) takes back a survey whose mail has not started
-  going out (outbox item queued, or failed outright): the item and its message are cancelled
-  and the survey forgotten, so it neither counts in reports nor holds the contact's cooldown.
+- `withdraw` (undo of a close, a reopen, the customer writing again) takes back a survey whose
+  mail has not started going out (outbox item queued, or failed outright): the item and its
+  message are cancelled and the survey forgotten, so it neither counts in reports nor holds
+  the contact's cooldown.
   A survey already being sent or sent stays.
 
 Functions take `conn` and run inside the caller's transaction.
