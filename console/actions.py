@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from email.utils import make_msgid
 
+from console.canned import SURVEY_MARK
 from storage.store import Store
 from storage.undo import Snapshot
 
@@ -47,6 +48,7 @@ def send_reply(
         remote_id=reply_message_id(agent_email),
         close=close,
         headers=headers or None,
+        survey_at=SURVEY_MARK,  # a canned reply's `{{ survey }}`
     )
 
 

@@ -353,13 +353,21 @@ class Store:
         headers: dict[str, object] | None = None,
         batch: str | None = None,
         send_delay: float = 0.0,
+        survey_at: str | None = None,
     ) -> int:
         """Store an agent reply and its outbox item; the runner delivers it later.
 
-        `send_delay`: seconds before it is due (undo send: `take_back` until then)."""
+        `send_delay`: seconds before it is due (undo send: `take_back` until then).
+        `survey_at`: where in `text` a survey's question and links go (storage/surveys.py)."""
         now = self.clock()
         with transaction(self.conn):
             conv = conversation.get_conversation(self.conn, conversation_id)
+            survey = None
+            if survey_at and survey_at in text:
+                survey = surveys.in_reply(
+                    self.conn, conversation_id, text, survey_at, self.survey_policy, now
+                )
+                text = survey.text
             cursor = self.conn.execute(
                 "INSERT INTO messages (conversation_id, account_id, remote_id, thread_ref,"
                 " direction, author_name, sent_at, subject, text, headers, thread_reason,"
@@ -401,10 +409,28 @@ class Store:
             detail: dict[str, object] = {"batch": batch} if batch else {}
             for kind in events:
                 record_event(self.conn, conversation_id, now, author, kind, detail)
-        assert message_id is not None
+            assert message_id is not None
+            if survey is not None:
+                self._survey_in_reply(conversation_id, message_id, author, now, survey)
         if close:
             self.survey_after_close(conversation_id, author)
         return message_id
+
+    def _survey_in_reply(
+        self,
+        conversation_id: int,
+        message_id: int,
+        author: str,
+        now: float,
+        survey: surveys.InReply,
+    ) -> None:
+        if survey.planned is not None:
+            surveys.record(self.conn, survey.planned, survey.token, message_id, now)
+            detail: dict[str, object] = {"kind": survey.planned.survey.scale, "in_reply": True}
+            record_event(self.conn, conversation_id, now, author, "survey_sent", detail)
+        elif survey.why_not is not None:
+            detail = {"reason": survey.why_not, "in_reply": True}
+            record_event(self.conn, conversation_id, now, author, "survey_skipped", detail)
 
     def take_back(self, message_id: int, actor: str) -> str | None:
         """Undo send: cancel a queued reply that has not started going out (or one held, e.g.
@@ -425,6 +451,9 @@ class Store:
             )
             self.conn.execute(
                 "UPDATE messages SET delivery = 'cancelled' WHERE id = ?", (message_id,)
+            )
+            self.conn.execute(  # its survey links (a canned `{{ survey }}`) never went out
+                "DELETE FROM surveys WHERE message_id = ? AND state = 'sent'", (message_id,)
             )
             if before:
                 save_state(self.conn, conversation_id, ConvState(**json.loads(before)))
@@ -476,6 +505,9 @@ class Store:
                 )
                 self.conn.execute(
                     "UPDATE messages SET delivery = 'cancelled' WHERE id = ?", (message_id,)
+                )
+                self.conn.execute(  # the survey links it carried never went out
+                    "DELETE FROM surveys WHERE message_id = ? AND state = 'sent'", (message_id,)
                 )
                 record_event(self.conn, conversation_id, now, actor, "cancelled", {"batch": batch})
         return len(rows)

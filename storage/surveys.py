@@ -10,6 +10,9 @@ Contract:
   thread with an outbox item: the same outbox delivers it as any reply. The mail is the tier's
   one-line question and one `mailto:` link per rating to the account's address, the subject
   `Rating N [fd-TOKEN]`, percent-encoded as RFC 6068 asks.
+- `in_reply` puts a survey into an agent's reply where a canned reply's `{{ survey }}` mark
+  is, by the same rules as `plan` (else the mark is removed and the reason given); the reply
+  itself then carries the links and `record` ties the survey to it.
 - `take_answer` reads an inbound mail: a subject carrying `[fd-TOKEN]` of a known, unanswered
   survey, from an address of the survey's contact, with a rating on the scale, is recorded
   (comment: the mail's own text, quote cut) and files nothing. A token seen again in the mail
@@ -212,6 +215,15 @@ def queue(conn: sqlite3.Connection, planned: Planned, actor: str, now: float) ->
         " created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (planned.conversation_id, planned.account_id, message_id, text, now, actor, now),
     )
+    assert message_id is not None
+    record(conn, planned, token, message_id, now)
+    return token
+
+
+def record(
+    conn: sqlite3.Connection, planned: Planned, token: str, message_id: int, now: float
+) -> None:
+    """The survey row: `message_id` is the mail carrying its links (a survey, or a reply)."""
     conn.execute(
         "INSERT INTO surveys (token, conversation_id, contact_id, kind, scale_max, message_id,"
         " sent_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -225,7 +237,36 @@ def queue(conn: sqlite3.Connection, planned: Planned, actor: str, now: float) ->
             now,
         ),
     )
-    return token
+
+
+@dataclass(frozen=True, slots=True)
+class InReply:
+    """A reply's text with its survey in place, what to record (None: no survey) and why not."""
+
+    text: str
+    planned: Planned | None = None
+    token: str = ""
+    why_not: str | None = None
+
+
+def in_reply(
+    conn: sqlite3.Connection,
+    conversation_id: int,
+    text: str,
+    mark: str,
+    policy: SurveyPolicy | None,
+    now: float,
+) -> InReply:
+    """A reply whose text holds `mark` (a canned reply's `{{ survey }}`): the survey's question
+    and links take the mark's place. Without a survey to give (none for the tier, the
+    cooldown...) the mark is removed and the reason given, for the conversation's history."""
+    planned = None if policy is None else plan(conn, conversation_id, policy, now)
+    if not isinstance(planned, Planned):
+        why = planned or "no survey is set up for this conversation's tier and channel"
+        return InReply(text.replace(mark, "").strip("\n"), why_not=why)
+    token = new_token()
+    links = survey_text(planned.survey, planned.address, token).strip("\n")
+    return InReply(text.replace(mark, links, 1).replace(mark, ""), planned, token)
 
 
 def find_token(subject: str) -> tuple[str, int | None] | None:
