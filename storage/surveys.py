@@ -351,8 +351,9 @@ def withdraw(
     conn: sqlite3.Connection, conversation_id: int, keep: frozenset[int] = frozenset()
 ) -> Withdrawn:
     """Withdraw the conversation's surveys other than `keep` whose mail has not gone out."""
-    rows = conn.execute(
-        "SELECT id, message_id FROM surveys WHERE conversation_id = ? AND state = 'sent'",
+    rows = conn.execute(  # survey mails only: a reply carrying links is the agent's to take back
+        "SELECT s.id, s.message_id FROM surveys s JOIN messages m ON m.id = s.message_id"
+        " WHERE s.conversation_id = ? AND s.state = 'sent' AND m.thread_reason = 'survey'",
         (conversation_id,),
     ).fetchall()
     withdrawn = too_late = 0

@@ -125,3 +125,14 @@ def test_check_config_knows_the_variable() -> None:
     canned.check("Refund done", BODY)  # no "not a known variable"
     with pytest.raises(canned.TemplateProblem, match="survey"):
         canned.check("Typo", "{{ surveys }}")
+
+
+def test_the_customer_writing_again_leaves_a_reply_with_links_queued(
+    desk: tuple[Store, FakeClock, int, int],
+) -> None:
+    store, clock, account, conversation = desk
+    reply = _send(store, conversation)
+    again = email(account, "<q2@x>", clock.now, who=ALICE, parents=("<q@x>",))
+    store.ingest_mail([again])
+    [outgoing] = store.due_outbox(account)
+    assert outgoing.message_id == reply and _surveys(store) == 1
