@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from email.utils import make_msgid
 
+from console.canned import SURVEY_MARK
 from storage.store import Store
 from storage.thread_edits import Edit
 from storage.undo import Snapshot
@@ -52,6 +53,7 @@ def send_reply(
         close=close,
         headers=headers or None,
         send_delay=send_delay,
+        survey_at=SURVEY_MARK,  # a canned reply's `{{ survey }}`
     )
 
 

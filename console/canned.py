@@ -56,11 +56,17 @@ class ConversationVars:
     channel: str
 
 
+# `{{ survey }}`: where the tier's survey question and rating links go. The composer shows this
+# mark; sending puts the links in its place (console/actions.py, storage/surveys.py) or, with
+# no survey to give, removes it and notes why on the conversation.
+SURVEY_MARK = "[survey: the rating question and links go here when sent]"
+
 # Placeholder values to try a template with before it is saved or accepted by check-config.
 SAMPLE: dict[str, object] = {
     "contact": Person("Alex Sample", "Alex", "alex@example.com"),
     "agent": Person("Sam Agent", "Sam", "sam@example.com"),
     "conversation": ConversationVars(1, "Sample subject", "email"),
+    "survey": SURVEY_MARK,
 }
 _ATTRIBUTES = {"contact": Person, "agent": Person, "conversation": ConversationVars}
 
@@ -73,6 +79,7 @@ def variables(detail: ConversationDetail, agent_name: str, agent_email: str) -> 
         "contact": Person(contact.name, _first(contact.name), email),
         "agent": Person(agent_name, _first(agent_name), agent_email),
         "conversation": ConversationVars(conv.id, conv.subject, conv.channel),
+        "survey": SURVEY_MARK,
     }
 
 
@@ -268,7 +275,7 @@ def _undefined(exc: Exception, body: str) -> str:
 
 KNOWN = (
     "contact.first_name, contact.name, contact.email, agent.name, agent.first_name, "
-    "conversation.subject, conversation.channel, conversation.id"
+    "conversation.subject, conversation.channel, conversation.id, survey"
 )
 _NO_ATTRIBUTE = re.compile(r"has no attribute '(\w+)'")
 _UNDEFINED = re.compile(r"'(\w+)' is undefined")

@@ -100,15 +100,9 @@ def _checkable(path: Path, budget: float) -> bool:
 
 def _use_surveys(store: Store, config: FrontdeskConfig) -> None:
     """`[surveys]`: closing a conversation queues a survey; answers go to the account's address."""
-    from connectors.email.mapping import own_address  # the MIME parser: not on the console's path
-    from connectors.email.settings import ImapAccountSettings
+    from console.surveys import survey_policy  # the MIME parser: not on the console's path
 
-    addresses = {
-        store.ensure_account(a.name, "imap"): own_address(a.from_address)
-        for a in config.accounts
-        if isinstance(a, ImapAccountSettings)
-    }
-    store.use_surveys(config.surveys.policy(addresses))
+    store.use_surveys(survey_policy(store, config))
 
 
 class _Frontdesk(click.Group):
@@ -289,7 +283,8 @@ def stats(config_path: Path | None, as_json: bool) -> None:
 def report(
     config_path: Path | None, since: str, until: str | None, by: str | None, fmt: str
 ) -> None:
-    """Response and resolution times, FCR, volume, SLA breaches, backlog and check-ins due."""
+    """Response and resolution times, FCR, volume, SLA breaches, backlog, check-ins due,
+    and customer satisfaction (CSAT, CES, survey answers)."""
     from console import report as reporting
 
     config = _load(config_path)

@@ -28,6 +28,7 @@ from pydantic import (
 
 from connectors.registry import AccountSettings
 from console.macros import Macro, MacroStep
+from storage.nps import DEFAULT_NPS_QUESTION, NpsPolicy
 from storage.policy import SimplePolicy
 from storage.sla import WEEKDAYS, BusinessHours, check_timezone, parse_days, parse_window
 from storage.surveys import SurveyPolicy, TierSurvey
@@ -189,14 +190,23 @@ class ConsoleSettings(_Strict):
 
 
 class SurveyTierSettings(_Strict):
-    question: str = Field(min_length=1, max_length=500)
+    # asked after a close; none: this tier gets no survey after a close (NPS only, say)
+    question: str | None = Field(default=None, min_length=1, max_length=500)
     scale: Literal["csat", "ces"] = "csat"
+    nps_every: str | None = None  # "90d": ask the tier's contacts for an NPS this often
 
     @field_validator("question")
     @classmethod
-    def _one_line(cls, value: str) -> str:
-        if "\n" in value or "\r" in value:
+    def _one_line(cls, value: str | None) -> str | None:
+        if value is not None and ("\n" in value or "\r" in value):
             raise ValueError("the question is one line: remove the line breaks")
+        return value
+
+    @field_validator("nps_every")
+    @classmethod
+    def _interval(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
         return value
 
 
@@ -204,6 +214,9 @@ class SurveySettings(_Strict):
     enabled: bool = False
     cooldown: str = "14d"
     tiers: dict[str, SurveyTierSettings] = Field(default_factory=dict)
+    nps_question: str = Field(default=DEFAULT_NPS_QUESTION, min_length=1, max_length=500)
+    nps_subject: str = Field(default="A quick question", min_length=1, max_length=200)
+    nps_canned: str | None = None  # a canned reply opening the NPS mail, rendered per contact
 
     @field_validator("cooldown")
     @classmethod
@@ -215,8 +228,23 @@ class SurveySettings(_Strict):
         """What the store applies; None when surveys are off."""
         if not self.enabled or not self.tiers:
             return None
-        tiers = {name: TierSurvey(t.question, t.scale) for name, t in self.tiers.items()}
+        tiers = {
+            name: TierSurvey(t.question, t.scale)
+            for name, t in self.tiers.items()
+            if t.question is not None
+        }
         return SurveyPolicy(tiers, addresses, parse_duration(self.cooldown))
+
+    def nps_policy(self) -> NpsPolicy | None:
+        """The tiers asked for an NPS and how often; None when none is (or surveys are off)."""
+        every = {
+            name: parse_duration(t.nps_every)
+            for name, t in self.tiers.items()
+            if t.nps_every is not None
+        }
+        if not self.enabled or not every:
+            return None
+        return NpsPolicy(every, self.nps_question, self.nps_subject)
 
 
 # -- end of [surveys] --------------------------------------------------------------------------

@@ -5,8 +5,10 @@ no `[agent]` table; `[keys]` naming an unknown binding id, a key name no termina
 (`...banana`), or a key bound twice in one scope (also against macro keys); macros naming a
 canned reply (neither in the file nor in the store) or an agent that does not exist; canned
 replies that do not render for a sample contact or name an unknown variable in any branch;
-saved views whose query the search parser refuses. It never writes anything (the store is
-opened read-only, and only if it exists).
+saved views whose query the search parser refuses; `[surveys]` that would silently send
+nothing (enabled without tiers or without an email account, a tier asking nothing), names a
+tier that does not exist or an NPS opening (`nps_canned`) that is not a canned reply here.
+It never writes anything (the store is opened read-only, and only if it exists).
 """
 
 from __future__ import annotations
@@ -75,6 +77,7 @@ def deep_problems(path: Path, text: str, config: FrontdeskConfig) -> list[str]:
     found += _macro_problems(path, text, config)
     found += _template_problems(path, text, config)
     found += _view_problems(path, text, config)
+    found += _survey_problems(path, text, config)
     return found
 
 
@@ -185,4 +188,44 @@ def _view_problems(path: Path, text: str, config: FrontdeskConfig) -> list[str]:
                 f"{_at(path, text, ['views', i, 'query'])}: views[{i}].query: {exc} — fix the"
                 " query (it is the same as typed in the search box)"
             )
+    return found
+
+
+def _survey_problems(path: Path, text: str, config: FrontdeskConfig) -> list[str]:
+    surveys = config.surveys
+    known = set(config.tiers) or {config.default_tier()}
+    names = ", ".join(repr(t) for t in sorted(known))
+    found = [
+        f"{_at(path, text, ['surveys', 'tiers', tier])}: surveys.tiers.{tier}: no tier named"
+        f" {tier!r}, so no conversation is ever surveyed with it — use one of {names}"
+        for tier in surveys.tiers
+        if tier not in known
+    ]
+    found += [
+        f"{_at(path, text, ['surveys', 'tiers', tier])}: surveys.tiers.{tier}: asks nothing —"
+        ' add question = "..." (asked after a close) or nps_every = "90d" (an NPS survey)'
+        for tier, asked in surveys.tiers.items()
+        if asked.question is None and asked.nps_every is None
+    ]
+    replies = [r.name for r in config.canned_replies]
+    if surveys.nps_canned is not None and surveys.nps_canned not in replies:
+        defined = ", ".join(repr(n) for n in replies) or "none defined"
+        found.append(
+            f"{_at(path, text, ['surveys', 'nps_canned'])}: surveys.nps_canned: no canned reply"
+            f" named {surveys.nps_canned!r} in this file — use one of {defined}, or add it under"
+            " [[canned_replies]]"
+        )
+    if not surveys.enabled:
+        return found
+    where = f"{_at(path, text, ['surveys', 'enabled'])}: surveys.enabled"
+    if not surveys.tiers:
+        found.append(
+            f"{where}: no tier is surveyed — add [surveys.tiers.NAME] with a question for"
+            f" one of {names}"
+        )
+    if not any(a.kind == "imap" for a in config.accounts):
+        found.append(
+            f"{where}: surveys go by email and there is no email account — add an"
+            ' [[accounts]] of kind = "imap", or set enabled = false'
+        )
     return found

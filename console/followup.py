@@ -78,6 +78,7 @@ def queue_batch(
             remote_id=reply_message_id(agent_email),
             close=close,
             batch=batch,
+            survey_at=canned.SURVEY_MARK,  # the reply's `{{ survey }}`, if it has one
         )
     if tag:
         store.tag([item.conversation_id for item in rendered], agent_name, tag)

@@ -125,6 +125,18 @@ COLUMNS = (
     "fcr_rate",
     "sla_breaches",
     "backlog",
+    "surveys_sent",
+    "surveys_answered",
+    "survey_response_rate",
+    "csat_answers",
+    "csat_satisfied",
+    "csat",
+    "ces_answers",
+    "ces_average",
+    "nps_answers",
+    "nps_promoters",
+    "nps_detractors",
+    "nps",
 )
 
 
@@ -151,7 +163,30 @@ def flat(row: SliceMetrics) -> dict[str, object]:
         "sla_breaches": row.breaches,
         "backlog": row.backlog,
     }
-    return values
+    return values | _satisfaction(row)
+
+
+def _ratio(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def _satisfaction(row: SliceMetrics) -> dict[str, object]:
+    """Surveys sent in the period; CSAT the share of 4-5 answers, CES their mean (1-7), NPS
+    promoters minus detractors in percent (-100 to 100)."""
+    return {
+        "surveys_sent": row.surveys_sent,
+        "surveys_answered": row.surveys_answered,
+        "survey_response_rate": _ratio(row.response_rate),
+        "csat_answers": row.csat_answers,
+        "csat_satisfied": row.csat_satisfied,
+        "csat": _ratio(row.csat),
+        "ces_answers": row.ces_answers,
+        "ces_average": None if row.ces_average is None else round(row.ces_average, 2),
+        "nps_answers": row.nps_answers,
+        "nps_promoters": row.nps_promoters,
+        "nps_detractors": row.nps_detractors,
+        "nps": None if row.nps is None else round(row.nps, 1),
+    }
 
 
 def to_csv(data: ReportData) -> str:
@@ -256,7 +291,17 @@ def slices_table(report: Report) -> Table:
     table = Table(box=None, padding=(0, 1), header_style="bold")
     for title in ("", "New", "Msgs in", "1st resp", "p90", "Next resp", "p90"):
         table.add_column(title, justify="left" if not title else "right")
-    for title in ("Resolution", "p90", "FCR", "Breaches", "Backlog"):
+    for title in (
+        "Resolution",
+        "p90",
+        "FCR",
+        "Breaches",
+        "Backlog",
+        "CSAT",
+        "CES",
+        "NPS",
+        "Answered",
+    ):
         table.add_column(title, justify="right")
     for row in metrics.iter_slices(report):
         table.add_row(safe_line(row.key, "bold" if row is report.total else ""), *cells(row))
@@ -276,7 +321,24 @@ def cells(row: SliceMetrics) -> list[str]:
         rate_label(row.fcr_rate),
         str(row.breaches),
         str(row.backlog),
+        rate_label(row.csat),
+        ces_label(row.ces_average),
+        nps_label(row.nps),
+        answered_label(row),
     ]
+
+
+def ces_label(average: float | None) -> str:
+    return "—" if average is None else f"{average:.1f}"
+
+
+def nps_label(nps: float | None) -> str:
+    return "—" if nps is None else f"{nps:+.0f}"
+
+
+def answered_label(row: SliceMetrics) -> str:
+    """Survey answers of surveys sent: "4/5"; "—" when none was sent."""
+    return f"{row.surveys_answered}/{row.surveys_sent}" if row.surveys_sent else "—"
 
 
 def breaches_table(found: list[Breach], now: float, limit: int = 20) -> Table:

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 
 from connectors.runner import run_forever, run_once
 from connectors.secrets import SecretSource
 from console.config import FrontdeskConfig
+from console.surveys import ask_nps
 from storage.aio import AsyncStore
+from storage.db import StoreError
 from storage.store import Store
 from storage.sync_status import Heartbeat
+
+log = logging.getLogger(__name__)
+NPS_EVERY = 600.0  # seconds between two NPS passes of a running sync
 
 
 def secret_sources(config: FrontdeskConfig) -> list[tuple[int, str, SecretSource]]:
@@ -31,9 +37,26 @@ def run_sync(store: Store, config: FrontdeskConfig, *, once: bool) -> list[str]:
 async def _run(factory: Callable[[], Store], config: FrontdeskConfig, once: bool) -> list[str]:
     astore = AsyncStore(factory)
     try:
+        await ask_nps(astore, config)  # before the pass: its outbox delivers them
         if once:
             return await run_once(astore, config.accounts)
-        await run_forever(astore, config.accounts)
+        asking = asyncio.create_task(_ask_nps_now_and_then(astore, config))
+        try:
+            await run_forever(astore, config.accounts)
+        finally:
+            asking.cancel()
         return []
     finally:
         await astore.aclose()
+
+
+async def _ask_nps_now_and_then(astore: AsyncStore, config: FrontdeskConfig) -> None:
+    """NPS surveys fall due by the calendar: a look every NPS_EVERY seconds is soon enough."""
+    if config.surveys.nps_policy() is None:
+        return
+    while True:
+        await asyncio.sleep(NPS_EVERY)
+        try:
+            await ask_nps(astore, config)
+        except StoreError as exc:  # the connectors' pass reports a store that cannot be written
+            log.warning("NPS pass skipped: %s", exc)

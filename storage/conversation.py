@@ -15,6 +15,7 @@ from storage.models import (
     IdentityRef,
     Message,
 )
+from storage.surveys import latest_rating
 
 
 def get_conversation(conn: sqlite3.Connection, conversation_id: int) -> Conversation:
@@ -126,4 +127,5 @@ def get_detail(conn: sqlite3.Connection, conversation_id: int) -> ConversationDe
         events=get_events(conn, conversation_id),
         tags=get_tags(conn, conversation_id),
         others=other_conversations(conn, conversation.contact_id, conversation_id),
+        rating=latest_rating(conn, conversation_id),
     )

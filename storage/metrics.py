@@ -16,6 +16,11 @@ Definitions (durations are wall-clock seconds; SLA due times count each tier's b
   snoozed time; a resolution's also skips the time spent waiting on the customer.
 - volume: conversations whose first message is in the period, customer messages in it.
 - backlog: conversations open with a customer waiting now — a snapshot, whatever the period.
+- satisfaction (storage/surveys.py): of the surveys sent in the period, how many were
+  answered (by now: the response rate is answered / sent); CSAT is the share of CSAT answers
+  rating 4 or 5 (of 5); CES is the mean of CES answers (1-7, higher is easier); NPS (-100 to
+  100) is the percentage of promoters (9-10) minus that of detractors (0-6) among NPS answers.
+  The survey mails themselves are no agent reply: they count in no response time, wait or FCR.
 
 Slices are attributes of the conversation: tier, channel, agent (the assignee) and tag (one
 slice per tag: a conversation with two tags counts in both; `(untagged)` for none).
@@ -85,10 +90,37 @@ class SliceMetrics:
     fcr_total: int = 0
     breaches: int = 0
     backlog: int = 0
+    surveys_sent: int = 0
+    surveys_answered: int = 0
+    csat_answers: int = 0
+    csat_satisfied: int = 0  # CSAT answers of 4 or 5
+    ces_answers: int = 0
+    ces_total: int = 0  # the sum of the CES ratings
+    nps_answers: int = 0
+    nps_promoters: int = 0  # 9-10
+    nps_detractors: int = 0  # 0-6
 
     @property
     def fcr_rate(self) -> float | None:
         return self.fcr_resolved / self.fcr_total if self.fcr_total else None
+
+    @property
+    def response_rate(self) -> float | None:
+        return self.surveys_answered / self.surveys_sent if self.surveys_sent else None
+
+    @property
+    def csat(self) -> float | None:
+        return self.csat_satisfied / self.csat_answers if self.csat_answers else None
+
+    @property
+    def ces_average(self) -> float | None:
+        return self.ces_total / self.ces_answers if self.ces_answers else None
+
+    @property
+    def nps(self) -> float | None:
+        if not self.nps_answers:
+            return None
+        return 100 * (self.nps_promoters - self.nps_detractors) / self.nps_answers
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,14 +188,14 @@ turns AS (
            lag(m.direction) OVER (PARTITION BY m.conversation_id ORDER BY m.sent_at, m.id)
                AS prev
       FROM messages m JOIN scope s ON s.id = m.conversation_id
-     WHERE m.direction IN ('in', 'out')
+     WHERE m.direction IN ('in', 'out') AND m.thread_reason IS NOT 'survey'
 ),
 asks AS (
     SELECT t.conversation_id, t.id AS message_id, t.sent_at AS started_at,
            iif(t.prev IS NULL, 'first', 'next') AS kind,
            (SELECT min(o.sent_at) FROM messages o
              WHERE o.conversation_id = t.conversation_id AND o.direction = 'out'
-               AND o.sent_at >= t.sent_at) AS answered_at,
+               AND o.thread_reason IS NOT 'survey' AND o.sent_at >= t.sent_at) AS answered_at,
            (SELECT min(e.at) FROM events e
              WHERE e.conversation_id = t.conversation_id AND e.kind = 'closed'
                AND e.at >= t.sent_at) AS closed_at
@@ -187,7 +219,8 @@ snoozes AS (
                         :now),
                coalesce((SELECT min(o.sent_at) FROM messages o
                           WHERE o.conversation_id = e.conversation_id AND o.direction = 'out'
-                            AND o.sent_at > e.at), :now)) AS hi
+                            AND o.thread_reason IS NOT 'survey' AND o.sent_at > e.at), :now))
+               AS hi
       FROM events e JOIN scope s ON s.id = e.conversation_id
      WHERE e.kind = 'snoozed'
 ),
@@ -234,7 +267,7 @@ fcr AS (
     SELECT f.conversation_id,
            (SELECT count(*) FROM messages o
              WHERE o.conversation_id = f.conversation_id AND o.direction = 'out'
-               AND o.sent_at <= f.closed_at) AS replies,
+               AND o.thread_reason IS NOT 'survey' AND o.sent_at <= f.closed_at) AS replies,
            EXISTS (SELECT 1 FROM events r
                     WHERE r.conversation_id = f.conversation_id AND r.kind = 'reopened'
                       AND r.at > f.closed_at AND r.at <= f.closed_at + :fcr_window) AS reopened
@@ -243,7 +276,7 @@ fcr AS (
 starts AS (
     SELECT m.conversation_id, min(m.sent_at) AS at
       FROM messages m JOIN scope s ON s.id = m.conversation_id
-     WHERE m.direction IN ('in', 'out')
+     WHERE m.direction IN ('in', 'out') AND m.thread_reason IS NOT 'survey'
      GROUP BY m.conversation_id
 )
 """
@@ -302,6 +335,31 @@ SELECT slice, count(*) FROM (
      WHERE r.due_at IS NOT NULL AND r.closed_at > r.due_at
 ) GROUP BY slice""",
 }
+
+# The survey columns of one slice, in SliceMetrics' order: surveys sent in the period.
+_SURVEY_FIELDS = (
+    "surveys_sent",
+    "surveys_answered",
+    "csat_answers",
+    "csat_satisfied",
+    "ces_answers",
+    "ces_total",
+    "nps_answers",
+    "nps_promoters",
+    "nps_detractors",
+)
+_SURVEYS = """
+SELECT {slice}, count(*), count(s.rating),
+       count(s.rating) FILTER (WHERE s.kind = 'csat'),
+       count(*) FILTER (WHERE s.kind = 'csat' AND s.rating >= 4),
+       count(s.rating) FILTER (WHERE s.kind = 'ces'),
+       coalesce(sum(s.rating) FILTER (WHERE s.kind = 'ces'), 0),
+       count(s.rating) FILTER (WHERE s.kind = 'nps'),
+       count(*) FILTER (WHERE s.kind = 'nps' AND s.rating >= 9),
+       count(*) FILTER (WHERE s.kind = 'nps' AND s.rating <= 6)
+  FROM surveys s JOIN conversations c ON c.id = s.conversation_id {join}
+ WHERE s.sent_at >= :start AND s.sent_at <= :end GROUP BY 1
+"""
 
 _BACKLOG = """
 SELECT {slice}, count(*) FROM conversations c {join}
@@ -365,8 +423,19 @@ def slices(
         columns[name] = dict(found)
     expr, join = _SLICE_SQL[by]
     columns["backlog"] = dict(_pairs(conn, _BACKLOG.format(slice=expr, join=join), {}))
+    columns |= _survey_columns(conn, _SURVEYS.format(slice=expr, join=join), params)
     keys = sorted({key for values in columns.values() for key in values})
     return [_slice(key, columns) for key in keys]
+
+
+def _survey_columns(
+    conn: sqlite3.Connection, sql: str, params: dict[str, object]
+) -> dict[str, dict[str, object]]:
+    columns: dict[str, dict[str, object]] = {name: {} for name in _SURVEY_FIELDS}
+    for key, *values in conn.execute(sql, params):
+        for name, value in zip(_SURVEY_FIELDS, values, strict=True):
+            columns[name][str(key)] = int(value)
+    return columns
 
 
 def _slice(key: str, columns: dict[str, dict[str, object]]) -> SliceMetrics:

@@ -186,6 +186,18 @@ class ConversationDetail:
     events: tuple[Event, ...]
     tags: tuple[tuple[str, str], ...]
     others: tuple[ConversationSummary, ...]
+    rating: Rating | None = None  # the customer's latest survey answer (storage/surveys.py)
+
+
+@dataclass(frozen=True, slots=True)
+class Rating:
+    """A survey answer: `rating` on a scale of 1 to `scale_max` (`kind` csat 5, ces 7)."""
+
+    kind: str
+    rating: int
+    scale_max: int
+    comment: str | None  # the rest of the answering mail, as the customer wrote it
+    answered_at: float
 
 
 @dataclass(frozen=True, slots=True)

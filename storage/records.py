@@ -4,7 +4,9 @@ The field names are a contract (issue 12): fields may be added, never renamed or
 
 A conversation: `id`, `channel`, `account`, `subject`, `status`, `contact` {`name`,
 `identities` ["email:a@b", "slack:U1"]}, `assignee`, `tags`, `tier`, `waiting_since`,
-`sla_due_at`, `snoozed_until`, `created_at`, `last_message_at`, `message_count`, and with
+`sla_due_at`, `snoozed_until`, `created_at`, `last_message_at`, `message_count`, `rating` (the
+customer's latest survey answer {`kind` "csat"|"ces", `rating`, `of`, `comment`, `answered_at`},
+or null), and with
 `messages=True` its `events` (the history: {`at`, `actor`, `kind`, `detail`}) and its
 `messages`: {`id`, `direction`, `author` {`name`, `address`}, `sent_at`,
 `message_id`, `remote_id`, `thread_reason`, `to`, `cc`, `subject`, `text`, `attachments`
@@ -85,10 +87,31 @@ def _conversations(conn: sqlite3.Connection, ids: list[int]) -> dict[int, Record
     ).fetchall()
     identities = _identities(conn, sorted({int(r["contact_id"]) for r in rows}))
     tags = _tags(conn, ids)
+    ratings = _ratings(conn, ids)
     return {
         int(r["id"]): _conversation(r, identities.get(r["contact_id"], []), tags.get(r["id"], []))
+        | {"rating": ratings.get(int(r["id"]))}
         for r in rows
     }
+
+
+def _ratings(conn: sqlite3.Connection, ids: list[int]) -> dict[int, Record]:
+    """The latest survey answer of each conversation that has one."""
+    found: dict[int, Record] = {}
+    for conversation_id, kind, rating, top, comment, at in conn.execute(
+        "SELECT conversation_id, kind, rating, scale_max, comment, answered_at FROM surveys"
+        f" WHERE state = 'answered' AND conversation_id IN ({_marks(ids)})"
+        " ORDER BY answered_at, id",
+        ids,
+    ):
+        found[int(conversation_id)] = {
+            "kind": kind,
+            "rating": rating,
+            "of": top,
+            "comment": comment,
+            "answered_at": iso(at),
+        }
+    return found
 
 
 def _conversation(r: sqlite3.Row, identities: list[str], tags: list[str]) -> Record:

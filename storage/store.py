@@ -17,6 +17,7 @@ from typing import Literal
 from storage import (
     conversation,
     delivery,
+    nps,
     presence,
     queue,
     rules,
@@ -36,6 +37,7 @@ from storage.models import (
     Message,
     OutboxItem,
     QueueRow,
+    Rating,
 )
 from storage.policy import InboxPolicy, SimplePolicy
 from storage.queue import Cursor, View
@@ -209,16 +211,32 @@ class Store:
                 record_event(self.conn, conversation_id, now, actor, kind, detail)
         return events
 
-    def close_conversation(self, conversation_id: int, actor: str) -> list[str]:
+    def close_conversation(
+        self, conversation_id: int, actor: str, *, survey: bool = True
+    ) -> list[str]:
+        """Close; `survey=False` for a close that resolved nothing (a history import)."""
         events = self._change(
             conversation_id, actor, lambda s: rules.close_conversation(s, self.clock(), self.policy)
         )
-        if "closed" in events:
+        if "closed" in events and survey:
             self.survey_after_close(conversation_id, actor)
         return events
 
     def reopen(self, conversation_id: int, actor: str) -> list[str]:
-        return self._change(conversation_id, actor, lambda s: rules.reopen(s, self.policy))
+        """Reopen; a survey of the close not sent yet is withdrawn (nothing is resolved)."""
+        with transaction(self.conn):
+            events = self._change(conversation_id, actor, lambda s: rules.reopen(s, self.policy))
+            if "reopened" in events:
+                self._withdraw_surveys(conversation_id, actor, "reopened")
+        return events
+
+    def _withdraw_surveys(self, conversation_id: int, actor: str, why: str) -> None:
+        taken = surveys.withdraw(self.conn, conversation_id)
+        if taken.withdrawn:
+            detail: dict[str, object] = {"count": taken.withdrawn, "why": why}
+            record_event(
+                self.conn, conversation_id, self.clock(), actor, "survey_withdrawn", detail
+            )
 
     def snooze(
         self,
@@ -335,13 +353,21 @@ class Store:
         headers: dict[str, object] | None = None,
         batch: str | None = None,
         send_delay: float = 0.0,
+        survey_at: str | None = None,
     ) -> int:
         """Store an agent reply and its outbox item; the runner delivers it later.
 
-        `send_delay`: seconds before it is due (undo send: `take_back` until then)."""
+        `send_delay`: seconds before it is due (undo send: `take_back` until then).
+        `survey_at`: where in `text` a survey's question and links go (storage/surveys.py)."""
         now = self.clock()
         with transaction(self.conn):
             conv = conversation.get_conversation(self.conn, conversation_id)
+            survey = None
+            if survey_at and survey_at in text:
+                survey = surveys.in_reply(
+                    self.conn, conversation_id, text, survey_at, self.survey_policy, now
+                )
+                text = survey.text
             cursor = self.conn.execute(
                 "INSERT INTO messages (conversation_id, account_id, remote_id, thread_ref,"
                 " direction, author_name, sent_at, subject, text, headers, thread_reason,"
@@ -383,10 +409,28 @@ class Store:
             detail: dict[str, object] = {"batch": batch} if batch else {}
             for kind in events:
                 record_event(self.conn, conversation_id, now, author, kind, detail)
-        assert message_id is not None
+            assert message_id is not None
+            if survey is not None:
+                self._survey_in_reply(conversation_id, message_id, author, now, survey)
         if close:
             self.survey_after_close(conversation_id, author)
         return message_id
+
+    def _survey_in_reply(
+        self,
+        conversation_id: int,
+        message_id: int,
+        author: str,
+        now: float,
+        survey: surveys.InReply,
+    ) -> None:
+        if survey.planned is not None:
+            surveys.record(self.conn, survey.planned, survey.token, message_id, now)
+            detail: dict[str, object] = {"kind": survey.planned.survey.scale, "in_reply": True}
+            record_event(self.conn, conversation_id, now, author, "survey_sent", detail)
+        elif survey.why_not is not None:
+            detail = {"reason": survey.why_not, "in_reply": True}
+            record_event(self.conn, conversation_id, now, author, "survey_skipped", detail)
 
     def take_back(self, message_id: int, actor: str) -> str | None:
         """Undo send: cancel a queued reply that has not started going out (or one held, e.g.
@@ -407,6 +451,9 @@ class Store:
             )
             self.conn.execute(
                 "UPDATE messages SET delivery = 'cancelled' WHERE id = ?", (message_id,)
+            )
+            self.conn.execute(  # its survey links (a canned `{{ survey }}`) never went out
+                "DELETE FROM surveys WHERE message_id = ? AND state = 'sent'", (message_id,)
             )
             if before:
                 save_state(self.conn, conversation_id, ConvState(**json.loads(before)))
@@ -458,6 +505,9 @@ class Store:
                 )
                 self.conn.execute(
                     "UPDATE messages SET delivery = 'cancelled' WHERE id = ?", (message_id,)
+                )
+                self.conn.execute(  # the survey links it carried never went out
+                    "DELETE FROM surveys WHERE message_id = ? AND state = 'sent'", (message_id,)
                 )
                 record_event(self.conn, conversation_id, now, actor, "cancelled", {"batch": batch})
         return len(rows)
@@ -852,7 +902,7 @@ class Store:
             results = self.ingest_mail(messages, checkpoint=checkpoint)
             touched = [r.conversation_id for r in results if r.created]
             for conversation_id in settled(self.conn, touched, horizon):
-                self.close_conversation(conversation_id, HISTORY_ACTOR)
+                self.close_conversation(conversation_id, HISTORY_ACTOR, survey=False)
         return results
 
     # customer satisfaction surveys (storage/surveys.py) -------------------------------------
@@ -910,6 +960,8 @@ class Store:
                     continue
                 result = ingest_one(self.conn, message, self.policy, now)
                 results.append(result)
+                if message.direction == "in" and result.created:  # a new message
+                    self._withdraw_if_open(result.conversation_id)
                 if answer.outcome == "ignored":
                     detail: dict[str, object] = {
                         "reason": answer.reason,
@@ -927,6 +979,14 @@ class Store:
                 self._save_checkpoint(*checkpoint)
         return results
 
+    def _withdraw_if_open(self, conversation_id: int) -> None:
+        """The customer wrote again before their survey went out: it is withdrawn."""
+        row = self.conn.execute(
+            "SELECT status FROM conversations WHERE id = ?", (conversation_id,)
+        ).fetchone()
+        if row is not None and row[0] != "closed":
+            self._withdraw_surveys(conversation_id, "customer", "the customer wrote again")
+
     def _note_answer(self, conversation_id: int, message: InboundMessage, now: float) -> None:
         rating = surveys.latest_rating(self.conn, conversation_id)
         detail: dict[str, object] = (
@@ -935,8 +995,19 @@ class Store:
             else {"kind": rating.kind, "rating": rating.rating, "of": rating.scale_max}
         )
         record_event(self.conn, conversation_id, now, "customer", "survey_answered", detail)
+        if rating is not None:  # an NPS detractor: back in their agent's queue
+            nps.after_answer(self.conn, conversation_id, rating, self.policy, now)
 
-    def latest_rating(self, conversation_id: int) -> surveys.Rating | None:
+    def ask_nps(
+        self,
+        nps_policy: nps.NpsPolicy,
+        policy: SurveyPolicy,
+        intro: Callable[[str, str], str | None] | None = None,
+    ) -> list[int]:
+        """Send the NPS surveys due now (storage/nps.py); returns their conversations."""
+        return nps.send_due(self.conn, nps_policy, policy, self.clock(), intro)
+
+    def latest_rating(self, conversation_id: int) -> Rating | None:
         return surveys.latest_rating(self.conn, conversation_id)
 
 

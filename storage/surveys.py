@@ -10,12 +10,20 @@ Contract:
   thread with an outbox item: the same outbox delivers it as any reply. The mail is the tier's
   one-line question and one `mailto:` link per rating to the account's address, the subject
   `Rating N [fd-TOKEN]`, percent-encoded as RFC 6068 asks.
+- `in_reply` puts a survey into an agent's reply where a canned reply's `{{ survey }}` mark
+  is, by the same rules as `plan` (else the mark is removed and the reason given); the reply
+  itself then carries the links and `record` ties the survey to it.
 - `take_answer` reads an inbound mail: a subject carrying `[fd-TOKEN]` of a known, unanswered
   survey, from an address of the survey's contact, with a rating on the scale, is recorded
   (comment: the mail's own text, quote cut) and files nothing. A token seen again in the mail
   that answered it is a duplicate (a resync): dropped silently. Anything else carrying a token
   (unknown, answered, wrong sender, rating off the scale) is `ignored` with the reason: the
   mail is then ingested as usual and the reason noted on the conversation it lands in.
+- `withdraw` (undo of a close, a reopen, the customer writing again) takes back a survey whose
+  mail has not started going out (outbox item queued, or failed outright): the item and its
+  message are cancelled and the survey forgotten, so it neither counts in reports nor holds
+  the contact's cooldown.
+  A survey already being sent or sent stays.
 
 Functions take `conn` and run inside the caller's transaction.
 """
@@ -31,11 +39,12 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import quote
 
-from storage.models import InboundMessage
+from storage.models import InboundMessage, Rating
 from storage.sanitize import clean_text
 
-Scale = Literal["csat", "ces"]
-SCALE_MAX: dict[str, int] = {"csat": 5, "ces": 7}
+Scale = Literal["csat", "ces", "nps"]
+SCALE_MAX: dict[str, int] = {"csat": 5, "ces": 7, "nps": 10}
+SCALE_MIN: dict[str, int] = {"nps": 0}  # 1 for the others
 DEFAULT_COOLDOWN = 14 * 86400.0
 NO_SURVEY_TAG = "no-survey"
 SPAM_TAG = "spam"
@@ -99,7 +108,7 @@ def plan(
     refusal = _refusal(conn, conversation_id, contact_id, policy.cooldown, now)
     if refusal:
         return refusal
-    to = _contact_address(conn, conversation_id, contact_id)
+    to = contact_address(conn, conversation_id, contact_id)
     if to is None:
         return "the contact has no email address"
     return Planned(conversation_id, account_id, contact_id, address, to, subject, survey)
@@ -135,8 +144,8 @@ def _tagged(conn: sqlite3.Connection, where: str, value: int, tag: str) -> bool:
     return found is not None
 
 
-def _contact_address(
-    conn: sqlite3.Connection, conversation_id: int, contact_id: int
+def contact_address(
+    conn: sqlite3.Connection, conversation_id: int | None, contact_id: int
 ) -> tuple[str, str] | None:
     """The contact's address the conversation last heard from, else their first one."""
     row = (
@@ -170,8 +179,8 @@ def answer_subject(rating: int, token: str) -> str:
 
 def survey_text(survey: TierSurvey, address: str, token: str) -> str:
     """The question on one line, then one link per rating, lowest first."""
-    top = SCALE_MAX[survey.scale]
-    links = [f"{n}/{top}: {mailto(address, answer_subject(n, token))}" for n in range(1, top + 1)]
+    low, top = SCALE_MIN.get(survey.scale, 1), SCALE_MAX[survey.scale]
+    links = [f"{n}/{top}: {mailto(address, answer_subject(n, token))}" for n in range(low, top + 1)]
     return "\n".join([survey.question, "", *links, ""])
 
 
@@ -180,14 +189,17 @@ def queue(conn: sqlite3.Connection, planned: Planned, actor: str, now: float) ->
     token = new_token()
     text = survey_text(planned.survey, planned.address, token)
     headers = {"to": [list(planned.to)], "survey": token}
-    remote_id = f"<survey.{token}@frontdesk.invalid>"
+    # The Message-ID in our own domain (an invalid one reads as spam), found on the message by
+    # threading (`thread_ref`) so a customer replying to the survey lands in the conversation.
+    remote_id = f"<survey.{new_token()}@{planned.address.rpartition('@')[2] or 'localhost'}>"
     cursor = conn.execute(
         "INSERT INTO messages (conversation_id, account_id, remote_id, thread_ref, direction,"
         " author_name, sent_at, subject, text, headers, thread_reason, delivery, created_at)"
-        " VALUES (?, ?, ?, NULL, 'out', ?, ?, ?, ?, ?, 'survey', 'queued', ?)",
+        " VALUES (?, ?, ?, ?, 'out', ?, ?, ?, ?, ?, 'survey', 'queued', ?)",
         (
             planned.conversation_id,
             planned.account_id,
+            remote_id,
             remote_id,
             actor,
             now,
@@ -203,6 +215,15 @@ def queue(conn: sqlite3.Connection, planned: Planned, actor: str, now: float) ->
         " created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (planned.conversation_id, planned.account_id, message_id, text, now, actor, now),
     )
+    assert message_id is not None
+    record(conn, planned, token, message_id, now)
+    return token
+
+
+def record(
+    conn: sqlite3.Connection, planned: Planned, token: str, message_id: int, now: float
+) -> None:
+    """The survey row: `message_id` is the mail carrying its links (a survey, or a reply)."""
     conn.execute(
         "INSERT INTO surveys (token, conversation_id, contact_id, kind, scale_max, message_id,"
         " sent_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -216,7 +237,36 @@ def queue(conn: sqlite3.Connection, planned: Planned, actor: str, now: float) ->
             now,
         ),
     )
-    return token
+
+
+@dataclass(frozen=True, slots=True)
+class InReply:
+    """A reply's text with its survey in place, what to record (None: no survey) and why not."""
+
+    text: str
+    planned: Planned | None = None
+    token: str = ""
+    why_not: str | None = None
+
+
+def in_reply(
+    conn: sqlite3.Connection,
+    conversation_id: int,
+    text: str,
+    mark: str,
+    policy: SurveyPolicy | None,
+    now: float,
+) -> InReply:
+    """A reply whose text holds `mark` (a canned reply's `{{ survey }}`): the survey's question
+    and links take the mark's place. Without a survey to give (none for the tier, the
+    cooldown...) the mark is removed and the reason given, for the conversation's history."""
+    planned = None if policy is None else plan(conn, conversation_id, policy, now)
+    if not isinstance(planned, Planned):
+        why = planned or "no survey is set up for this conversation's tier and channel"
+        return InReply(text.replace(mark, "").strip("\n"), why_not=why)
+    token = new_token()
+    links = survey_text(planned.survey, planned.address, token).strip("\n")
+    return InReply(text.replace(mark, links, 1).replace(mark, ""), planned, token)
 
 
 def find_token(subject: str) -> tuple[str, int | None] | None:
@@ -234,21 +284,22 @@ def take_answer(conn: sqlite3.Connection, message: InboundMessage, now: float) -
         return Answer("none")
     token, rating = found
     row = conn.execute(
-        "SELECT id, conversation_id, contact_id, scale_max, state, answer_remote_id"
+        "SELECT id, conversation_id, contact_id, scale_max, state, answer_remote_id, kind"
         " FROM surveys WHERE token = ?",
         (token,),
     ).fetchone()
     if row is None:
         return Answer("ignored", "unknown survey token")
-    survey_id, conversation_id, contact_id, top, state, answered_by = row
+    survey_id, conversation_id, contact_id, top, state, answered_by, kind = row
     if state == "answered":
         if answered_by == message.remote_id:
             return Answer("duplicate", survey_conversation=conversation_id)
         return Answer("ignored", "survey already answered", conversation_id)
     if not _from_contact(conn, message, contact_id):
         return Answer("ignored", "sender is not the surveyed contact", conversation_id)
-    if rating is None or not 1 <= rating <= top:
-        return Answer("ignored", f"no rating from 1 to {top}", conversation_id)
+    low = SCALE_MIN.get(kind, 1)
+    if rating is None or not low <= rating <= top:
+        return Answer("ignored", f"no rating from {low} to {top}", conversation_id)
     conn.execute(
         "UPDATE surveys SET state = 'answered', rating = ?, comment = ?, answered_at = ?,"
         " answer_remote_id = ? WHERE id = ?",
@@ -276,15 +327,6 @@ def _comment(message: InboundMessage) -> str | None:
     return text or None
 
 
-@dataclass(frozen=True, slots=True)
-class Rating:
-    kind: str
-    rating: int
-    scale_max: int
-    comment: str | None
-    answered_at: float
-
-
 def latest_rating(conn: sqlite3.Connection, conversation_id: int) -> Rating | None:
     row = conn.execute(
         "SELECT kind, rating, scale_max, comment, answered_at FROM surveys"
@@ -292,3 +334,41 @@ def latest_rating(conn: sqlite3.Connection, conversation_id: int) -> Rating | No
         (conversation_id,),
     ).fetchone()
     return None if row is None else Rating(*row)
+
+
+def survey_ids(conn: sqlite3.Connection, conversation_id: int) -> frozenset[int]:
+    rows = conn.execute("SELECT id FROM surveys WHERE conversation_id = ?", (conversation_id,))
+    return frozenset(int(r[0]) for r in rows)
+
+
+@dataclass(frozen=True, slots=True)
+class Withdrawn:
+    withdrawn: int = 0
+    too_late: int = 0  # already being sent, or sent
+
+
+def withdraw(
+    conn: sqlite3.Connection, conversation_id: int, keep: frozenset[int] = frozenset()
+) -> Withdrawn:
+    """Withdraw the conversation's surveys other than `keep` whose mail has not gone out."""
+    rows = conn.execute(  # survey mails only: a reply carrying links is the agent's to take back
+        "SELECT s.id, s.message_id FROM surveys s JOIN messages m ON m.id = s.message_id"
+        " WHERE s.conversation_id = ? AND s.state = 'sent' AND m.thread_reason = 'survey'",
+        (conversation_id,),
+    ).fetchall()
+    withdrawn = too_late = 0
+    for survey_id, message_id in rows:
+        if survey_id in keep:
+            continue
+        cancelled = conn.execute(
+            "UPDATE outbox SET status = 'cancelled' WHERE message_id = ?"
+            " AND status IN ('queued', 'failed') AND outcome IS NULL",
+            (message_id,),
+        ).rowcount
+        if not cancelled:
+            too_late += 1
+            continue
+        conn.execute("UPDATE messages SET delivery = 'cancelled' WHERE id = ?", (message_id,))
+        conn.execute("DELETE FROM surveys WHERE id = ?", (survey_id,))
+        withdrawn += 1
+    return Withdrawn(withdrawn, too_late)

@@ -2,6 +2,8 @@
 
 An action (or a whole macro) snapshots what it may change — status fields, assignee and
 tags — and undo writes the snapshot back, recording that it did. Sent replies are never undone.
+A survey the undone action queued (a close, storage/surveys.py) is withdrawn while its mail has
+not started going out; the `undone` event says how many were withdrawn or already went.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from storage import surveys
 from storage.rules import ConvState
 from storage.state import load_state, record_event, save_state
 
@@ -20,6 +23,7 @@ class ConversationSnapshot:
     state: ConvState
     assignee: str | None
     tag_ids: frozenset[int]
+    survey_ids: frozenset[int] = frozenset()  # the surveys it had: any later one is withdrawn
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,11 @@ def _take_one(conn: sqlite3.Connection, conversation_id: int) -> ConversationSna
         "SELECT tag_id FROM conversation_tags WHERE conversation_id = ?", (conversation_id,)
     ).fetchall()
     return ConversationSnapshot(
-        conversation_id, load_state(conn, conversation_id), assignee, frozenset(t[0] for t in tags)
+        conversation_id,
+        load_state(conn, conversation_id),
+        assignee,
+        frozenset(t[0] for t in tags),
+        surveys.survey_ids(conn, conversation_id),
     )
 
 
@@ -59,4 +67,10 @@ def restore(conn: sqlite3.Connection, snapshot: Snapshot, actor: str, at: float)
             "INSERT INTO conversation_tags (conversation_id, tag_id) VALUES (?, ?)",
             [(item.conversation_id, tag_id) for tag_id in sorted(item.tag_ids)],
         )
-        record_event(conn, item.conversation_id, at, actor, "undone", {"action": snapshot.label})
+        detail: dict[str, object] = {"action": snapshot.label}
+        taken = surveys.withdraw(conn, item.conversation_id, item.survey_ids)
+        if taken.withdrawn:
+            detail["surveys_withdrawn"] = taken.withdrawn
+        if taken.too_late:
+            detail["surveys_already_sent"] = taken.too_late
+        record_event(conn, item.conversation_id, at, actor, "undone", detail)

@@ -104,6 +104,9 @@ async def test_headline_cards_show_the_hand_computed_week(inbox: Inbox) -> None:
             "fcr": ["First-contact res.", "33%", "1 of 3"],
             "breaches": ["SLA breaches", "3"],
             "backlog": ["Waiting now", "1"],
+            "csat": ["CSAT", "—"],  # no survey in this inbox
+            "ces": ["Effort (CES)", "—"],
+            "nps": ["NPS", "—"],
         }
         volume = screen.query_one("#volume-chart", Sparkline).data
         # per local (UTC) day from Fri 15 Jan 08:00 to Fri 22 Jan 08:00: A and B on the 15th,

@@ -88,3 +88,23 @@ def test_no_survey_after_spam_or_to_a_no_survey_contact(tmp_path: Path) -> None:
         r[0] for r in store.conn.execute("SELECT detail FROM events WHERE kind = 'survey_skipped'")
     ]
     assert len(reasons) == 2
+
+
+def test_a_history_import_closes_without_surveying(tmp_path: Path) -> None:
+    # A first sync imports old threads closed (storage/history.py): no resolution of ours,
+    # so no survey to every past customer.
+    now = [1_000_000.0]
+    store = Store(tmp_path / "s.db", clock=lambda: now[0])
+    account = store.ensure_account("mail", "imap")
+    store.use_surveys(
+        SurveyPolicy({"standard": TierSurvey("How did we do?")}, {account: "help@ours.test"})
+    )
+    old = _mail(account, "<old@x>", "Old question", now[0] - 90 * 86400)
+    checkpoint = (account, "INBOX", {"uidvalidity": 1, "last_uid": 1})
+    [result] = store.ingest_history([old], checkpoint=checkpoint, horizon=now[0] - 30 * 86400)
+    status = store.conn.execute(
+        "SELECT status FROM conversations WHERE id = ?", (result.conversation_id,)
+    ).fetchone()[0]
+    assert status == "closed"
+    assert store.conn.execute("SELECT count(*) FROM surveys").fetchone()[0] == 0
+    assert store.due_outbox(account) == []

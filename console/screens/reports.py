@@ -1,4 +1,5 @@
-"""`R`: how fast each tier was answered, what breaches or will breach, who is due a check-in.
+"""`R`: how fast each tier was answered, what breaches or will breach, who is due a check-in,
+and how satisfied customers said they were (CSAT, CES, NPS).
 
 The numbers come from storage.metrics through console.report (the same as `frontdesk report`),
 computed on a worker thread over its own read-only connection: a report over a busy period
@@ -44,7 +45,7 @@ SPANS = (
     Span("30 days", 30 * DAY),
     Span("90 days", 90 * DAY),
 )
-CARDS = ("new", "first", "next", "resolution", "fcr", "breaches", "backlog")  # card ids
+CARDS = ("new", "first", "next", "resolution", "fcr", "breaches", "backlog", "csat", "ces", "nps")
 
 
 def _slice_binding(key: str, dimension: str) -> Binding:
@@ -239,6 +240,20 @@ def card_texts(total: metrics.SliceMetrics) -> list[tuple[str, str, str, str]]:
         ),
         ("breaches", "SLA breaches", str(total.breaches), ""),
         ("backlog", "Waiting now", str(total.backlog), ""),
+        *satisfaction_cards(total),
+    ]
+
+
+def satisfaction_cards(total: metrics.SliceMetrics) -> list[tuple[str, str, str, str]]:
+    """CSAT (share of 4-5 answers), CES (mean, 1-7) and NPS (-100 to 100) of the surveys sent
+    in the period."""
+    csat_note = f"{total.csat_satisfied} of {total.csat_answers}" if total.csat_answers else ""
+    ces_note = f"{total.ces_answers} answers" if total.ces_answers else ""
+    nps_note = f"{total.nps_answers} answers" if total.nps_answers else ""
+    return [
+        ("csat", "CSAT", reporting.rate_label(total.csat), csat_note),
+        ("ces", "Effort (CES)", reporting.ces_label(total.ces_average), ces_note),
+        ("nps", "NPS", reporting.nps_label(total.nps), nps_note),
     ]
 
 

@@ -13,7 +13,7 @@ from textual.widgets.option_list import Option
 
 from console.render import local_time, safe_line
 from console.timefmt import short_duration
-from storage.models import ConversationDetail
+from storage.models import ConversationDetail, Rating
 
 CHANNEL_ICON = {"email": "✉", "slack": "#"}
 IDENTITY_LABEL = {"email": "✉", "slack": "Slack"}
@@ -78,6 +78,25 @@ def _summary(detail: ConversationDetail, now: float) -> Text:
     for name, color in detail.tags:
         text.append_text(safe_line(name, color))
         text.append(" ")
+    if detail.rating is not None:
+        text.append_text(_rating(detail.rating))
+    return text
+
+
+SCALE_NAME = {"csat": "satisfaction", "ces": "ease"}
+
+
+def _rating(rating: Rating) -> Text:
+    """`Rated: 4/5 satisfaction, 3 Dec` and the customer's comment (their text: no markup)."""
+    text = Text("\nRated: ", style="dim")
+    style = "bold green" if rating.rating * 5 >= rating.scale_max * 4 else "bold"
+    text.append(f"{rating.rating}/{rating.scale_max}", style=style)
+    when = time.strftime("%d %b", time.localtime(rating.answered_at))
+    text.append(f" {SCALE_NAME.get(rating.kind, rating.kind)}, {when}")
+    if rating.comment:
+        text.append("\n“")
+        text.append_text(safe_line(rating.comment[:200]))
+        text.append("”")
     return text
 
 
