@@ -12,6 +12,7 @@ import re
 from typing import TypeAlias
 
 from connectors.mime.charsets import _decode_bytes
+from connectors.mime.forwarded import refold_headers
 from connectors.mime.headers import _decode_header, _raw_8bit, _read_headers
 from connectors.mime.html import _html_to_text
 from connectors.mime.model import (
@@ -215,12 +216,22 @@ class _BodyReader:
         data = self._payload_bytes(part, path)  # the attached message (or report) as received
         if ctype in _DSN_TYPES:
             self._add_attachment(part, path)
-            if want:  # first in the text: it is what a bounce is about
-                self.summaries.append(_delivery_summary(data))
+            if want:
+                self._add_delivery_status(part, path, data)
             return
         self._add_message_attachment(part, path, data)
         if want and ctype in _EMBEDDED_TYPES:
             self._add_embedded(data, path, depth, _embedded_label(part))
+
+    def _add_delivery_status(self, part: _Part, path: str, data: bytes) -> None:
+        """One line per recipient, first in the text: it is what a bounce is about. A report
+        naming no recipient is some MTA's prose under the report's type: shown as text."""
+        summary = _delivery_summary(data)
+        if summary is not None:
+            self.summaries.append(summary)
+            return
+        charset = part.get_content_charset()
+        self._append_text(_decode_bytes(data, charset, _where(path), self.notes))
 
     def _add_message_attachment(self, part: _Part, path: str, data: bytes) -> None:
         name = _filename(part, path, self.notes)
@@ -237,6 +248,11 @@ class _BodyReader:
             self.notes.add(f"forwarded messages nested deeper than {self.level}: listed only")
             return
         inner = _parse_entity(data)
+        if _lost_separator(inner):  # often a copy whose header lines lost their folding
+            refolded = refold_headers(data)
+            if refolded is not None:
+                self.notes.add(f"{_where(path)}: header lines without folding repaired")
+                inner = _parse_entity(refolded)
         head = _read_headers(inner, _Notes())  # its header quirks are not this message's
         section = self._section(path)
         reader = _BodyReader(self.notes, section, self.parts, self.level + 1)
@@ -317,8 +333,9 @@ _DSN_BLOCK_BREAK = re.compile(r"\r?\n[ \t]*\r?\n")
 _DSN_FIELD = re.compile(r"^([A-Za-z][A-Za-z0-9-]*)[ \t]*:[ \t]*(.*)$")
 
 
-def _delivery_summary(data: bytes) -> str:
-    """RFC 3464 delivery status as one line per recipient: address, action, status, reason."""
+def _delivery_summary(data: bytes) -> str | None:
+    """RFC 3464 delivery status as one line per recipient: address, action, status, reason;
+    None if no recipient is listed."""
     text = data[:HEADER_LIMIT].decode("utf-8", "replace")  # the fields are ASCII (or UTF-8)
     rows: list[str] = []
     for block in _DSN_BLOCK_BREAK.split(text.strip()):
@@ -326,7 +343,7 @@ def _delivery_summary(data: bytes) -> str:
         if row:
             rows.append(row)
     if not rows:
-        return "Delivery status report (no recipient listed)."
+        return None
     more = len(rows) - MAX_DSN_RECIPIENTS
     shown = rows[:MAX_DSN_RECIPIENTS] + ([f"... and {more} more recipients"] if more > 0 else [])
     return "Delivery status report:\n" + "\n".join(f"- {row}" for row in shown)
@@ -351,7 +368,8 @@ def _dsn_row(fields: dict[str, str]) -> str | None:
     action = fields.get("action")
     if not recipient or not action:
         return None
-    row = f"{recipient.split(';', 1)[-1].strip()}: {action.lower()}"
+    address = recipient.split(";", 1)[-1].strip().removeprefix("<").removesuffix(">")
+    row = f"{address.strip()}: {action.lower()}"
     if fields.get("status"):
         row += f", status {fields['status']}"
     diagnostic = fields.get("diagnostic-code", "").split(";", 1)[-1].strip()
@@ -397,6 +415,11 @@ def _flowed_line(line: str, delsp: bool) -> tuple[int, str, bool]:
 
 def _quoted(depth: int, text: str) -> str:
     return f"{'>' * depth} {text}" if depth else text
+
+
+def _lost_separator(part: _Part) -> bool:
+    kind = email.errors.MissingHeaderBodySeparatorDefect
+    return any(isinstance(defect, kind) for defect in part.defects)
 
 
 def _read_body(msg: _Part, notes: _Notes) -> _Body:
