@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from connectors.mime import ParsedMessage, parse_message
+from connectors.mime import ParsedMessage, find_quote_offset, parse_message
 from connectors.mime.forwarded import refold_headers
 
 CORPUS = Path(__file__).parent / "data" / "mail"
@@ -54,6 +54,17 @@ def test_a_customer_attaching_three_saved_mails_shows_each_sender_and_subject() 
         ("shop-mail.txt", "4", "message/rfc822"),
     ]
     assert "part 4: header lines without folding repaired" in p.problems
+    # His signature ("--") comes before the forwards: folding it would hide them.
+    assert p.quote_offset is None
+
+
+def test_a_signature_is_still_folded_when_nothing_is_forwarded() -> None:
+    text = "Thanks,\n--\nJonas\nInhaber\n"
+    assert find_quote_offset(text) == text.index("--")
+    forwarded = text + "\n---------- Forwarded message ----------\n> From: a@b.example\n"
+    assert find_quote_offset(forwarded) is None
+    quoted = text + "> ---------- Forwarded message ----------\n"  # inside a quote: folded
+    assert find_quote_offset(quoted) == text.index("--")
 
 
 def test_a_forward_with_a_pdf_inside() -> None:
