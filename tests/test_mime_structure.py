@@ -260,3 +260,25 @@ def test_encrypted_part_in_an_unchosen_alternative_adds_nothing() -> None:
         ),
     )
     assert parse_message(raw).text == "plain words"
+
+
+def test_inline_pgp_block_becomes_the_notice_and_the_words_around_it_stay() -> None:
+    armored = (
+        "-----BEGIN PGP MESSAGE-----\r\n\r\nhQEMA5v1E4UrMPRkAQf/dKq\r\n=p0Ls\r\n"
+        "-----END PGP MESSAGE-----"
+    )
+    raw = entity(
+        "From: Alice <alice@example.com>",
+        "Content-Type: text/plain; charset=utf-8",
+        body=f"Hi,\r\n\r\n{armored}\r\n\r\nSent from K-9 Mail.",
+    )
+    p = parse_message(raw)
+    assert p.text == (
+        "Hi,\n\n[encrypted message (PGP): the content cannot be shown]\n\nSent from K-9 Mail."
+    )
+    assert "encrypted message: the content cannot be shown" in p.problems
+    # A block cut off before its END line is hidden to the end; a quoted one is left alone.
+    cut = entity("Content-Type: text/plain", body="Hi,\r\n" + armored.split("=p0Ls")[0])
+    assert parse_message(cut).text == "Hi,\n[encrypted message (PGP): the content cannot be shown]"
+    quoted = entity("Content-Type: text/plain", body="> -----BEGIN PGP MESSAGE-----\r\n> x")
+    assert parse_message(quoted).text == "> -----BEGIN PGP MESSAGE-----\n> x"

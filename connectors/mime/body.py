@@ -173,13 +173,23 @@ class _BodyReader:
             return
         text = self._decode_text(part, path, is_html)
         if not is_html:
-            self._append_text(_unflow_if_flowed(part, text))
+            self._append_text(self._hide_armor(_unflow_if_flowed(part, text)))
             return
         if self.html is None:
             self.html = self._cap_html(text)
         if want:
             self.html_used = True
             self._append_text(_html_to_text(text, self.notes))
+
+    def _hide_armor(self, text: str) -> str:
+        """Inline PGP: each armored encrypted block becomes the notice (its base64 is noise
+        to the agent; the raw message keeps it)."""
+        if "-----BEGIN PGP MESSAGE-----" not in text:
+            return text
+        hidden, count = _PGP_ARMOR.subn(ENCRYPTED_PGP, text)
+        if count:
+            self.notes.add("encrypted message: the content cannot be shown")
+        return hidden
 
     def _cap_html(self, text: str) -> str:
         if len(text) > HTML_LIMIT:
@@ -281,6 +291,11 @@ class _BodyReader:
 
 _EMBEDDED_TYPES = frozenset(("message/rfc822", "message/global"))
 _DSN_TYPES = frozenset(("message/delivery-status", "message/global-delivery-status"))
+# An armored block from its first line to its last (or to the end, if cut off).
+_PGP_ARMOR = re.compile(
+    r"^-----BEGIN PGP MESSAGE-----[ \t\r]*$.*?(?:^-----END PGP MESSAGE-----[ \t\r]*$|\Z)",
+    re.MULTILINE | re.DOTALL,
+)
 _PKCS7_TYPES = frozenset(("application/pkcs7-mime", "application/x-pkcs7-mime"))
 ENCRYPTED_PGP = "[encrypted message (PGP): the content cannot be shown]"
 ENCRYPTED_SMIME = "[encrypted message (S/MIME): the content cannot be shown]"
