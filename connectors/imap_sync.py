@@ -32,7 +32,7 @@ from typing import Protocol
 
 from connectors.email_map import Fetched, MapContext, parse_batch, unreadable
 from connectors.imap_client import ImapSession
-from connectors.progress import FolderProgress, track
+from connectors.progress import FolderProgress, StatusLine, track
 from storage.aio import AsyncStore
 from storage.models import InboundMessage
 from storage.store import Store
@@ -151,10 +151,14 @@ class FolderSync:
             )
             sessions = [primary, *await helpers(folder, status.uidvalidity, len(uids))]
             progress = track(self.account_name, folder, len(uids))
+            account = (self.account_id, self.account_name)
+            line = StatusLine(self.store, account, folder, len(uids))  # the console's figures
             try:
-                await self._pipeline(sessions, uids, ctx, start.horizon, progress)
+                await line.update(0)
+                await self._pipeline(sessions, uids, ctx, start.horizon, (progress, line))
             finally:
                 progress.finish()
+                await line.finish()
         await self._finish(folder, dataclasses.replace(start, last_uid=max([last, *uids])), state)
         return len(uids)
 
@@ -182,7 +186,7 @@ class FolderSync:
         uids: list[int],
         ctx: MapContext,
         horizon: float | None,
-        progress: FolderProgress,
+        reports: tuple[FolderProgress, StatusLine],
     ) -> None:
         idle: asyncio.Queue[ImapSession] = asyncio.Queue()
         for session in sessions:
@@ -196,7 +200,8 @@ class FolderSync:
             nonlocal stored
             await self._store(ctx, horizon, *await pending.popleft())
             stored += 1
-            progress.update(min(stored * BATCH, len(uids)))
+            reports[0].update(min(stored * BATCH, len(uids)))
+            await reports[1].update(min(stored * BATCH, len(uids)))
 
         try:
             for start in range(0, len(uids), BATCH):

@@ -15,6 +15,11 @@ accounts run side by side) share the line. A folder shows only when it has more 
 does not. When a folder finishes, its summary ("account: folder N messages in 7.2 s (1,390
 msg/s)", or "stopped at N/M" when it failed) stays above the live line.
 
+`StatusLine` puts the same figures in the account's sync status, which the console shows
+("support-mail: syncing (INBOX 1,200/10,000 messages, 1,450 msg/s, 7 s left)"): written at
+most every `STATUS_INTERVAL` seconds while a long fetch runs, whatever stderr is, and the
+status it replaced is put back when the folder is done.
+
 Account and folder names may come from a server: they are cleaned like mail text. A
 terminal that goes away (EIO, a closed stream) ends the display, never the sync.
 """
@@ -31,10 +36,14 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Protocol, TextIO
 
+from storage.aio import AsyncStore
 from storage.sanitize import clean_line
+from storage.store import Store
+from storage.sync_status import SyncState
 
 MIN_TOTAL = 100  # messages to fetch before a folder's progress is shown (one batch)
 REDRAW_INTERVAL = 0.1  # seconds between redraws of the live line
+STATUS_INTERVAL = 1.0  # seconds between writes of the account's sync status
 ERASE_LINE_END = "\x1b[K"
 FALLBACK_WIDTH = 80
 
@@ -183,6 +192,54 @@ class _Tracker:
 
     def finish(self) -> None:
         self.display._finish(self.entry)
+
+
+class StatusLine:
+    """A long fetch's figures in the account's sync status (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: AsyncStore,
+        account: tuple[int, str],  # id and name
+        folder: str,
+        total: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store, (self._account_id, self._account) = store, account
+        self._folder, self._total = clean_line(folder), total
+        self._clock = clock
+        self._started = clock()
+        self._written_at = -math.inf
+        self._before: tuple[SyncState, str] | None = None  # None: nothing written yet
+
+    @property
+    def shown(self) -> bool:
+        return self._total > MIN_TOTAL
+
+    async def update(self, done: int) -> None:
+        """Write `done` of the total, unless written less than STATUS_INTERVAL ago."""
+        now = self._clock()
+        if not self.shown or now - self._written_at < STATUS_INTERVAL:
+            return
+        if self._before is None:
+            self._before = await self._store.call(_current_status, self._account)
+        self._written_at = now
+        text = live_text(self._folder, done, self._total, now - self._started)
+        await self._store.call(Store.set_sync_status, self._account_id, "syncing", text)
+
+    async def finish(self) -> None:
+        """Put back the status the figures replaced."""
+        if self._before is not None:
+            state, detail = self._before
+            await self._store.call(Store.set_sync_status, self._account_id, state, detail)
+
+
+def _current_status(store: Store, account: str) -> tuple[SyncState, str]:
+    for status in store.sync_statuses():
+        if status.account == account:
+            return status.state, status.detail
+    return "syncing", ""
 
 
 # --- the texts

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from connectors import progress as progress_module
 from connectors.progress import (
     SILENT,
     TerminalProgress,
@@ -32,7 +33,17 @@ from connectors.progress import (
     reporting,
     track,
 )
-from tests.imap_helpers import PASSWORD_ENV, mail
+from storage.aio import AsyncStore
+from storage.store import Store
+from storage.sync_status import describe
+from tests.imap_helpers import (
+    PASSWORD_ENV,
+    account_settings,
+    astore_fixture,  # noqa: F401
+    imap_password_fixture,  # noqa: F401
+    mail,
+    sync,
+)
 from tests.servers.dovecot import DovecotServer
 
 ERASE = "\x1b[K"
@@ -194,6 +205,40 @@ def mailbox(dovecot: DovecotServer, tmp_path: Path) -> tuple[Path, Path]:
     )
     config.chmod(0o600)
     return config, db
+
+
+@pytest.mark.usefixtures("imap_password")
+async def test_the_consoles_account_status_shows_the_same_figures(
+    dovecot: DovecotServer,
+    tmp_path: Path,
+    store: Store,
+    astore: AsyncStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    mailbox(dovecot, tmp_path)
+    monkeypatch.setattr(progress_module, "STATUS_INTERVAL", 0.0)  # every batch, not 1 a second
+    settings = account_settings(dovecot)
+    account_id = store.ensure_account(settings.name, "imap")
+    store.set_sync_status(account_id, "syncing", "live")  # as the live runner leaves it
+    seen: list[str] = []
+
+    async def on_batch(folder: str, last_uid: int) -> None:
+        # Called as each batch is stored, before the figures move on to include it.
+        [status] = await astore.call(Store.sync_statuses)
+        seen.append(describe(status, status.updated_at))
+
+    await sync(settings, astore, on_batch=on_batch)
+    assert [re.sub(r", [\d,.]+ msg/s, [\d.]+ s left", "", line) for line in seen] == [
+        f"support-mail: syncing (INBOX 0/{MESSAGES} messages)",
+        f"support-mail: syncing (INBOX 100/{MESSAGES} messages)",
+        f"support-mail: syncing (INBOX 200/{MESSAGES} messages)",
+    ]
+    assert re.fullmatch(
+        rf"support-mail: syncing \(INBOX 100/{MESSAGES} messages, [\d,.]+ msg/s, [\d.]+ s left\)",
+        seen[1],
+    )
+    [status] = store.sync_statuses()
+    assert (status.state, status.detail) == ("syncing", "live")  # put back once done
 
 
 def sync_env(dovecot: DovecotServer) -> dict[str, str]:
