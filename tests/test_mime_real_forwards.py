@@ -54,6 +54,10 @@ def test_a_customer_attaching_three_saved_mails_shows_each_sender_and_subject() 
         ("shop-mail.txt", "4", "message/rfc822"),
     ]
     assert "part 4: header lines without folding repaired" in p.problems
+    # Each saved copy declares a multipart body it does not have: named by its own section.
+    assert "forwarded message (part 3): MIME boundary missing or wrong: shown as raw text" in (
+        p.problems
+    )
     # His signature ("--") comes before the forwards: folding it would hide them.
     assert p.quote_offset is None
 

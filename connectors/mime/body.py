@@ -82,7 +82,7 @@ class _BodyReader:
         try:
             self._read_part(part, path, depth, want, stack)
         except Exception as exc:  # last resort: one unreadable part must not lose the rest
-            self.notes.add(_internal_error(_where(path), exc))
+            self.notes.add(_internal_error(self._where(path), exc))
         self._note_defects(part, path)
 
     def _read_part(
@@ -103,6 +103,12 @@ class _BodyReader:
             elif want and ctype == "text/rfc822-headers":  # a bounce returning headers only
                 head = _read_headers(_parse_entity(self._payload_bytes(part, path)), _Notes())
                 self._append_text(_quoted_message("Returned message headers", head, ""))
+
+    def _where(self, path: str) -> str:
+        """A part as the agent's problem notes name it; inside a forward, by IMAP section."""
+        if not self.prefix:
+            return _where(path)
+        return f"part {self.prefix}.{path}" if path else f"forwarded message (part {self.prefix})"
 
     def _section(self, path: str) -> str:
         """IMAP section of a part ("2.1"); a single-part message's body is section 1."""
@@ -128,7 +134,7 @@ class _BodyReader:
                 self._append_text(_encrypted_notice(part))
                 want = False
         if not closed:
-            self.notes.add(f"{_where(path)}: closing MIME boundary missing (cut off?)")
+            self.notes.add(f"{self._where(path)}: closing MIME boundary missing (cut off?)")
         self._push_children(texts, ctype, path, depth, want, stack)
 
     def _push_children(
@@ -160,11 +166,15 @@ class _BodyReader:
         found = _BOUNDARY_LINE.search(part.raw_body, 0, 65_536)
         split = _split_multipart(part.raw_body, found.group(1)) if found else None
         if split is not None:
-            self.notes.add(f"{_where(path)}: declared MIME boundary not found: parts recovered")
+            self.notes.add(
+                f"{self._where(path)}: declared MIME boundary not found: parts recovered"
+            )
             self._push_children(split[0], part.get_content_type(), path, depth, want, stack)
         elif want:
-            self.notes.add(f"{_where(path)}: MIME boundary missing or wrong: shown as raw text")
-            self._append_text(_decode_bytes(part.raw_body, None, _where(path), self.notes))
+            self.notes.add(
+                f"{self._where(path)}: MIME boundary missing or wrong: shown as raw text"
+            )
+            self._append_text(_decode_bytes(part.raw_body, None, self._where(path), self.notes))
 
     def _add_body_part(self, part: _Part, ctype: str, path: str, want: bool) -> None:
         is_html = ctype == "text/html"
@@ -202,10 +212,10 @@ class _BodyReader:
         charset = part.get_content_charset()
         if charset is None and is_html:
             charset = _sniff_meta_charset(data)
-        return _decode_bytes(data, charset, _where(path), self.notes)
+        return _decode_bytes(data, charset, self._where(path), self.notes)
 
     def _payload_bytes(self, part: _Part, path: str) -> bytes:
-        return _transfer_decode(part, _where(path), self.notes)
+        return _transfer_decode(part, self._where(path), self.notes)
 
     def _append_text(self, text: str) -> None:
         if self.truncated:
@@ -241,7 +251,7 @@ class _BodyReader:
             self.summaries.append(summary)
             return
         charset = part.get_content_charset()
-        self._append_text(_decode_bytes(data, charset, _where(path), self.notes))
+        self._append_text(_decode_bytes(data, charset, self._where(path), self.notes))
 
     def _add_message_attachment(self, part: _Part, path: str, data: bytes) -> None:
         name = _filename(part, path, self.notes)
@@ -261,7 +271,7 @@ class _BodyReader:
         if _lost_separator(inner):  # often a copy whose header lines lost their folding
             refolded = refold_headers(data)
             if refolded is not None:
-                self.notes.add(f"{_where(path)}: header lines without folding repaired")
+                self.notes.add(f"{self._where(path)}: header lines without folding repaired")
                 inner = _parse_entity(refolded)
         head = _read_headers(inner, _Notes())  # its header quirks are not this message's
         section = self._section(path)
@@ -276,7 +286,7 @@ class _BodyReader:
         for defect in part.defects:
             for kind, note in _DEFECT_NOTES:
                 if isinstance(defect, kind):
-                    self.notes.add(f"{_where(path)}: {note}")
+                    self.notes.add(f"{self._where(path)}: {note}")
 
     def result(self) -> _Body:
         texts = self.summaries + self.texts
