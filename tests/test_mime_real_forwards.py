@@ -8,8 +8,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from connectors.mime import ParsedMessage, find_quote_offset, parse_message
 from connectors.mime.forwarded import refold_headers
+from storage.aio import AsyncStore
+from storage.store import Store
+from tests.imap_helpers import (
+    account_settings,
+    astore_fixture,  # noqa: F401
+    imap_password_fixture,  # noqa: F401
+    sync,
+)
+from tests.servers.dovecot import DovecotServer
 
 CORPUS = Path(__file__).parent / "data" / "mail"
 
@@ -195,3 +206,55 @@ def test_a_blank_line_inside_the_headers_is_bridged_only_for_the_missing_from() 
     assert refold_headers(whole) == (
         b"From: a@b.example\n x\nSubject: s\nTo: t@d.example\n\nFrom: quoted@line\n"
     )
+
+
+# ------------------------------------------------------------------ through IMAP, as stored
+
+PGP_MIME = (
+    b"From: Alice <alice@customer.example>\r\n"
+    b"To: help@frontdesk.test\r\n"
+    b"Subject: ...\r\n"
+    b"Message-ID: <pgp1@customer.example>\r\n"
+    b"Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\";\r\n"
+    b' boundary="enc"\r\n'
+    b"\r\n"
+    b"This is an OpenPGP/MIME encrypted message (RFC 4880 and 3156)\r\n"
+    b"--enc\r\n"
+    b"Content-Type: application/pgp-encrypted\r\n"
+    b"Content-Description: PGP/MIME version identification\r\n"
+    b"\r\n"
+    b"Version: 1\r\n"
+    b"\r\n"
+    b"--enc\r\n"
+    b'Content-Type: application/octet-stream; name="encrypted.asc"\r\n'
+    b"Content-Description: OpenPGP encrypted message\r\n"
+    b'Content-Disposition: inline; filename="encrypted.asc"\r\n'
+    b"\r\n"
+    b"-----BEGIN PGP MESSAGE-----\r\n\r\nhQEMA5v1E4UrMPRkAQf/dKq\r\n=p0Ls\r\n"
+    b"-----END PGP MESSAGE-----\r\n"
+    b"\r\n"
+    b"--enc--\r\n"
+)
+
+
+@pytest.mark.usefixtures("imap_password")
+async def test_what_the_agent_gets_from_the_mailbox(
+    dovecot: DovecotServer, store: Store, astore: AsyncStore
+) -> None:
+    forward = (CORPUS / "stalwart-mail-parser" / "thirdparty_015.eml").read_bytes()
+    bounce = (CORPUS / "mikel-mail" / "multipart_report_emails_report_530.eml").read_bytes()
+    dovecot.append_many("INBOX", [forward, bounce, PGP_MIME])
+    await sync(account_settings(dovecot), astore)
+    rows = store.conn.execute("SELECT text, quote_offset FROM messages ORDER BY id").fetchall()
+    assert len(rows) == 3
+    (forwarded, offset), (bounced, _), (encrypted, _) = rows
+    assert "> Subject: [Ticket ID: 255909] Bestellung: Proxmox VE inkl." in forwarded
+    assert offset is None  # nothing folded away
+    assert bounced.startswith("Delivery status report:\n- edwin@zzzzzzz.com: failed")
+    # Thunderbird's shape of PGP/MIME: never an empty body.
+    assert encrypted == "[encrypted message (PGP): the content cannot be shown]"
+    # The forwarded subject is searchable, as the agent's search box reaches it.
+    found = store.conn.execute(
+        "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'Rabatt'"
+    ).fetchone()[0]
+    assert found == 1
