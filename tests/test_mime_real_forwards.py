@@ -215,7 +215,7 @@ PGP_MIME = (
     b"To: help@frontdesk.test\r\n"
     b"Subject: ...\r\n"
     b"Message-ID: <pgp1@customer.example>\r\n"
-    b"Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\";\r\n"
+    b'Content-Type: multipart/encrypted; protocol="application/pgp-encrypted";\r\n'
     b' boundary="enc"\r\n'
     b"\r\n"
     b"This is an OpenPGP/MIME encrypted message (RFC 4880 and 3156)\r\n"
