@@ -228,13 +228,14 @@ async def test_the_consoles_account_status_shows_the_same_figures(
         seen.append(describe(status, status.updated_at))
 
     await sync(settings, astore, on_batch=on_batch)
-    assert [re.sub(r", [\d,.]+ msg/s, [\d.]+ s left", "", line) for line in seen] == [
+    assert [re.sub(r", [\d,.]+ msg/s, (\d+ min )?[\d.]+ s left", "", line) for line in seen] == [
         f"support-mail: syncing (INBOX 0/{MESSAGES} messages)",
         f"support-mail: syncing (INBOX 100/{MESSAGES} messages)",
         f"support-mail: syncing (INBOX 200/{MESSAGES} messages)",
     ]
     assert re.fullmatch(
-        rf"support-mail: syncing \(INBOX 100/{MESSAGES} messages, [\d,.]+ msg/s, [\d.]+ s left\)",
+        rf"support-mail: syncing \(INBOX 100/{MESSAGES} messages, "
+        r"[\d,.]+ msg/s, (\d+ min )?[\d.]+ s left\)",
         seen[1],
     )
     [status] = store.sync_statuses()
@@ -314,7 +315,7 @@ def test_sync_on_a_terminal_shows_each_folders_progress(
     for draw in draws[2:-2]:
         assert re.fullmatch(
             rf"support-mail: INBOX (100|200)/{MESSAGES} messages, [\d,.]+ msg/s, "
-            rf"[\d.]+ s left{E}",
+            rf"(?:\d+ min )?[\d.]+ s left{E}",
             draw,
         ), draws
     assert max(len(d) for d in draws) < COLUMNS + len(ERASE)
