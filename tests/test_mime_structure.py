@@ -282,3 +282,12 @@ def test_inline_pgp_block_becomes_the_notice_and_the_words_around_it_stay() -> N
     assert parse_message(cut).text == "Hi,\n[encrypted message (PGP): the content cannot be shown]"
     quoted = entity("Content-Type: text/plain", body="> -----BEGIN PGP MESSAGE-----\r\n> x")
     assert parse_message(quoted).text == "> -----BEGIN PGP MESSAGE-----\n> x"
+
+
+def test_a_forwarded_from_without_an_address_is_shown_as_written() -> None:
+    inner = entity("From: Someone Else", "Subject: Hi", body="Please say hello")
+    raw = entity("Content-Type: message/rfc822", body=inner)
+    assert parse_message(raw).text == (
+        "---------- Forwarded message ----------\n"
+        "> From: Someone Else\n> Subject: Hi\n>\n> Please say hello"
+    )

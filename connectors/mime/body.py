@@ -101,8 +101,9 @@ class _BodyReader:
             if want and ctype in _PKCS7_TYPES:
                 self._append_text(_smime_notice(part))
             elif want and ctype == "text/rfc822-headers":  # a bounce returning headers only
-                head = _read_headers(_parse_entity(self._payload_bytes(part, path)), _Notes())
-                self._append_text(_quoted_message("Returned message headers", head, ""))
+                returned = _parse_entity(self._payload_bytes(part, path))
+                head = _read_headers(returned, _Notes())
+                self._append_text(_quoted_message("Returned message headers", returned, head, ""))
 
     def _where(self, path: str) -> str:
         """A part as the agent's problem notes name it; inside a forward, by IMAP section."""
@@ -280,7 +281,7 @@ class _BodyReader:
         self.parts = reader.parts
         body = reader.result()
         self.attachments.extend(body.attachments)
-        self._append_text(_quoted_message(label, head, body.text))
+        self._append_text(_quoted_message(label, inner, head, body.text))
 
     def _note_defects(self, part: _Part, path: str) -> None:
         for defect in part.defects:
@@ -332,11 +333,12 @@ def _embedded_label(part: _Part) -> str:
     return "Forwarded message"
 
 
-def _quoted_message(label: str, head: _Head, text: str) -> str:
+def _quoted_message(label: str, part: _Part, head: _Head, text: str) -> str:
     """A "---------- Forwarded message ----------" line, then headers and text quoted."""
     lines: list[str] = []
-    if head.sender is not None:
-        lines.append(f"From: {_format_address(head.sender)}")
+    sender = _shown_sender(part, head)
+    if sender:
+        lines.append(f"From: {sender}")
     if head.date is not None:
         lines.append(f"Date: {email.utils.format_datetime(head.date)}")
     if head.subject:
@@ -348,6 +350,14 @@ def _quoted_message(label: str, head: _Head, text: str) -> str:
         lines.extend(["", *text.split("\n")])
     quoted = "\n".join(f"> {line}" if line else ">" for line in lines)
     return f"---------- {label} ----------\n{quoted}"
+
+
+def _shown_sender(part: _Part, head: _Head) -> str:
+    """The sender as parsed; a From: that holds no address ("Someone Else") as written."""
+    if head.sender is not None and "@" in head.sender.email:
+        return _format_address(head.sender)
+    raw = _raw_header(part, "from")
+    return clean_line(_decode_header(raw, "From", _Notes()))[:300].strip() if raw else ""
 
 
 def _format_address(address: Address) -> str:
