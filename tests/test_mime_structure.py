@@ -291,3 +291,11 @@ def test_a_forwarded_from_without_an_address_is_shown_as_written() -> None:
         "---------- Forwarded message ----------\n"
         "> From: Someone Else\n> Subject: Hi\n>\n> Please say hello"
     )
+
+
+def test_a_forward_without_headers_starts_with_its_text() -> None:
+    # As sent: an attached "message" whose first line is no header (stalwart malformed/022).
+    raw = entity("Content-Type: message/rfc822", body="this attachment is not a valid eml")
+    assert parse_message(raw).text == (
+        "---------- Forwarded message ----------\n> this attachment is not a valid eml"
+    )

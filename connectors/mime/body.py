@@ -347,7 +347,7 @@ def _quoted_message(label: str, part: _Part, head: _Head, text: str) -> str:
         shown = ", ".join(_format_address(a) for a in head.to[:10])
         lines.append(f"To: {shown}" + (", ..." if len(head.to) > 10 else ""))
     if text:
-        lines.extend(["", *text.split("\n")])
+        lines.extend([""] * bool(lines) + text.split("\n"))  # a blank only after headers
     quoted = "\n".join(f"> {line}" if line else ">" for line in lines)
     return f"---------- {label} ----------\n{quoted}"
 
