@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Callable
 
+from connectors.progress import for_terminal, reporting
 from connectors.runner import run_forever, run_once
 from connectors.secrets import SecretSource
 from console.config import FrontdeskConfig
@@ -28,9 +30,14 @@ def secret_sources(config: FrontdeskConfig) -> list[tuple[int, str, SecretSource
 
 
 def run_sync(store: Store, config: FrontdeskConfig, *, once: bool) -> list[str]:
-    """Run the connectors on the store's file; return the failures of a `--once` pass."""
+    """Run the connectors on the store's file; return the failures of a `--once` pass.
+
+    Long folder fetches show their progress on stderr when it is a terminal (silent in cron
+    and CI: connectors/progress.py)."""
     path, policy = store.path, store.policy
-    with Heartbeat(path):  # the console tells a dead sync from a quiet one by it
+    progress = for_terminal(sys.stderr)
+    # The console tells a dead sync from a quiet one by the heartbeat.
+    with Heartbeat(path), reporting(progress):
         return asyncio.run(_run(lambda: Store(path, policy=policy), config, once))
 
 

@@ -260,3 +260,42 @@ def test_encrypted_part_in_an_unchosen_alternative_adds_nothing() -> None:
         ),
     )
     assert parse_message(raw).text == "plain words"
+
+
+def test_inline_pgp_block_becomes_the_notice_and_the_words_around_it_stay() -> None:
+    armored = (
+        "-----BEGIN PGP MESSAGE-----\r\n\r\nhQEMA5v1E4UrMPRkAQf/dKq\r\n=p0Ls\r\n"
+        "-----END PGP MESSAGE-----"
+    )
+    raw = entity(
+        "From: Alice <alice@example.com>",
+        "Content-Type: text/plain; charset=utf-8",
+        body=f"Hi,\r\n\r\n{armored}\r\n\r\nSent from K-9 Mail.",
+    )
+    p = parse_message(raw)
+    assert p.text == (
+        "Hi,\n\n[encrypted message (PGP): the content cannot be shown]\n\nSent from K-9 Mail."
+    )
+    assert "encrypted message: the content cannot be shown" in p.problems
+    # A block cut off before its END line is hidden to the end; a quoted one is left alone.
+    cut = entity("Content-Type: text/plain", body="Hi,\r\n" + armored.split("=p0Ls")[0])
+    assert parse_message(cut).text == "Hi,\n[encrypted message (PGP): the content cannot be shown]"
+    quoted = entity("Content-Type: text/plain", body="> -----BEGIN PGP MESSAGE-----\r\n> x")
+    assert parse_message(quoted).text == "> -----BEGIN PGP MESSAGE-----\n> x"
+
+
+def test_a_forwarded_from_without_an_address_is_shown_as_written() -> None:
+    inner = entity("From: Someone Else", "Subject: Hi", body="Please say hello")
+    raw = entity("Content-Type: message/rfc822", body=inner)
+    assert parse_message(raw).text == (
+        "---------- Forwarded message ----------\n"
+        "> From: Someone Else\n> Subject: Hi\n>\n> Please say hello"
+    )
+
+
+def test_a_forward_without_headers_starts_with_its_text() -> None:
+    # As sent: an attached "message" whose first line is no header (stalwart malformed/022).
+    raw = entity("Content-Type: message/rfc822", body="this attachment is not a valid eml")
+    assert parse_message(raw).text == (
+        "---------- Forwarded message ----------\n> this attachment is not a valid eml"
+    )

@@ -155,6 +155,7 @@ class ImapConnector:
             open_recent=recent,
             sent_folder=self._sent or self.settings.sent_folder or "",  # after folders()
             agent_addresses=self.agent_addresses,
+            account_name=self.settings.name,
         )
 
     def _outbox(self, sessions: Sessions, *, release: bool = True) -> EmailOutbox:

@@ -25,6 +25,9 @@ _ORIGINAL = re.compile(
     re.IGNORECASE,
 )
 _FORWARD = re.compile(r"\s*(?:-{3,}\s*Forwarded message|Begin forwarded message:)", re.I)
+_FORWARD_LINE = re.compile(
+    r"^[ \t]*(?:-{3,}[ \t]*Forwarded message|Begin forwarded message:)", re.I | re.M
+)
 _UNDERSCORES = re.compile(r"\s*_{20,}\s*")
 # Cheap first look: only lines starting like a marker (or ending in ":") get the full tests.
 _CANDIDATE = re.compile(
@@ -38,7 +41,8 @@ def find_quote_offset(text: str) -> int | None:
     Folds: a signature ("-- "), "-----Original Message-----", an Outlook "From:/Sent:" block,
     an "On ... wrote:" attribution, and a trailing block of ">" lines. A ">" block with new
     text after it (an interleaved reply) is not folded; neither is a forwarded message,
-    whose content is what the customer wants us to read.
+    whose content is what the customer wants us to read, nor anything above one (a
+    signature above the messages a customer attached).
     """
     # Only the first lines are examined one by one (Python speed); the rest is summarised
     # by two regex searches, so a 2 MB body of one-character lines costs milliseconds.
@@ -51,7 +55,8 @@ def find_quote_offset(text: str) -> int | None:
             if _FORWARD.match(line):
                 return None
             if _starts_fold(lines, index, tail):
-                return offset
+                # A fold runs to the end: one starting above a forward would hide it.
+                return None if _FORWARD_LINE.search(text, offset) else offset
         offset += len(line) + 1
     return None
 

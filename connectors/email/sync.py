@@ -32,6 +32,7 @@ from typing import Protocol
 
 from connectors.email.imap.session import ImapSession
 from connectors.email.mapping import Fetched, MapContext, parse_batch, unreadable
+from connectors.progress import FolderProgress, StatusLine, track
 from storage.aio import AsyncStore
 from storage.models import InboundMessage
 from storage.store import Store
@@ -125,6 +126,7 @@ class FolderSync:
     sent_folder: str = ""  # its mail is ours (direction out); elsewhere, mail is a customer's
     agent_addresses: tuple[str, ...] = ()
     open_recent: float | None = None  # seconds; None: a first sync opens everything
+    account_name: str = ""  # shown with the folder's progress on a terminal (progress.py)
 
     async def run(self, primary: ImapSession, folder: str, helpers: HelperFactory) -> int:
         """Store what is new in `folder`; returns how many messages were fetched."""
@@ -148,7 +150,15 @@ class FolderSync:
                 agent_addresses=self.agent_addresses,
             )
             sessions = [primary, *await helpers(folder, status.uidvalidity, len(uids))]
-            await self._pipeline(sessions, uids, ctx, start.horizon)
+            progress = track(self.account_name, folder, len(uids))
+            account = (self.account_id, self.account_name)
+            line = StatusLine(self.store, account, folder, len(uids))  # the console's figures
+            try:
+                await line.update(0)
+                await self._pipeline(sessions, uids, ctx, start.horizon, (progress, line))
+            finally:
+                progress.finish()
+                await line.finish()
         await self._finish(folder, dataclasses.replace(start, last_uid=max([last, *uids])), state)
         return len(uids)
 
@@ -171,7 +181,12 @@ class FolderSync:
         await self.store.call(Store.ingest, [], checkpoint=(self.account_id, scope(folder), state))
 
     async def _pipeline(
-        self, sessions: list[ImapSession], uids: list[int], ctx: MapContext, horizon: float | None
+        self,
+        sessions: list[ImapSession],
+        uids: list[int],
+        ctx: MapContext,
+        horizon: float | None,
+        reports: tuple[FolderProgress, StatusLine],
     ) -> None:
         idle: asyncio.Queue[ImapSession] = asyncio.Queue()
         for session in sessions:
@@ -179,14 +194,23 @@ class FolderSync:
         pooled = len(uids) >= POOL_THRESHOLD
         window = IN_FLIGHT_PER_CONNECTION * len(sessions)
         pending: deque[asyncio.Task[tuple[list[InboundMessage], int]]] = deque()
+        stored = 0  # batches, taken in order
+
+        async def store_next() -> None:
+            nonlocal stored
+            await self._store(ctx, horizon, *await pending.popleft())
+            stored += 1
+            reports[0].update(min(stored * BATCH, len(uids)))
+            await reports[1].update(min(stored * BATCH, len(uids)))
+
         try:
             for start in range(0, len(uids), BATCH):
                 batch = uids[start : start + BATCH]
                 pending.append(asyncio.create_task(self._download(idle, batch, ctx, pooled)))
                 if len(pending) >= window:
-                    await self._store(ctx, horizon, *await pending.popleft())
+                    await store_next()
             while pending:
-                await self._store(ctx, horizon, *await pending.popleft())
+                await store_next()
         finally:
             for task in pending:
                 task.cancel()

@@ -19,7 +19,8 @@ from connectors.email.mime.attachments import (
     _where,
 )
 from connectors.email.mime.charsets import _decode_bytes
-from connectors.email.mime.headers import _read_headers
+from connectors.email.mime.forwarded import refold_headers
+from connectors.email.mime.headers import _decode_header, _read_headers
 from connectors.email.mime.html import _html_to_text
 from connectors.email.mime.model import (
     HEADER_LIMIT,
@@ -42,7 +43,7 @@ from connectors.email.mime.structure import (
     _split_multipart,
     _transfer_decode,
 )
-from storage.sanitize import clean_text
+from storage.sanitize import clean_line, clean_text
 
 _BODY_TYPES = frozenset(("text/plain", "text/html"))
 # Header-block defects compat32 reports that the agent should know about.
@@ -87,7 +88,7 @@ class _BodyReader:
         try:
             self._read_part(part, path, depth, want, stack)
         except Exception as exc:  # last resort: one unreadable part must not lose the rest
-            self.notes.add(_internal_error(_where(path), exc))
+            self.notes.add(_internal_error(self._where(path), exc))
         self._note_defects(part, path)
 
     def _read_part(
@@ -106,8 +107,15 @@ class _BodyReader:
             if want and ctype in _PKCS7_TYPES:
                 self._append_text(_smime_notice(part))
             elif want and ctype == "text/rfc822-headers":  # a bounce returning headers only
-                head = _read_headers(_parse_entity(self._payload_bytes(part, path)), _Notes())
-                self._append_text(_quoted_message("Returned message headers", head, ""))
+                returned = _parse_entity(self._payload_bytes(part, path))
+                head = _read_headers(returned, _Notes())
+                self._append_text(_quoted_message("Returned message headers", returned, head, ""))
+
+    def _where(self, path: str) -> str:
+        """A part as the agent's problem notes name it; inside a forward, by IMAP section."""
+        if not self.prefix:
+            return _where(path)
+        return f"part {self.prefix}.{path}" if path else f"forwarded message (part {self.prefix})"
 
     def _section(self, path: str) -> str:
         """IMAP section of a part ("2.1"); a single-part message's body is section 1."""
@@ -133,7 +141,7 @@ class _BodyReader:
                 self._append_text(_encrypted_notice(part))
                 want = False
         if not closed:
-            self.notes.add(f"{_where(path)}: closing MIME boundary missing (cut off?)")
+            self.notes.add(f"{self._where(path)}: closing MIME boundary missing (cut off?)")
         self._push_children(texts, ctype, path, depth, want, stack)
 
     def _push_children(
@@ -165,11 +173,15 @@ class _BodyReader:
         found = _BOUNDARY_LINE.search(part.raw_body, 0, 65_536)
         split = _split_multipart(part.raw_body, found.group(1)) if found else None
         if split is not None:
-            self.notes.add(f"{_where(path)}: declared MIME boundary not found: parts recovered")
+            self.notes.add(
+                f"{self._where(path)}: declared MIME boundary not found: parts recovered"
+            )
             self._push_children(split[0], part.get_content_type(), path, depth, want, stack)
         elif want:
-            self.notes.add(f"{_where(path)}: MIME boundary missing or wrong: shown as raw text")
-            self._append_text(_decode_bytes(part.raw_body, None, _where(path), self.notes))
+            self.notes.add(
+                f"{self._where(path)}: MIME boundary missing or wrong: shown as raw text"
+            )
+            self._append_text(_decode_bytes(part.raw_body, None, self._where(path), self.notes))
 
     def _add_body_part(self, part: _Part, ctype: str, path: str, want: bool) -> None:
         is_html = ctype == "text/html"
@@ -178,13 +190,23 @@ class _BodyReader:
             return
         text = self._decode_text(part, path, is_html)
         if not is_html:
-            self._append_text(_unflow_if_flowed(part, text))
+            self._append_text(self._hide_armor(_unflow_if_flowed(part, text)))
             return
         if self.html is None:
             self.html = self._cap_html(text)
         if want:
             self.html_used = True
             self._append_text(_html_to_text(text, self.notes))
+
+    def _hide_armor(self, text: str) -> str:
+        """Inline PGP: each armored encrypted block becomes the notice (its base64 is noise
+        to the agent; the raw message keeps it)."""
+        if "-----BEGIN PGP MESSAGE-----" not in text:
+            return text
+        hidden, count = _PGP_ARMOR.subn(ENCRYPTED_PGP, text)
+        if count:
+            self.notes.add("encrypted message: the content cannot be shown")
+        return hidden
 
     def _cap_html(self, text: str) -> str:
         if len(text) > HTML_LIMIT:
@@ -197,10 +219,10 @@ class _BodyReader:
         charset = part.get_content_charset()
         if charset is None and is_html:
             charset = _sniff_meta_charset(data)
-        return _decode_bytes(data, charset, _where(path), self.notes)
+        return _decode_bytes(data, charset, self._where(path), self.notes)
 
     def _payload_bytes(self, part: _Part, path: str) -> bytes:
-        return _transfer_decode(part, _where(path), self.notes)
+        return _transfer_decode(part, self._where(path), self.notes)
 
     def _append_text(self, text: str) -> None:
         if self.truncated:
@@ -221,12 +243,22 @@ class _BodyReader:
         data = self._payload_bytes(part, path)  # the attached message (or report) as received
         if ctype in _DSN_TYPES:
             self._add_attachment(part, path)
-            if want:  # first in the text: it is what a bounce is about
-                self.summaries.append(_delivery_summary(data))
+            if want:
+                self._add_delivery_status(part, path, data)
             return
         self._add_message_attachment(part, path, data)
         if want and ctype in _EMBEDDED_TYPES:
             self._add_embedded(data, path, depth, _embedded_label(part))
+
+    def _add_delivery_status(self, part: _Part, path: str, data: bytes) -> None:
+        """One line per recipient, first in the text: it is what a bounce is about. A report
+        naming no recipient is some MTA's prose under the report's type: shown as text."""
+        summary = _delivery_summary(data)
+        if summary is not None:
+            self.summaries.append(summary)
+            return
+        charset = part.get_content_charset()
+        self._append_text(_decode_bytes(data, charset, self._where(path), self.notes))
 
     def _add_message_attachment(self, part: _Part, path: str, data: bytes) -> None:
         name = _filename(part, path, self.notes)
@@ -243,6 +275,11 @@ class _BodyReader:
             self.notes.add(f"forwarded messages nested deeper than {self.level}: listed only")
             return
         inner = _parse_entity(data)
+        if _lost_separator(inner):  # often a copy whose header lines lost their folding
+            refolded = refold_headers(data)
+            if refolded is not None:
+                self.notes.add(f"{self._where(path)}: header lines without folding repaired")
+                inner = _parse_entity(refolded)
         head = _read_headers(inner, _Notes())  # its header quirks are not this message's
         section = self._section(path)
         reader = _BodyReader(self.notes, section, self.parts, self.level + 1)
@@ -250,13 +287,13 @@ class _BodyReader:
         self.parts = reader.parts
         body = reader.result()
         self.attachments.extend(body.attachments)
-        self._append_text(_quoted_message(label, head, body.text))
+        self._append_text(_quoted_message(label, inner, head, body.text))
 
     def _note_defects(self, part: _Part, path: str) -> None:
         for defect in part.defects:
             for kind, note in _DEFECT_NOTES:
                 if isinstance(defect, kind):
-                    self.notes.add(f"{_where(path)}: {note}")
+                    self.notes.add(f"{self._where(path)}: {note}")
 
     def result(self) -> _Body:
         texts = self.summaries + self.texts
@@ -271,6 +308,11 @@ class _BodyReader:
 
 _EMBEDDED_TYPES = frozenset(("message/rfc822", "message/global"))
 _DSN_TYPES = frozenset(("message/delivery-status", "message/global-delivery-status"))
+# An armored block from its first line to its last (or to the end, if cut off).
+_PGP_ARMOR = re.compile(
+    r"^-----BEGIN PGP MESSAGE-----[ \t\r]*$.*?(?:^-----END PGP MESSAGE-----[ \t\r]*$|\Z)",
+    re.MULTILINE | re.DOTALL,
+)
 _PKCS7_TYPES = frozenset(("application/pkcs7-mime", "application/x-pkcs7-mime"))
 ENCRYPTED_PGP = "[encrypted message (PGP): the content cannot be shown]"
 ENCRYPTED_SMIME = "[encrypted message (S/MIME): the content cannot be shown]"
@@ -297,11 +339,12 @@ def _embedded_label(part: _Part) -> str:
     return "Forwarded message"
 
 
-def _quoted_message(label: str, head: _Head, text: str) -> str:
+def _quoted_message(label: str, part: _Part, head: _Head, text: str) -> str:
     """A "---------- Forwarded message ----------" line, then headers and text quoted."""
     lines: list[str] = []
-    if head.sender is not None:
-        lines.append(f"From: {_format_address(head.sender)}")
+    sender = _shown_sender(part, head)
+    if sender:
+        lines.append(f"From: {sender}")
     if head.date is not None:
         lines.append(f"Date: {email.utils.format_datetime(head.date)}")
     if head.subject:
@@ -310,9 +353,17 @@ def _quoted_message(label: str, head: _Head, text: str) -> str:
         shown = ", ".join(_format_address(a) for a in head.to[:10])
         lines.append(f"To: {shown}" + (", ..." if len(head.to) > 10 else ""))
     if text:
-        lines.extend(["", *text.split("\n")])
+        lines.extend([""] * bool(lines) + text.split("\n"))  # a blank only after headers
     quoted = "\n".join(f"> {line}" if line else ">" for line in lines)
     return f"---------- {label} ----------\n{quoted}"
+
+
+def _shown_sender(part: _Part, head: _Head) -> str:
+    """The sender as parsed; a From: that holds no address ("Someone Else") as written."""
+    if head.sender is not None and "@" in head.sender.email:
+        return _format_address(head.sender)
+    raw = _raw_header(part, "from")
+    return clean_line(_decode_header(raw, "From", _Notes()))[:300].strip() if raw else ""
 
 
 def _format_address(address: Address) -> str:
@@ -323,8 +374,9 @@ _DSN_BLOCK_BREAK = re.compile(r"\r?\n[ \t]*\r?\n")
 _DSN_FIELD = re.compile(r"^([A-Za-z][A-Za-z0-9-]*)[ \t]*:[ \t]*(.*)$")
 
 
-def _delivery_summary(data: bytes) -> str:
-    """RFC 3464 delivery status as one line per recipient: address, action, status, reason."""
+def _delivery_summary(data: bytes) -> str | None:
+    """RFC 3464 delivery status as one line per recipient: address, action, status, reason;
+    None if no recipient is listed."""
     text = data[:HEADER_LIMIT].decode("utf-8", "replace")  # the fields are ASCII (or UTF-8)
     rows: list[str] = []
     for block in _DSN_BLOCK_BREAK.split(text.strip()):
@@ -332,7 +384,7 @@ def _delivery_summary(data: bytes) -> str:
         if row:
             rows.append(row)
     if not rows:
-        return "Delivery status report (no recipient listed)."
+        return None
     more = len(rows) - MAX_DSN_RECIPIENTS
     shown = rows[:MAX_DSN_RECIPIENTS] + ([f"... and {more} more recipients"] if more > 0 else [])
     return "Delivery status report:\n" + "\n".join(f"- {row}" for row in shown)
@@ -357,7 +409,8 @@ def _dsn_row(fields: dict[str, str]) -> str | None:
     action = fields.get("action")
     if not recipient or not action:
         return None
-    row = f"{recipient.split(';', 1)[-1].strip()}: {action.lower()}"
+    address = recipient.split(";", 1)[-1].strip().removeprefix("<").removesuffix(">")
+    row = f"{address.strip()}: {action.lower()}"
     if fields.get("status"):
         row += f", status {fields['status']}"
     diagnostic = fields.get("diagnostic-code", "").split(";", 1)[-1].strip()
@@ -403,6 +456,11 @@ def _flowed_line(line: str, delsp: bool) -> tuple[int, str, bool]:
 
 def _quoted(depth: int, text: str) -> str:
     return f"{'>' * depth} {text}" if depth else text
+
+
+def _lost_separator(part: _Part) -> bool:
+    kind = email.errors.MissingHeaderBodySeparatorDefect
+    return any(isinstance(defect, kind) for defect in part.defects)
 
 
 def _read_body(msg: _Part, notes: _Notes) -> _Body:
