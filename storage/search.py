@@ -338,7 +338,7 @@ def _after(q: _Query, value: str, _me: str | None) -> None:
 def _msgid(q: _Query, value: str, _me: str | None) -> None:
     """The conversation holding the message with this email Message-ID.
 
-    Email messages are stored under their Message-ID (`<id@host>`, as connectors/mime.py
+    Email messages are stored under their Message-ID (`<id@host>`, as connectors/email/mime
     normalises it, and as our replies are queued). `account_id IN (accounts)` lets SQLite
     probe the (account_id, remote_id) unique index once per account: a handful of lookups.
     """

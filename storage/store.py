@@ -884,7 +884,7 @@ class Store:
             for conversation_id in moved:
                 record_event(self.conn, conversation_id, now, actor, "contact_merged", detail)
 
-    # first sync and attachments (connectors/imap_sync.py, storage/history.py) -------------
+    # first sync and attachments (connectors/email/sync.py, storage/history.py) -------------
 
     def ingest_history(
         self,

@@ -5,10 +5,10 @@ and delivers the outbox. `run_live` (plain `frontdesk sync`) does the same, then
 Socket Mode events as they come, catches up again after every reconnect and every
 `catch_up_interval`, and delivers the outbox every `outbox_interval`.
 
-The pieces: `slack_api` (the SDK client, paced by `ratelimit`), `slack_backfill` (history and
-threads, checkpoints), `slack_ingest` (a batch into the store), `slack_map` and `slack_text`
-(Slack JSON to records and plain text), `slack_people` (users, email links), `slack_outbox`
-(replies) and `slack_live` (Socket Mode).
+The pieces, in this package: `api` (the SDK client, paced by `ratelimit`), `backfill` (history
+and threads, checkpoints), `ingest` (a batch into the store), `mapping` and `text` (Slack JSON
+to records and plain text), `people` (users, email links), `outbox` (replies) and `live`
+(Socket Mode).
 """
 
 from __future__ import annotations
