@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from connectors.email.mime import ParsedMessage, find_quote_offset, parse_message
 from connectors.email.mime.forwarded import refold_headers
-
 from storage.aio import AsyncStore
 from storage.store import Store
 from tests.imap_helpers import (
