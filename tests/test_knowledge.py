@@ -145,3 +145,17 @@ async def test_a_new_article_appears_without_restart(demo_store: Store, tmp_path
         await pilot.pause()
         assert [a.title for a in knowledge.search(demo_store.conn, "")] == ["Reset your password"]
         assert any("broken.md" in str(n.message) for n in app._notifications)
+
+
+async def test_an_excerpt_is_pasted_as_plain_text_not_markdown(demo_store: Store) -> None:
+    """Mail is plain here: `**Settings → Security**` and `*Reset password*` lose their marks."""
+    app = make_app(demo_store, DEMO_KNOWLEDGE)
+    async with app.run_test(size=(150, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.press("enter", "b", *"reset pass", "ctrl+e")
+        screen = app.screen
+        assert isinstance(screen, ConversationScreen)
+        assert screen.composer.editor.text == (
+            "Open Settings → Security and choose Reset password. We email you a link that works"
+            " for\none hour."
+        )

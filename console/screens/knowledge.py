@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Markdown, OptionList
 from textual.widgets.option_list import Option
 
+from console.plaintext import markdown_to_plain
 from console.render import safe_line
 from storage import knowledge
 from storage.knowledge import Article
@@ -23,8 +24,19 @@ class Insert:
     text: str
 
 
+EXCERPT_LIMIT = 600  # characters of an inserted excerpt
+
+
 def link_text(article: Article) -> str:
     return f"{article.title}: {article.url}" if article.url else article.title
+
+
+def excerpt_text(article: Article, query: str) -> str:
+    """The best paragraph for `query` as plain text (a reply is plain), cut at a word."""
+    plain = markdown_to_plain(knowledge.excerpt(article, query, limit=len(article.body) + 1))
+    if len(plain) <= EXCERPT_LIMIT:
+        return plain
+    return plain[: EXCERPT_LIMIT - 1].rsplit(" ", 1)[0].rstrip() + "…"
 
 
 class KnowledgeScreen(ModalScreen[Insert | None]):
@@ -116,7 +128,7 @@ class KnowledgeScreen(ModalScreen[Insert | None]):
     def action_insert_excerpt(self) -> None:
         if (article := self._current()) is not None:
             query = self.query_one(Input).value
-            self.dismiss(Insert(knowledge.excerpt(article, query)))
+            self.dismiss(Insert(excerpt_text(article, query)))
 
     def action_cancel(self) -> None:
         self.dismiss(None)
