@@ -61,17 +61,26 @@ class ConversationVars:
 # no survey to give, removes it and notes why on the conversation.
 SURVEY_MARK = "[survey: the rating question and links go here when sent]"
 
+# `{{ cursor }}`: where the composer leaves the cursor after inserting the reply. Only the
+# composer asks for the mark (`variables(..., cursor=True)`); everywhere else (follow-ups, the
+# CLI) it renders as nothing, so the mark can never reach a customer.
+CURSOR_MARK = "\u2038"  # ‸ the caret insertion point: visible in the picker's preview
+
 # Placeholder values to try a template with before it is saved or accepted by check-config.
 SAMPLE: dict[str, object] = {
     "contact": Person("Alex Sample", "Alex", "alex@example.com"),
     "agent": Person("Sam Agent", "Sam", "sam@example.com"),
     "conversation": ConversationVars(1, "Sample subject", "email"),
     "survey": SURVEY_MARK,
+    "cursor": CURSOR_MARK,
 }
 _ATTRIBUTES = {"contact": Person, "agent": Person, "conversation": ConversationVars}
 
 
-def variables(detail: ConversationDetail, agent_name: str, agent_email: str) -> dict[str, object]:
+def variables(
+    detail: ConversationDetail, agent_name: str, agent_email: str, *, cursor: bool = False
+) -> dict[str, object]:
+    """What a template can name, for this conversation; `cursor` marks `{{ cursor }}`."""
     contact = detail.contact
     email = next((i.address for i in contact.identities if i.kind == "email"), "")
     conv = detail.conversation
@@ -80,6 +89,7 @@ def variables(detail: ConversationDetail, agent_name: str, agent_email: str) -> 
         "agent": Person(agent_name, _first(agent_name), agent_email),
         "conversation": ConversationVars(conv.id, conv.subject, conv.channel),
         "survey": SURVEY_MARK,
+        "cursor": CURSOR_MARK if cursor else "",
     }
 
 
@@ -275,7 +285,7 @@ def _undefined(exc: Exception, body: str) -> str:
 
 KNOWN = (
     "contact.first_name, contact.name, contact.email, agent.name, agent.first_name, "
-    "conversation.subject, conversation.channel, conversation.id, survey"
+    "conversation.subject, conversation.channel, conversation.id, survey, cursor"
 )
 _NO_ATTRIBUTE = re.compile(r"has no attribute '(\w+)'")
 _UNDEFINED = re.compile(r"'(\w+)' is undefined")

@@ -11,15 +11,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, TextArea
 
 from console import canned
-from console.canned import Person
 
 # Placeholder values to try a template with before it is saved: an unknown variable or a
 # syntax error is refused now, not discovered in front of a customer.
-SAMPLE = {
-    "contact": Person("Alex Sample", "Alex", "alex@example.com"),
-    "agent": Person("Sam Agent", "Sam", "sam@example.com"),
-    "conversation": canned.ConversationVars(1, "Sample subject", "email"),
-}
+SAMPLE = canned.SAMPLE
 
 
 @dataclass(frozen=True)

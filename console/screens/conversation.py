@@ -21,7 +21,7 @@ from console.render import local_time, safe_line
 from console.screens.canned_editor import CannedDraft, CannedEditor
 from console.screens.confirm import ConfirmScreen
 from console.screens.workflow import WorkflowScreen, keep_taken_back
-from console.widgets.composer import NOTE_TITLE, Composer, Mode
+from console.widgets.composer import NOTE_TITLE, Composer, Mode, insert_template
 from console.widgets.context_panel import ContextPanel
 from console.widgets.picker import Choice, Picker, canned_choices
 from console.widgets.thread_view import ThreadView
@@ -178,6 +178,7 @@ class ConversationScreen(WorkflowScreen):
 
     def on_mount(self) -> None:
         self.set_class(self.app.size.width <= NARROW_WIDTH, "-narrow")
+        self.composer.editor.canned_for = self._canned_for_shortcut
         self.load(self.conversation_id)
         self.set_interval(HEARTBEAT_SECONDS, self._heartbeat)
         self.set_interval(TAKEABLE_SECONDS, self._show_takeable)
@@ -436,16 +437,33 @@ class ConversationScreen(WorkflowScreen):
     def _insert_reply(self, name: str, body: str) -> None:
         if self.detail is None:
             return
-        values = canned.variables(self.detail, self.fd_app.agent_name, self.fd_app.me)
-        try:
-            text = canned.render(name, body, values)
-        except canned.TemplateProblem as exc:
-            self.notify(str(exc), title="Not inserted", severity="error", timeout=10)
+        text = self._render_canned(name, body)
+        if text is None:
             return
         if not self.composer.is_open:
             self.action_reply()
-        self.composer.editor.insert(text)
+        insert_template(self.composer.editor, text)
         self.composer.editor.focus()
+
+    def _render_canned(self, name: str, body: str) -> str | None:
+        """The reply for this conversation, `{{ cursor }}` marked; None (and why) if it fails."""
+        assert self.detail is not None
+        agent = self.fd_app.agent_name
+        values = canned.variables(self.detail, agent, self.fd_app.me, cursor=True)
+        try:
+            return canned.render(name, body, values)
+        except canned.TemplateProblem as exc:
+            self.notify(str(exc), title="Not inserted", severity="error", timeout=10)
+            return None
+
+    def _canned_for_shortcut(self, shortcut: str) -> str | None:
+        """`;ty` + space in the composer: the canned reply with that shortcut, rendered."""
+        wanted = shortcut.casefold()
+        found = (r for r in self.store.canned_replies() if (r.shortcut or "").casefold() == wanted)
+        reply = next(found, None)
+        if reply is None or self.detail is None:
+            return None
+        return self._render_canned(reply.name, reply.body)
 
     # knowledge base -----------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ EXTRA = [
     ("Everywhere", "ctrl+p", "Command palette: every action, macro and view, searchable"),
     ("Everywhere", "ctrl+c", "Copy in a text field (quit is ctrl+q)"),
     ("Composer", "??", "At a word start or alone: search the knowledge base"),
+    ("Composer", ";name space", "A canned reply's shortcut (;ty) then space or tab: insert it"),
 ]
 
 

@@ -8,24 +8,77 @@ It never takes the focus by itself: `open` is called when the agent asks to writ
 A reply by email shows its recipients: To and Cc editable, Bcc on demand (ctrl+b), where each
 address came from, and a warning when Reply-To leads to another domain than the sender's.
 `recipients()` returns exactly what the fields show; the reply is queued with those.
+
+Canned text goes in through `insert_template`: the cursor lands where the template put
+`{{ cursor }}` (canned.CURSOR_MARK), else at the end of what was inserted. A canned reply's
+shortcut typed at a word start (`;ty`) and followed by space or tab is replaced by the reply,
+rendered by the `canned_for` callback the screen provides (None: no such shortcut, the key types
+as usual).
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Literal
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Input, Label, Static, TextArea
+from textual.widgets.text_area import Selection
 
+from console.canned import CURSOR_MARK
 from console.recipients import BadAddress, Pair, Proposal, field_text, parse_field
 
 Mode = Literal["reply", "note"]
 NOTE_TITLE = "Internal note - never sent"
 FIELDS = ("to", "cc", "bcc")
+# `;name` ending at the cursor, at the start of a line or after a space.
+SHORTCUT = re.compile(r"(?:^|(?<=\s));([\w-]+)$")
+Expand = Callable[[str], str | None]
+
+
+def insert_template(editor: TextArea, text: str) -> None:
+    """Insert `text` at the cursor (over a selection); the cursor goes to its first
+    CURSOR_MARK (removed, like any other), else to the end of the inserted text."""
+    before, marked, after = text.partition(CURSOR_MARK)
+    after = after.replace(CURSOR_MARK, "")
+    start, end = editor.selection
+    mark = editor.replace(before, start, end, maintain_selection_offset=False).end_location
+    end_location = editor.insert(after, mark, maintain_selection_offset=False).end_location
+    editor.move_cursor(mark if marked else end_location)
+
+
+class ComposerText(TextArea):
+    """The composer's text area: `;shortcut` + space or tab expands a canned reply."""
+
+    canned_for: Expand | None = None  # a shortcut's rendered reply, None if there is none
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.key in ("space", "tab") and self._expand_shortcut():
+            event.stop()
+            event.prevent_default()
+            return
+        await super()._on_key(event)
+
+    def _expand_shortcut(self) -> bool:
+        start, end = self.selection
+        if self.canned_for is None or start != end:
+            return False
+        row, column = end
+        match = SHORTCUT.search(self.document.get_line(row)[:column])
+        if match is None:
+            return False
+        text = self.canned_for(match.group(1))
+        if text is None:
+            return False
+        self.selection = Selection((row, match.start()), end)
+        insert_template(self, text)
+        return True
 
 
 class Composer(Vertical):
@@ -102,11 +155,11 @@ class Composer(Vertical):
             yield Static(id="composer-sources")
         yield Label(id="composer-hint")
         yield Label(id="composer-warning")
-        yield TextArea(id="composer-text", soft_wrap=True, show_line_numbers=False)
+        yield ComposerText(id="composer-text", soft_wrap=True, show_line_numbers=False)
 
     @property
-    def editor(self) -> TextArea:
-        return self.query_one(TextArea)
+    def editor(self) -> ComposerText:
+        return self.query_one(ComposerText)
 
     @property
     def title(self) -> str:

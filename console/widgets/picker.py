@@ -164,7 +164,7 @@ def canned_choices(replies: list[CannedReply]) -> list[Choice]:
                 (f"  {r.folder}", "dim"),
                 (f"  ;{r.shortcut}" if r.shortcut else "", "cyan"),
             ),
-            f"{r.name} {r.folder} {r.shortcut or ''} {r.body}",
+            f"{r.name} {r.folder} {';' + r.shortcut if r.shortcut else ''} {r.body}",
         )
         for r in replies
     ]
