@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 from textual.pilot import Pilot
-from textual.widgets import OptionList, Sparkline, Static
+from textual.widgets import DataTable, OptionList, Sparkline, Static
 
 from console.app import FrontdeskApp
 from console.demo import AGENT, DEMO_POLICY, build_demo
+from console.screens.conversation import ConversationScreen
 from console.screens.queue import QueueScreen
 from console.screens.reports import CARDS, ReportsScreen
 from storage.metrics import Period
@@ -70,6 +71,15 @@ def text_of(screen: ReportsScreen, selector: str) -> str:
         screen.query_one(selector, Static).content
     )
     return out.getvalue()
+
+
+def at_risk_rows(screen: ReportsScreen) -> list[str]:
+    """The at-risk table's rows as shown: cells joined by " | "."""
+    table = screen.query_one("#at-risk-table", DataTable)
+    return [
+        " | ".join(str(cell) for cell in table.get_row_at(index))
+        for index in range(table.row_count)
+    ]
 
 
 def test_reports_screen_snapshot(demo_store: Store, snap_compare) -> None:  # type: ignore[no-untyped-def]
@@ -153,7 +163,11 @@ async def test_at_risk_and_check_ins_are_listed(demo_store: Store) -> None:
         assert screen.data is not None
         risky, due = screen.data.at_risk, screen.data.checkins_due
         assert risky and due
-        assert risky[0].contact in text_of(screen, "#at-risk")
+        assert f"Breaching or due within 4h: {len(risky)}" in text_of(screen, "#at-risk")
+        assert [row.split(" | ")[0] for row in at_risk_rows(screen)] == [
+            str(r.conversation_id) for r in risky
+        ]
+        assert risky[0].contact in at_risk_rows(screen)[0]
         assert due[0].name in text_of(screen, "#checkins")
 
 
@@ -183,6 +197,52 @@ async def test_customer_text_is_shown_literally(db_path: Path) -> None:
     app = make_app(store)
     async with app.run_test(size=(160, 50)) as pilot:
         screen = await open_reports(pilot)
-        shown = text_of(screen, "#at-risk")
+        shown = "\n".join(at_risk_rows(screen))
         assert "[b]Eve[/b]" in shown and "[red]x[/]" in shown
         assert "\x1b" not in shown and "\x07" not in shown
+
+
+async def test_enter_on_an_at_risk_row_opens_it_and_escape_comes_back(demo_store: Store) -> None:
+    app = make_app(demo_store)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await open_reports(pilot)
+        assert screen.data is not None and len(screen.data.at_risk) >= 2
+        screen.query_one("#at-risk-table", DataTable).focus()
+        await pilot.press("down", "enter")
+        await pilot.pause()
+        opened = app.screen
+        assert isinstance(opened, ConversationScreen)
+        assert opened.conversation_id == screen.data.at_risk[1].conversation_id
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is screen
+
+
+async def test_more_at_risk_rows_than_fit_scroll(db_path: Path) -> None:
+    """Thirty conversations past due: every one is a row, the last reachable with the keys."""
+    policy = SimplePolicy(first_response={"standard": 3600.0})
+    store = Store(db_path, policy=policy, clock=lambda: NOW)
+    account = store.ensure_account("mail", "imap")
+    for n in range(30):
+        who = IdentityRef("email", f"c{n}@x.test", f"Customer {n}")
+        store.ingest([email(account, f"<{n}@x>", NOW - 7200 - n, who=who, subject=f"S{n}")])
+    app = make_app(store)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await open_reports(pilot)
+        table = screen.query_one("#at-risk-table", DataTable)
+        assert table.row_count == 30
+        table.focus()
+        await pilot.press("pagedown", "pagedown", "pagedown", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ConversationScreen)
+        assert app.screen.conversation_id == screen.data.at_risk[-1].conversation_id  # type: ignore[union-attr]
+
+
+async def test_charts_name_their_first_and_last_day(demo_store: Store) -> None:
+    """The week ending NOW (2027-01-15 08:00, tests run in UTC) runs Fri 8 Jan to Fri 15 Jan."""
+    app = make_app(demo_store)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await open_reports(pilot)
+        starts = [str(s.content) for s in screen.query(".axis-start").results(Static)]
+        ends = [str(s.content) for s in screen.query(".axis-end").results(Static)]
+        assert starts == ["└ Fri 8 Jan"] * 2 and ends == ["Fri 15 Jan ┘"] * 2

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import ClassVar
 
 from rich.console import Group
@@ -20,9 +21,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Sparkline, Static
+from textual.widgets import DataTable, Footer, Sparkline, Static
 
 from console import report as reporting
+from console.render import safe_line
 from console.report import ReportData
 from storage import metrics
 from storage.db import connect
@@ -69,8 +71,12 @@ class ReportsScreen(Screen[None]):
     ReportsScreen .chart { width: 1fr; padding: 0 1; }
     ReportsScreen .chart Sparkline { height: 3; }
     ReportsScreen .section { margin: 1 1 0 1; height: auto; }
+    ReportsScreen .axis { height: 1; color: $text-muted; }
+    ReportsScreen .axis .axis-end { width: 1fr; text-align: right; }
+    ReportsScreen .axis .axis-start { width: auto; }
     ReportsScreen #lists { height: auto; }
-    ReportsScreen #at-risk { width: 4fr; }
+    ReportsScreen #at-risk-box { width: 4fr; height: auto; margin: 1 1 0 1; }
+    ReportsScreen #at-risk-table { height: auto; max-height: 14; }
     ReportsScreen #checkins { width: 3fr; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -120,20 +126,30 @@ class ReportsScreen(Screen[None]):
                 for name in CARDS:
                     yield Static(classes="card", id=f"card-{name}")
             with Horizontal(id="charts"):
-                with Vertical(classes="chart"):
-                    yield Static(id="volume-label")
-                    yield Sparkline([], id="volume-chart")
-                with Vertical(classes="chart"):
-                    yield Static(id="response-label")
-                    yield Sparkline([], id="response-chart")
+                for chart in ("volume", "response"):
+                    with Vertical(classes="chart"):
+                        yield Static(id=f"{chart}-label")
+                        yield Sparkline([], id=f"{chart}-chart")
+                        with Horizontal(classes="axis"):
+                            yield Static(classes="axis-start")
+                            yield Static(classes="axis-end")
             yield Static(id="slices", classes="section")
             with Horizontal(id="lists"):
-                yield Static(id="at-risk", classes="section")
+                with Vertical(id="at-risk-box"):
+                    yield Static(id="at-risk")
+                    yield DataTable(id="at-risk-table", cursor_type="row", zebra_stripes=True)
                 yield Static(id="checkins", classes="section")
         yield Footer()
 
     def on_mount(self) -> None:
+        table = self.query_one("#at-risk-table", DataTable)
+        table.add_columns(*AT_RISK_COLUMNS)
         self.refresh_data()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """enter on a breaching or at-risk row opens that conversation (escape comes back)."""
+        if event.row_key.value is not None:
+            self.app.open_conversation(int(event.row_key.value))  # type: ignore[attr-defined]
 
     # the period and the slice ---------------------------------------------------------------
 
@@ -209,18 +225,67 @@ class ReportsScreen(Screen[None]):
         self.query_one("#response-label", Static).update(
             Text(f"First response, median per day (peak {peak})", style="dim")
         )
+        first, last = axis_days(period)
+        for start in self.query(".axis-start").results(Static):
+            start.update(f"└ {first}")
+        for end in self.query(".axis-end").results(Static):
+            end.update(f"{last} ┘")
 
     def _lists(self, data: ReportData) -> None:
-        risky = Text(f"Breaching or due within 4h: {len(data.at_risk)}\n", style="bold")
-        self.query_one("#at-risk", Static).update(
-            _with_table(risky, reporting.at_risk_table(data.at_risk, data.now, limit=12))
-        )
+        risky = Text(f"Breaching or due within 4h: {len(data.at_risk)}", style="bold")
+        if data.at_risk:
+            risky.append("  (enter opens one)", style="dim")
+        self.query_one("#at-risk", Static).update(risky)
+        self._at_risk_rows(data)
         due = Text(f"Check-ins due within 7 days: {len(data.checkins_due)}\n", style="bold")
         if not self.policy.checkin_every:
             due.append("No tier has checkin_every set.", style="dim")
         self.query_one("#checkins", Static).update(
             _with_table(due, reporting.checkins_table(data.checkins_due, data.now, limit=12))
         )
+
+    def _at_risk_rows(self, data: ReportData) -> None:
+        """Every breaching or at-risk conversation, scrollable; the cursor row kept."""
+        table = self.query_one("#at-risk-table", DataTable)
+        keep = table.cursor_row
+        table.clear()
+        for risk in data.at_risk:
+            table.add_row(*at_risk_cells(risk, data.now), key=str(risk.conversation_id))
+        table.display = bool(data.at_risk)
+        if data.at_risk:
+            table.move_cursor(row=min(keep, len(data.at_risk) - 1))
+
+
+AT_RISK_COLUMNS = ("#", "Tier", "Due", "Customer", "Subject", "Assignee")
+SUBJECT_WIDTH = 30
+
+
+def at_risk_cells(risk: metrics.AtRisk, now: float) -> list[Text]:
+    """One row of the at-risk table, every cell plain text (customer text is never markup)."""
+    style = "bold red" if risk.due_at < now else "yellow"
+    return [
+        Text(str(risk.conversation_id)),
+        Text(risk.tier),
+        Text(reporting.due_in_label(risk.due_at, now), style=style),
+        safe_line(risk.contact),
+        safe_line(_cut(risk.subject, SUBJECT_WIDTH)),
+        safe_line((risk.assignee or "—").split("@")[0]),  # "kim": the table fits 80 columns
+    ]
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+def axis_days(period: Period) -> tuple[str, str]:
+    """The first and last day under a chart (a bar a local day), as "Mon 30 Nov"."""
+    days = period.days()
+    return _day_label(days[0]), _day_label(days[-1])
+
+
+def _day_label(day: str) -> str:
+    when = date.fromisoformat(day)
+    return f"{when:%a} {when.day} {when:%b}"
 
 
 def card_texts(total: metrics.SliceMetrics) -> list[tuple[str, str, str, str]]:
