@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Literal
 
-from storage.db import scalar
+from storage.db import peek, scalar
 from storage.models import CannedReply
 
 DraftMode = Literal["reply", "note"]
@@ -62,8 +63,11 @@ def canned_replies(conn: sqlite3.Connection) -> list[CannedReply]:
     return [CannedReply(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
 
-def canned_reply_names(conn: sqlite3.Connection) -> set[str]:
-    return {row[0] for row in conn.execute("SELECT name FROM canned_replies")}
+def canned_reply_names_in(path: Path) -> set[str]:
+    """The canned replies saved in the store file at `path`, read as it is, without a Store
+    (`frontdesk config check`); `StoreError` when it cannot be read."""
+    with peek(path) as conn:
+        return {row[0] for row in conn.execute("SELECT name FROM canned_replies")}
 
 
 def upsert_canned_reply(
