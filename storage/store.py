@@ -31,7 +31,6 @@ from storage import (
     presence,
     queue,
     records,
-    remote,
     reporting,
     search,
     survey_flow,
@@ -58,8 +57,7 @@ from storage.models import (
 from storage.policy import InboxPolicy, SimplePolicy, SlaPolicy
 from storage.queue import Cursor, View
 from storage.records import Record
-from storage.reply_context import ReplyContext, get_reply_context
-from storage.store_outbox import OutboxMethods
+from storage.store_channels import ChannelMethods
 from storage.surveys import SurveyPolicy
 
 __all__ = ["Clock", "DraftMode", "Store"]
@@ -67,7 +65,7 @@ __all__ = ["Clock", "DraftMode", "Store"]
 Clock = Callable[[], float]
 
 
-class Store(OutboxMethods):
+class Store(ChannelMethods):
     def __init__(
         self,
         path: str | Path,
@@ -380,34 +378,6 @@ class Store(OutboxMethods):
 
     def others_present(self, conversation_id: int, agent: str) -> list[presence.Presence]:
         return presence.others(self.conn, conversation_id, agent, self.clock())
-
-    # channel sync: edits, deletions, echoes of our own replies (storage/remote.py) ----------
-
-    def known_remote_ids(self, account_id: int, remote_ids: Sequence[str]) -> set[str]:
-        """The subset of `remote_ids` already stored for the account."""
-        return remote.known_remote_ids(self.conn, account_id, remote_ids)
-
-    def update_message_text(
-        self, account_id: int, remote_id: str, text: str, edited_at: float | None
-    ) -> bool:
-        """Replace a message's text after an edit at the source; False if it is not stored,
-        or if a newer edit is (an old edit redelivered late never overwrites a newer one)."""
-        with transaction(self.conn):
-            return remote.update_message_text(self.conn, account_id, remote_id, text, edited_at)
-
-    def mark_deleted(self, account_id: int, remote_id: str) -> bool:
-        """Flag a message deleted at the source (kept, so the thread still reads); False if
-        it is not stored."""
-        with transaction(self.conn):
-            return remote.mark_deleted(self.conn, account_id, remote_id)
-
-    def thread_root(self, conversation_id: int) -> str | None:
-        """The remote id of the conversation's first message from the channel (not ours)."""
-        return remote.thread_root(self.conn, conversation_id)
-
-    def reply_context(self, message_id: int) -> ReplyContext:
-        """A queued reply with the thread before it and the contact: what an email needs."""
-        return get_reply_context(self.conn, message_id)
 
     # threading corrections (the console's X and M) ----------------------------------------
 

@@ -1,7 +1,8 @@
 """The store's face: callers above storage reach SQLite only through `Store` methods.
 
-- The console holds no connection and no SQL: no `.conn`, no `storage.db.connect`, no SQL
-  string in console/ (the import-linter contract in pyproject.toml forbids `import sqlite3`).
+- The console and the connectors hold no connection and no SQL: no `.conn`, no
+  `storage.db.connect`, no SQL string (the import-linter contract in pyproject.toml forbids
+  `import sqlite3` in console/).
 - A composite write is one transaction: linking a Slack user to their email contact either
   happens whole or leaves the store as it was.
 - `Store.reader()` is a connection of its own that can read and never write.
@@ -22,7 +23,7 @@ from storage.store import Store
 from tests.conftest import FakeClock
 from tests.factories import customer, email
 
-CONSOLE = Path(__file__).resolve().parent.parent / "console"
+ROOT = Path(__file__).resolve().parent.parent
 SQL = re.compile(r"\b(SELECT\b.+\bFROM|INSERT INTO|DELETE FROM|UPDATE \w+ SET|PRAGMA)\b")
 
 
@@ -62,10 +63,11 @@ def face_breaches(source: str, name: str) -> list[str]:
     return found
 
 
-def test_the_console_goes_through_the_store_face() -> None:
+@pytest.mark.parametrize("package", ["console", "connectors"])
+def test_callers_above_storage_go_through_the_store_face(package: str) -> None:
     breaches = [
         breach
-        for path in sorted(CONSOLE.rglob("*.py"))
+        for path in sorted((ROOT / package).rglob("*.py"))
         for breach in face_breaches(path.read_text(encoding="utf-8"), str(path))
     ]
     assert breaches == []

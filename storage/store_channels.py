@@ -1,21 +1,23 @@
-"""The store's outbox and delivery methods, mixed into `Store` (storage/store.py): each one
-transaction (or read) over storage/outbox.py and storage/delivery.py. Kept apart only so the
-store's face reads in two files of a manageable size; nothing else uses this class.
+"""The store's methods for the connectors, mixed into `Store` (storage/store.py): the outbox,
+delivery, and keeping messages in step with their channel. Each is one transaction (or read)
+over storage/outbox.py, delivery.py or remote.py. Kept apart only so the store's face reads
+in two files of a manageable size; nothing else uses this class.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from storage import delivery, outbox, survey_flow
+from storage import actions, delivery, outbox, remote, survey_flow
 from storage.db import transaction
 from storage.models import OutboxItem
 from storage.policy import InboxPolicy
+from storage.reply_context import ReplyContext, get_reply_context
 from storage.surveys import SurveyPolicy
 
 
-class OutboxMethods:
+class ChannelMethods:
     conn: sqlite3.Connection
     clock: Callable[[], float]
     policy: InboxPolicy
@@ -180,3 +182,54 @@ class OutboxMethods:
         """Replies failed, uncertain or held, and sent ones missing their Sent copy (what the
         console shows on a conversation and `sync --once` reports)."""
         return delivery.problems(self.conn, account_id, conversation_id)
+
+    # channel sync: edits, deletions, echoes of our own replies (storage/remote.py) ----------
+
+    def known_remote_ids(self, account_id: int, remote_ids: Sequence[str]) -> set[str]:
+        """The subset of `remote_ids` already stored for the account."""
+        return remote.known_remote_ids(self.conn, account_id, remote_ids)
+
+    def update_message_text(
+        self, account_id: int, remote_id: str, text: str, edited_at: float | None
+    ) -> bool:
+        """Replace a message's text after an edit at the source; False if it is not stored,
+        or if a newer edit is (an old edit redelivered late never overwrites a newer one)."""
+        with transaction(self.conn):
+            return remote.update_message_text(self.conn, account_id, remote_id, text, edited_at)
+
+    def mark_deleted(self, account_id: int, remote_id: str) -> bool:
+        """Flag a message deleted at the source (kept, so the thread still reads); False if
+        it is not stored."""
+        with transaction(self.conn):
+            return remote.mark_deleted(self.conn, account_id, remote_id)
+
+    def thread_root(self, conversation_id: int) -> str | None:
+        """The remote id of the conversation's first message from the channel (not ours)."""
+        return remote.thread_root(self.conn, conversation_id)
+
+    def reply_context(self, message_id: int) -> ReplyContext:
+        """A queued reply with the thread before it and the contact: what an email needs."""
+        return get_reply_context(self.conn, message_id)
+
+    def update_if_newer(self, account_id: int, remote_id: str, text: str, edited_at: float) -> bool:
+        """A Slack edit, unless the stored text is already from this edit or a later one (a
+        redelivered event or a stale page never undoes a newer edit)."""
+        with transaction(self.conn):
+            return remote.update_if_newer(self.conn, account_id, remote_id, text, edited_at)
+
+    def open_threads(self, account_id: int, channel_id: str) -> dict[str, set[str]]:
+        """The Slack messages (by thread root ts: the ts of every message stored in that
+        thread, not deleted) of the channel's conversations that are not closed."""
+        return remote.open_threads(self.conn, account_id, channel_id)
+
+    def close_older(self, account_id: int, channel_id: str, horizon: float, actor: str) -> None:
+        """Close the channel's conversations whose last message is older than `horizon` (a
+        newly visible channel's past is history, not work), in one transaction."""
+        now = self.clock()
+        with transaction(self.conn):
+            for conversation_id in remote.older_in_channel(
+                self.conn, account_id, channel_id, horizon
+            ):
+                actions.close(
+                    self.conn, conversation_id, actor, self.policy, self.survey_policy, now
+                )
