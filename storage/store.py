@@ -2,7 +2,8 @@
 
 The store owns the transactions and nothing else: every method is one transaction (or one
 read) over a module that takes the connection and holds the SQL (storage/outbox.py,
-actions.py, contacts.py, accounts.py, remote.py, library.py, inbound.py ...). Callers above
+actions.py, contacts.py, accounts.py, remote.py, library.py, inbound.py ...); the methods the
+connectors call (outbox, delivery, channel sync) are in storage/store_channels.py. Callers above
 storage (the console, the connectors) go through these methods, never the connection: this
 face is where another backend plugs in.
 
