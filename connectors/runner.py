@@ -16,7 +16,6 @@ from typing import cast
 from connectors.base import AuthFailed, LiveConnector, Transient
 from connectors.redact import redact
 from connectors.registry import CHANNELS, AccountSettings
-from storage import checkins
 from storage.aio import AsyncStore
 from storage.db import StoreError
 from storage.delivery import OutboxProblem
@@ -41,7 +40,7 @@ async def run_once(
         problems = await _sync_account(store, settings, retry_in)
         failures += [f"{settings.name}: {problem}" for problem in problems]
     await store.call(Store.wake_due)
-    await store.call(checkins.create_due)  # key accounts quiet for too long
+    await store.call(Store.raise_checkins)  # key accounts quiet for too long
     return failures
 
 

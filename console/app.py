@@ -22,8 +22,6 @@ from console.guard import store_write
 from console.macros import Macro, MacroRunner
 from console.screens.queue import QueueScreen, standard_views
 from console.widgets.queue_list import QueueList
-from storage import knowledge
-from storage.db import connect
 from storage.queue import View
 from storage.store import Store
 
@@ -179,11 +177,8 @@ class FrontdeskApp(App[None]):
     def reindex_knowledge(self) -> None:
         """Pick up new, changed and removed articles without a restart (a stat per file)."""
         assert self.knowledge_folder is not None
-        conn = connect(self.store.path)
-        try:
-            problems = knowledge.sync_folder(conn, self.knowledge_folder)
-        finally:
-            conn.close()
+        with self.store.writer() as writer:  # a connection of this thread's own
+            problems = writer.sync_knowledge(self.knowledge_folder)
         self.call_from_thread(self._report_knowledge, problems)
 
     def _report_knowledge(self, problems: list[str]) -> None:

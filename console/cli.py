@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import stat
 import sys
 import time
@@ -17,7 +16,7 @@ import click
 from console import logs
 from console.config import ConfigError, FrontdeskConfig, default_config_path, load_config
 from storage import search
-from storage.db import StoreError, require_intact
+from storage.db import ReadError, StoreError
 from storage.queue import View
 from storage.store import Store
 
@@ -76,7 +75,7 @@ def _open_store(
         sys.exit(1)
     try:
         if check is not None and _checkable(path.expanduser(), check):
-            require_intact(store.conn, budget=check or None)
+            store.require_intact(budget=check or None)
     except StoreError as exc:
         store.close()
         click.echo(f"frontdesk: {exc}", err=True)
@@ -124,7 +123,7 @@ class _Frontdesk(click.Group):
         except StoreError as exc:
             click.echo(f"frontdesk: {exc}", err=True)
             sys.exit(1)
-        except sqlite3.DatabaseError as exc:
+        except ReadError as exc:
             click.echo(
                 f"frontdesk: the store cannot be read: {exc}: run `frontdesk doctor`", err=True
             )
@@ -294,7 +293,7 @@ def report(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since/--until") from exc
     with _open_store(config.storage.path, config) as store:
-        data = reporting.gather(store.conn, period, reporting.dimension(by), config.policy(), now)
+        data = store.report(period, reporting.dimension(by), config.policy(), now)
     click.echo(reporting.render(data, fmt), nl=False)
 
 

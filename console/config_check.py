@@ -14,7 +14,6 @@ It never writes anything (the store is opened read-only, and only if it exists).
 from __future__ import annotations
 
 import re
-import sqlite3
 import tomllib
 import unicodedata
 from pathlib import Path
@@ -22,7 +21,8 @@ from typing import Any
 
 from console import canned
 from console.config import FrontdeskConfig, locate
-from storage import search
+from storage import library, search
+from storage.db import StoreError
 
 MODIFIERS = frozenset({"ctrl", "shift", "alt", "meta", "super", "hyper"})
 NAMED_KEYS = frozenset(
@@ -155,12 +155,8 @@ def _stored_reply_names(config: FrontdeskConfig) -> set[str]:
     if not db.is_file():
         return set()
     try:
-        conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
-        try:
-            return {row[0] for row in conn.execute("SELECT name FROM canned_replies")}
-        finally:
-            conn.close()
-    except sqlite3.Error:
+        return library.canned_reply_names_in(db)
+    except StoreError:
         return set()  # `frontdesk doctor` is the one to judge the store
 
 

@@ -12,14 +12,14 @@ Read-only: it never writes to the store (nor creates one). Each check gives one 
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from storage import db
-from storage.sync_status import STALE_AFTER, last_heartbeat
+from storage.health import Checkup
+from storage.sync_status import STALE_AFTER
 
 Level = Literal["ok", "warn", "FAIL"]
 EXIT_HEALTHY, EXIT_ATTENTION, EXIT_DAMAGED = 0, 1, 3
@@ -45,22 +45,22 @@ def diagnose(path: Path, now: float | None = None) -> list[Finding]:
         return [Finding("FAIL", f"no store at {path}: `frontdesk sync` creates it")]
     findings = [_modes(path)]
     try:
-        conn = db.connect(path, readonly=True)
+        checkup = Checkup(path)
     except db.StoreError as exc:
         text = str(exc).replace(" (`frontdesk doctor` shows the details)", "")
         return [*findings, Finding("FAIL", text)]
     try:
-        problems = db.integrity_problems(conn)
+        problems = checkup.integrity_problems()
         if problems:
             damaged = _damaged(path, "; ".join(problems))
             return [*findings, Finding("FAIL", f"integrity: {damaged}")]
         findings.append(Finding("ok", "integrity: quick_check ok"))
-        findings += [_wal(conn, path), _schema(conn)]
-        findings += _outbox(conn, now) + _sync(conn, now)
-    except sqlite3.DatabaseError as exc:  # a page the quick check did not reach
+        findings += [_wal(checkup, path), _schema(checkup)]
+        findings += _outbox(checkup, now) + _sync(checkup, now)
+    except db.ReadError as exc:  # a page the quick check did not reach
         findings.append(Finding("FAIL", _damaged(path, exc)))
     finally:
-        conn.close()
+        checkup.close()
     return findings
 
 
@@ -82,8 +82,8 @@ def _modes(path: Path) -> Finding:
     return Finding("warn", f"file modes: readable by other users ({shown}): chmod go-rwx {names}")
 
 
-def _wal(conn: sqlite3.Connection, path: Path) -> Finding:
-    mode = str(conn.execute("PRAGMA journal_mode").fetchone()[0])
+def _wal(checkup: Checkup, path: Path) -> Finding:
+    mode = checkup.journal_mode()
     wal = Path(f"{path}-wal")
     size = wal.stat().st_size if wal.exists() else 0
     if mode != "wal":
@@ -91,8 +91,8 @@ def _wal(conn: sqlite3.Connection, path: Path) -> Finding:
     return Finding("ok", f"journal: wal ({size // 1024} KiB not yet checkpointed)")
 
 
-def _schema(conn: sqlite3.Connection) -> Finding:
-    have, latest = db.schema_version(conn), db.migrations()[-1][0]
+def _schema(checkup: Checkup) -> Finding:
+    have, latest = checkup.schema_version(), db.migrations()[-1][0]
     if have == latest:
         return Finding("ok", f"schema: version {have} (current)")
     if have < latest:
@@ -100,12 +100,8 @@ def _schema(conn: sqlite3.Connection) -> Finding:
     return Finding("warn", f"schema: version {have} is newer than this frontdesk ({latest})")
 
 
-def _outbox(conn: sqlite3.Connection, now: float) -> list[Finding]:
-    stuck = conn.execute(
-        "SELECT count(*), min(next_attempt_at) FROM outbox"
-        " WHERE status = 'sending' OR (status IN ('queued', 'failed') AND next_attempt_at < ?)",
-        (now - STUCK_AFTER,),
-    ).fetchone()
+def _outbox(checkup: Checkup, now: float) -> list[Finding]:
+    stuck = checkup.stuck_outbox(now - STUCK_AFTER)
     if not stuck[0]:
         return [Finding("ok", "outbox: nothing stuck")]
     since = time.strftime("%Y-%m-%d %H:%M", time.localtime(stuck[1]))
@@ -118,8 +114,8 @@ def _outbox(conn: sqlite3.Connection, now: float) -> list[Finding]:
     ]
 
 
-def _sync(conn: sqlite3.Connection, now: float) -> list[Finding]:
-    heartbeat = last_heartbeat(conn)
+def _sync(checkup: Checkup, now: float) -> list[Finding]:
+    heartbeat = checkup.last_heartbeat()
     if heartbeat is None:
         return [Finding("warn", "sync: no heartbeat: `frontdesk sync` has not run on this store")]
     beat_at, stopped_at = heartbeat

@@ -10,9 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from rich.console import Console
@@ -22,39 +20,12 @@ from rich.text import Text
 from console.config import parse_duration
 from console.render import safe_line
 from console.timefmt import short_duration
-from storage import checkins, metrics
+from storage import metrics
 from storage.checkins import CheckinDue
 from storage.metrics import AtRisk, Breach, DayRow, Dimension, Period, Report, SliceMetrics
-from storage.policy import SlaPolicy
+from storage.reporting import ReportData
 
-CHECKIN_HORIZON = 7 * 86400.0  # list check-ins due within a week, not only those due now
-AT_RISK_HORIZON = 4 * 3600.0
 FORMATS = ("table", "csv", "json")
-
-
-@dataclass(frozen=True, slots=True)
-class ReportData:
-    now: float
-    report: Report
-    daily: list[DayRow]  # by channel
-    trend: list[DayRow]  # all channels together
-    breaches: list[Breach]
-    at_risk: list[AtRisk]
-    checkins_due: list[CheckinDue]
-
-
-def gather(
-    conn: sqlite3.Connection, period: Period, by: Dimension, policy: SlaPolicy, now: float
-) -> ReportData:
-    return ReportData(
-        now=now,
-        report=metrics.report(conn, period, by, policy, now),
-        daily=metrics.daily(conn, period, "channel", policy, now),
-        trend=metrics.daily(conn, period, "all", policy, now),
-        breaches=metrics.breaches(conn, period, policy, now),
-        at_risk=metrics.at_risk(conn, now, AT_RISK_HORIZON),
-        checkins_due=checkins.upcoming(conn, policy.checkin_every, now + CHECKIN_HORIZON),
-    )
 
 
 def dimension(name: str | None) -> Dimension:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import email.utils
 import os
-import sqlite3
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -119,8 +118,7 @@ def conversation_ids(store: Store, values: Sequence[str]) -> list[int]:
             fail(f"{value!r} is not a conversation ID (a number, as `list` prints it)")
         ids.append(int(text))
     for conversation_id in dict.fromkeys(ids):
-        row = store.conn.execute("SELECT 1 FROM conversations WHERE id = ?", (conversation_id,))
-        if row.fetchone() is None:
+        if not store.has_conversation(conversation_id):
             fail(f"no conversation {conversation_id}")
     return list(dict.fromkeys(ids))
 
@@ -129,7 +127,7 @@ def parse_query(s: Session, query: str) -> View:
     agents = [(a.name, a.email) for a in (s.config.agent, *s.config.agents)]
     try:
         view = search.parse(query, me=s.agent.email, agents=agents)
-        search.check(s.store.conn, view)
+        s.store.check_search(view)
     except search.SearchError as exc:
         fail(f"bad query {query!r}: {exc}")
     return view
@@ -199,18 +197,6 @@ def stdout_pipe() -> Iterator[TextIO]:
         sys.exit(EXIT_BAD_INPUT)
 
 
-def listed(conn: sqlite3.Connection, view: View, limit: int | None) -> Iterator[records.Record]:
-    """The view's conversations in its order: one statement, read a batch at a time."""
-    direction = "ASC" if view.order == "asc" else "DESC"
-    sql = (
-        f"SELECT c.id FROM conversations c {view.join} WHERE {view.where}"
-        f" ORDER BY c.{view.key} {direction}, c.id {direction} LIMIT ?"
-    )
-    rows = conn.execute(sql, (*view.params, -1 if limit is None else limit))
-    while batch := [int(r[0]) for r in rows.fetchmany(records.BATCH)]:
-        yield from records.records(conn, batch, messages=False)
-
-
 # ---------------------------------------------------------------------------- reads
 
 
@@ -229,7 +215,7 @@ def list_command(
 ) -> None:
     """Conversations matching QUERY (console search grammar); --json: a JSON array."""
     with session(config_path) as s, stdout_pipe() as out:
-        found = listed(s.store.conn, selection(s, query, view_name), limit)
+        found = s.store.listed(selection(s, query, view_name), limit)
         if as_json:
             jsonout.write_array(out, found)
         else:
@@ -244,7 +230,7 @@ def show_command(config_path: Path | None, conversation: str, as_json: bool) -> 
     """One conversation with its messages; --json: as JSON."""
     with session(config_path) as s, stdout_pipe() as out:
         [conversation_id] = conversation_ids(s.store, [conversation])
-        [record] = records.records(s.store.conn, [conversation_id], messages=True)
+        [record] = s.store.records([conversation_id], messages=True)
         out.write(jsonout.dumps(record) + "\n" if as_json else readable.thread(record))
 
 
@@ -256,8 +242,8 @@ def export_command(config_path: Path | None, query: str | None) -> None:
     with session(config_path) as s, stdout_pipe() as out:
         view = parse_query(s, query) if query else EVERYTHING
         progress = Progress(s.store.count(view) if sys.stderr.isatty() else None)
-        for ids in records.ids_by_id(s.store.conn, view):
-            for record in records.records(s.store.conn, ids, messages=True):
+        for ids in s.store.ids_by_id(view):
+            for record in s.store.records(ids, messages=True):
                 jsonout.write_line(out, record)
             progress.advance(len(ids))
         progress.done()
@@ -346,8 +332,7 @@ def reply_command(
 
 def _configured_account(s: Session, account_id: int) -> str:
     """The account's name; fail when the config no longer has it (nothing could send)."""
-    row = s.store.conn.execute("SELECT name FROM accounts WHERE id = ?", (account_id,))
-    name = str(row.fetchone()[0])
+    name = s.store.account_name(account_id)
     if name not in {a.name for a in s.config.accounts}:
         fail(f"account {name!r} is closed (not in the config): the reply could never be sent")
     return name

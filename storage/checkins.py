@@ -23,11 +23,9 @@ import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from storage.db import transaction
-from storage.policy import SlaPolicy
+from storage.policy import InboxPolicy, SlaPolicy
 from storage.rules import ConvState
 from storage.state import record_event, save_state
-from storage.store import Store
 
 # The group key of a check-in conversation. No channel produces it, so the threading fallback
 # never files a customer message under a check-in by subject; replies thread in by reference.
@@ -75,18 +73,16 @@ def upcoming(
     return sorted(found, key=lambda due: (due.due_at, due.contact_id))
 
 
-def intervals(store: Store) -> Mapping[str, float]:
-    """The store's check-in intervals by tier; none for a policy that knows of no SLAs."""
-    policy = store.policy
+def intervals(policy: InboxPolicy) -> Mapping[str, float]:
+    """The check-in intervals by tier; none for a policy that knows of no SLAs."""
     return policy.checkin_every if isinstance(policy, SlaPolicy) else {}
 
 
-def create_due(store: Store) -> list[int]:
-    """Raise every check-in due now; return the new conversations. Run by each runner pass."""
-    now = store.clock()
-    with transaction(store.conn):
-        due = upcoming(store.conn, intervals(store), now)
-        return [raise_checkin(store.conn, d, now) for d in due if d.open_checkin is None]
+def create_due(conn: sqlite3.Connection, every: Mapping[str, float], now: float) -> list[int]:
+    """Raise every check-in due now, in the caller's transaction; return the new
+    conversations. Run by each runner pass (`Store.raise_checkins`)."""
+    due = upcoming(conn, every, now)
+    return [raise_checkin(conn, d, now) for d in due if d.open_checkin is None]
 
 
 def raise_checkin(conn: sqlite3.Connection, due: CheckinDue, now: float) -> int:

@@ -129,3 +129,27 @@ def get_detail(conn: sqlite3.Connection, conversation_id: int) -> ConversationDe
         others=other_conversations(conn, conversation.contact_id, conversation_id),
         rating=latest_rating(conn, conversation_id),
     )
+
+
+def has_conversation(conn: sqlite3.Connection, conversation_id: int) -> bool:
+    row = conn.execute("SELECT 1 FROM conversations WHERE id = ?", (conversation_id,))
+    return row.fetchone() is not None
+
+
+def last_message_id(conn: sqlite3.Connection, conversation_id: int) -> int:
+    """Newest message of the conversation (collision detection compares against it)."""
+    row = conn.execute(
+        "SELECT coalesce(max(id), 0) FROM messages WHERE conversation_id = ?", (conversation_id,)
+    ).fetchone()
+    return int(row[0])
+
+
+def messages_after(
+    conn: sqlite3.Connection, conversation_id: int, message_id: int
+) -> list[Message]:
+    """What arrived (from anyone but notes) since the agent started replying."""
+    return [
+        m
+        for m in get_messages(conn, conversation_id)
+        if m.id > message_id and m.direction != "note"
+    ]

@@ -20,7 +20,7 @@ import stat
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -35,6 +35,11 @@ class StoreError(Exception):
 
 class StoreDamaged(StoreError):
     """The file fails SQLite's integrity check: no write may go to it."""
+
+
+# What a read of a damaged (or foreign) file raises past the store's face: callers catch
+# this name, not the driver's.
+ReadError = sqlite3.DatabaseError
 
 
 DAMAGED = (
@@ -77,6 +82,21 @@ def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
         if _code(exc) in (_CORRUPT, _NOTADB):
             raise StoreDamaged(DAMAGED.format(path=path, problem=exc)) from exc
         raise StoreError(f"cannot open the store at {path}: {exc}") from exc
+
+
+@contextmanager
+def peek(path: Path) -> Iterator[sqlite3.Connection]:
+    """An existing store file read as it is: no migration, no pragma, nothing created (for a
+    quick look such as `frontdesk config check`). Any SQLite error, opening or reading
+    inside the block, is raised as a `StoreError`."""
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            yield conn
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot read the store at {path}: {exc}") from exc
 
 
 def _open(path: Path, mode: str, *, migrated: bool, immutable: bool = False) -> sqlite3.Connection:
@@ -284,6 +304,11 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         if _code(exc) in (_CORRUPT, _NOTADB):
             raise StoreDamaged(problem) from exc
         raise StoreError(problem) from exc
+
+
+def scalar(conn: sqlite3.Connection, sql: str, params: Sequence[object] = ()) -> int:
+    """The one integer a query returns (a count, an id)."""
+    return int(conn.execute(sql, params).fetchone()[0])
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

@@ -59,6 +59,18 @@ def ids_by_id(conn: sqlite3.Connection, view: View, batch: int = BATCH) -> Itera
         last = ids[-1]
 
 
+def listed(conn: sqlite3.Connection, view: View, limit: int | None) -> Iterator[Record]:
+    """The view's conversations in its order: one statement, read a batch at a time."""
+    direction = "ASC" if view.order == "asc" else "DESC"
+    sql = (
+        f"SELECT c.id FROM conversations c {view.join} WHERE {view.where}"
+        f" ORDER BY c.{view.key} {direction}, c.id {direction} LIMIT ?"
+    )
+    rows = conn.execute(sql, (*view.params, -1 if limit is None else limit))
+    while batch := [int(r[0]) for r in rows.fetchmany(BATCH)]:
+        yield from records(conn, batch, messages=False)
+
+
 def records(conn: sqlite3.Connection, ids: Sequence[int], *, messages: bool) -> list[Record]:
     """The conversations with these ids, in the order given (unknown ids are left out)."""
     found: dict[int, Record] = {}

@@ -148,3 +148,33 @@ def test_a_sound_config_with_all_of_it_passes(tmp_path: Path) -> None:
     done = run(write(tmp_path, text))
     assert done.returncode == 0, done.stderr
     assert "OK (2 accounts)" in done.stdout
+
+
+MACRO_SAVED = (
+    '[[macros]]\nname = "m"\nkey = "f8"\nsteps = [{ canned = "Saved in the app" }]  # <-\n'
+)
+
+
+def test_a_macro_may_name_a_reply_saved_in_the_store(tmp_path: Path) -> None:
+    """Replies agents saved in the console live in the store: check-config reads it
+    (read-only) and accepts a macro naming one; the store file is left as it was."""
+    from storage.store import Store
+
+    with Store(tmp_path / "store.db") as store:
+        store.upsert_canned_reply(
+            "Saved in the app", "Hi", shortcut=None, folder="", source="agent"
+        )
+    before = (tmp_path / "store.db").read_bytes()
+    done = run(write(tmp_path, REPLY + MACRO_SAVED))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "store.db").read_bytes() == before
+
+
+def test_an_unreadable_store_is_left_to_doctor(tmp_path: Path) -> None:
+    """A store file that is not SQLite: its saved replies are unknown, so the macro's reply
+    is missing (one line, exit 2), and the check itself never fails on the file."""
+    (tmp_path / "store.db").write_bytes(b"not a database at all" * 100)
+    path = write(tmp_path, REPLY + MACRO_SAVED)
+    done = run(path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert f"{path}:{marked_line(path)}: macros[0].steps[0].canned" in done.stderr

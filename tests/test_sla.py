@@ -356,8 +356,8 @@ def test_a_quiet_key_account_gets_one_check_in_for_its_agent(
     key_account: tuple[Store, int], clock: FakeClock
 ) -> None:
     store, _ = key_account
-    created = checkins.create_due(store)
-    assert len(created) == 1 and checkins.create_due(store) == []  # idempotent
+    created = store.raise_checkins()
+    assert len(created) == 1 and store.raise_checkins() == []  # idempotent
     detail = store.detail(created[0])
     assert detail.conversation.status == "open"
     assert detail.conversation.assignee == "kim@example.com"
@@ -374,26 +374,26 @@ def test_the_next_check_in_comes_an_interval_after_the_last(
     key_account: tuple[Store, int], clock: FakeClock
 ) -> None:
     store, _ = key_account
-    [first] = checkins.create_due(store)
+    [first] = store.raise_checkins()
     store.close_conversation(first, "Kim")
     clock.advance(29 * DAY)
-    assert checkins.create_due(store) == []
+    assert store.raise_checkins() == []
     clock.advance(2 * DAY)
-    assert len(checkins.create_due(store)) == 1
+    assert len(store.raise_checkins()) == 1
 
 
 def test_an_open_check_in_is_never_doubled_and_contact_resets_the_clock(
     key_account: tuple[Store, int], clock: FakeClock
 ) -> None:
     store, account = key_account
-    [first] = checkins.create_due(store)
+    [first] = store.raise_checkins()
     clock.advance(40 * DAY)  # nobody acted on it: still one open check-in
-    assert checkins.create_due(store) == []
+    assert store.raise_checkins() == []
     due = checkins.upcoming(store.conn, CHECKIN_POLICY.checkin_every, clock.now)
     assert [(d.name, d.open_checkin) for d in due] == [("Big Boss", first)]
     store.close_conversation(first, "Kim")
     store.ingest([email(account, "<c@x>", clock.now, who=BOSS, subject="Hello again")])
-    assert checkins.create_due(store) == []
+    assert store.raise_checkins() == []
     assert checkins.upcoming(store.conn, CHECKIN_POLICY.checkin_every, clock.now + 29 * DAY) == []
 
 

@@ -36,7 +36,6 @@ from connectors.slack.api import SlackApi
 from connectors.slack.ingest import PageWriter
 from connectors.slack.mapping import ChannelInfo, is_reply, remote_id, thread_parents, ts_us
 from storage.aio import AsyncStore
-from storage.db import transaction
 from storage.store import Store
 
 JSON = dict[str, Any]
@@ -175,7 +174,9 @@ class Backfill:
             if page.cursor is None:
                 break
         if mark.horizon is not None:
-            await self.store.call(close_older, self.account_id, channel.id, mark.horizon)
+            await self.store.call(
+                Store.close_older, self.account_id, channel.id, mark.horizon, HISTORY_ACTOR
+            )
         if mark.threads or mark.horizon is not None:
             await self._save(scope, dataclasses.replace(mark, threads=(), horizon=None).dump())
         due = await self._rescan_due(channel)
@@ -201,7 +202,7 @@ class Backfill:
         deleted; a root Slack no longer knows (`thread_not_found`) was deleted with its thread.
         Threads started after `upto` were read by this very pass.
         """
-        stored = await self.store.call(open_threads, self.account_id, channel.id)
+        stored = await self.store.call(Store.open_threads, self.account_id, channel.id)
         limit = ts_us(upto)
         for root_ts in sorted((t for t in stored if ts_us(t) <= limit), key=ts_us):
             seen = await self._read_whole_thread(channel, root_ts)
@@ -323,36 +324,4 @@ def _listed(state: dict[str, object] | None) -> list[str]:
     return [str(t) for t in threads] if isinstance(threads, list) else []
 
 
-def open_threads(store: Store, account_id: int, channel_id: str) -> dict[str, set[str]]:
-    """The Slack messages (by thread root ts: the ts of every message stored in that thread,
-    not deleted) of the channel's conversations that are not closed. Runs on the store's thread."""
-    rows = store.conn.execute(
-        "SELECT json_extract(m.headers, '$.slack_ts'), json_extract(m.headers, '$.slack_thread_ts')"
-        " FROM messages m JOIN conversations c ON c.id = m.conversation_id"
-        " WHERE c.account_id = ? AND c.status != 'closed' AND m.deleted = 0"
-        " AND json_extract(m.headers, '$.slack_channel') = ?",
-        (account_id, channel_id),
-    )
-    threads: dict[str, set[str]] = {}
-    for ts, thread_ts in rows:
-        if ts:
-            threads.setdefault(str(thread_ts or ts), set()).add(str(ts))
-    return threads
-
-
 HISTORY_ACTOR = "Slack history import"
-
-
-def close_older(store: Store, account_id: int, channel_id: str, horizon: float) -> None:
-    """Close the channel's conversations whose last message is older than `horizon`: a newly
-    visible channel's past is the customers' history, not work (the email first-sync rule).
-    Runs on the store's thread."""
-    rows = store.conn.execute(
-        "SELECT DISTINCT c.id FROM conversations c JOIN messages m ON m.conversation_id = c.id"
-        " WHERE c.account_id = ? AND c.status != 'closed' AND c.last_message_at < ?"
-        " AND json_extract(m.headers, '$.slack_channel') = ?",
-        (account_id, horizon, channel_id),
-    ).fetchall()
-    with transaction(store.conn):  # one write for the lot
-        for (conversation_id,) in rows:
-            store.close_conversation(int(conversation_id), HISTORY_ACTOR)

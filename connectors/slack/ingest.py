@@ -12,7 +12,6 @@ from connectors.slack.mapping import ChannelInfo, Mapper, Me, remote_id, ts_us, 
 from connectors.slack.outbox import outbox_claim
 from connectors.slack.people import People
 from storage.aio import AsyncStore
-from storage.db import transaction
 from storage.models import InboundMessage
 from storage.store import Store
 
@@ -84,21 +83,9 @@ class PageWriter:
             await self._mark_deleted(key)
         elif isinstance(msg.get("edited"), dict):
             edited_at = ts_us(str(msg["edited"].get("ts") or msg["ts"])) / 1_000_000
-            await self.store.call(update_if_newer, self.account_id, key, record.text, edited_at)
+            await self.store.call(
+                Store.update_if_newer, self.account_id, key, record.text, edited_at
+            )
 
     async def _mark_deleted(self, key: str) -> None:
         await self.store.call(Store.mark_deleted, self.account_id, key)
-
-
-def update_if_newer(
-    store: Store, account_id: int, remote_id: str, text: str, edited_at: float
-) -> bool:
-    """A Slack edit, unless the stored text is already from this edit or a later one (a
-    redelivered event or a stale page never undoes a newer edit). Runs on the store's thread."""
-    with transaction(store.conn):
-        cursor = store.conn.execute(
-            "UPDATE messages SET text = ?, edited_at = ?"
-            " WHERE account_id = ? AND remote_id = ? AND (edited_at IS NULL OR edited_at < ?)",
-            (text, edited_at, account_id, remote_id, edited_at),
-        )
-    return cursor.rowcount > 0

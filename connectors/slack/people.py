@@ -13,7 +13,6 @@ from collections.abc import Iterable
 from connectors.slack.api import SlackApi
 from connectors.slack.mapping import USER_ID, SlackUser
 from storage.aio import AsyncStore
-from storage.models import IdentityRef
 from storage.store import Store
 
 
@@ -29,7 +28,7 @@ class People:
             user = await self._lookup(user_id)
             self.users[user_id] = user
             if user is not None and user.email and not (user.is_bot or user.deleted):
-                await store.call(link_email, user.ref(), user.email)
+                await store.call(Store.link_email, user.ref(), user.email)
 
     async def _lookup(self, user_id: str) -> SlackUser | None:
         # Ids come from message text too: only ask Slack about ones shaped like user ids.
@@ -37,17 +36,3 @@ class People:
             return None
         data = await self.api.user(user_id)
         return SlackUser.from_json(data) if data else None
-
-
-def link_email(store: Store, slack: IdentityRef, email: str) -> None:
-    """Make `slack` and `email:<email>` one contact (runs on the store's thread)."""
-    email_ref = IdentityRef("email", email, slack.display_name)
-    email_contact = store.contact_of(email_ref)
-    slack_contact = store.contact_of(slack)
-    if email_contact is None:
-        # Mail from this address later joins the person we already know from Slack.
-        store.add_identity(slack_contact or store.ensure_contact(slack), email_ref)
-    elif slack_contact is None:
-        store.add_identity(email_contact, slack)
-    elif slack_contact != email_contact:
-        store.merge_contacts(slack_contact, email_contact)

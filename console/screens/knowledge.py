@@ -94,7 +94,7 @@ class KnowledgeScreen(ModalScreen[Insert | None]):
         self._search(event.value)
 
     def _search(self, query: str) -> None:
-        self.results = knowledge.search(self.store.conn, query)
+        self.results = self.store.search_knowledge(query)
         options = self.query_one(OptionList)
         options.clear_options()
         options.add_options(Option(_label(a)) for a in self.results)

@@ -20,7 +20,6 @@ from console.widgets.picker import Picker, canned_choices
 from console.widgets.queue_list import QueueList
 from console.widgets.search_bar import SearchBar
 from storage import queue, search, sync_status
-from storage.db import connect
 from storage.models import CannedReply
 from storage.queue import View
 from storage.sanitize import clean_line
@@ -147,11 +146,8 @@ class QueueScreen(WorkflowScreen):
     @work(thread=True, exclusive=True, group="counts")
     def refresh_counts(self) -> None:
         """Counts of every view, on a thread with its own read connection (~ms each)."""
-        conn = connect(self.store.path, readonly=True)  # read-only stores too
-        try:
-            counts = {v.name: queue.count(conn, v) for v in self.views}
-        finally:
-            conn.close()
+        with self.store.reader() as reader:  # its own connection; read-only stores too
+            counts = {v.name: reader.count(v) for v in self.views}
         self.app.call_from_thread(self._set_counts, counts)
 
     def _set_counts(self, counts: dict[str, int]) -> None:
@@ -191,7 +187,7 @@ class QueueScreen(WorkflowScreen):
             return
         try:
             view = search.parse(text, me=self.me, agents=self.fd_app.agents)
-            search.check(self.store.conn, view)
+            self.store.check_search(view)
         except search.SearchError as exc:
             self.notify(str(exc), title="Search", severity="error")
             return

@@ -25,11 +25,10 @@ from textual.widgets import DataTable, Footer, Sparkline, Static
 
 from console import report as reporting
 from console.render import safe_line
-from console.report import ReportData
 from storage import metrics
-from storage.db import connect
 from storage.metrics import Dimension, Period
 from storage.policy import SimplePolicy, SlaPolicy
+from storage.reporting import ReportData
 from storage.store import Store
 
 DAY = 86400.0
@@ -182,11 +181,8 @@ class ReportsScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="report")
     def load(self, now: float) -> None:
-        conn = connect(self.store.path, readonly=True)  # read-only stores too
-        try:
-            data = reporting.gather(conn, self.period(now), self.by, self.policy, now)
-        finally:
-            conn.close()
+        with self.store.reader() as reader:  # its own connection; read-only stores too
+            data = reader.report(self.period(now), self.by, self.policy, now)
         self.app.call_from_thread(self.show, data)
 
     # showing --------------------------------------------------------------------------------
