@@ -64,7 +64,7 @@ class MacroRunner:
                     store.close_conversation(cid, agent)
 
     def _snooze(self, ids: list[int], duration: str) -> None:
-        from console.config import parse_duration
+        from console.durations import parse_duration
 
         until = self.app.clock() + parse_duration(duration)
         for cid in ids:
