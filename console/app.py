@@ -122,7 +122,7 @@ class FrontdeskApp(App[None]):
             self.set_interval(KNOWLEDGE_SECONDS, self.reindex_knowledge)
 
     def _after_start(self) -> None:
-        for problem in keymap.problems(self.keys, [m.key for m in self.macros]):
+        for problem in keymap.problems(self.keys, key_scopes(), [m.key for m in self.macros]):
             self.notify(problem, title="Key map", severity="error", timeout=15)
         # Start-up objects live as long as the app: keep them out of the GC's generation-2
         # scans, which otherwise land as ~45 ms pauses inside key handlers.
@@ -248,7 +248,7 @@ class FrontdeskApp(App[None]):
     def action_help(self) -> None:
         from console.screens.help import HelpScreen
 
-        self.push_screen(HelpScreen(self.keys, self.macros))
+        self.push_screen(HelpScreen(keymap.key_map(self.keys, key_scopes()), self.macros))
 
     def action_reports(self) -> None:
         from console.screens.reports import ReportsScreen
@@ -258,3 +258,22 @@ class FrontdeskApp(App[None]):
 
     def action_macro(self, index: int) -> None:
         MacroRunner(self, self.macros[index]).run()
+
+
+def key_scopes() -> dict[str, list[type]]:
+    """The key table: what is active together (the app, a screen and its focusable widgets).
+
+    The composition root owns it and hands it to the pure `console.keymap`, for the start-up
+    clash check, `?` and `frontdesk check-config`."""
+    from console.screens.conversation import ConversationScreen
+    from console.screens.reports import ReportsScreen
+    from console.widgets.composer import Composer
+    from console.widgets.thread_view import ThreadView
+
+    return {
+        keymap.EVERYWHERE: [FrontdeskApp],
+        "queue": [QueueScreen, QueueList],
+        "conversation": [ConversationScreen, ThreadView],
+        "composer": [Composer],
+        "reports": [ReportsScreen],
+    }
