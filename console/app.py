@@ -6,7 +6,6 @@ import gc
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Literal
 
 from rich.text import Text
 from textual import work
@@ -19,15 +18,16 @@ from console import keymap
 from console.actions import Actions
 from console.commands import ActionsProvider
 from console.guard import store_write
-from console.macros import Macro, MacroRunner
+from console.macros import Macro
 from console.screens.queue import QueueScreen, standard_views
+from console.screens.workflow import WorkflowScreen
+from console.session import Advance, Session
 from console.widgets.queue_list import QueueList
 from storage import knowledge
 from storage.db import connect
 from storage.queue import View
 from storage.store import Store
 
-Advance = Literal["next", "stay", "queue"]
 POLL_SECONDS = 0.5
 KNOWLEDGE_SECONDS = 2.0
 WAKE_SECONDS = 30.0
@@ -94,15 +94,45 @@ class FrontdeskApp(App[None]):
         self.clock = clock
         self.keys = dict(keys or {})
         self.actions = Actions(store, agent_name, me)
+        # What the screens are handed (they never reach up to the app).
+        self.session = Session(
+            store,
+            self.actions,
+            agent_name,
+            me,
+            self.agents,
+            clock,
+            open_conversation=self.open_conversation,
+            ask_quit=self.ask_quit,
+            keys=self.keys,
+            # Our mailboxes' addresses (accounts' from_address): never proposed as a recipient.
+            own_addresses=[a.lower() for a in own_addresses],
+            advance=advance,
+            send_delay=send_delay,
+        )
         self._tick = tick
         self._tick_seconds = tick_seconds
         self._data_version = store.data_version()
         self.knowledge_folder = knowledge_folder
-        # Our mailboxes' addresses (accounts' from_address): never proposed as a recipient.
-        self.own_addresses = [a.lower() for a in own_addresses]
-        self.advance = advance  # after close, snooze or send: "next", "stay" or "queue"
-        self.send_delay = send_delay  # undo send: seconds a reply waits; 0 = at once
         self._knowledge_problems: set[str] = set()
+
+    @property
+    def own_addresses(self) -> list[str]:
+        return self.session.own_addresses
+
+    @property
+    def advance(self) -> Advance:
+        """After close, snooze or send: "next", "stay" or "queue" (the session's, shared)."""
+        return self.session.advance
+
+    @advance.setter
+    def advance(self, value: Advance) -> None:
+        self.session.advance = value
+
+    @property
+    def send_delay(self) -> float:
+        """Undo send: seconds a reply waits; 0 = at once."""
+        return self.session.send_delay
 
     def on_mount(self) -> None:
         self.set_keymap(self.keys)
@@ -146,9 +176,7 @@ class FrontdeskApp(App[None]):
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def _queue_screen(self) -> QueueScreen:
-        return QueueScreen(
-            self.store, self.views, self.clock, agent_name=self.agent_name, me=self.me
-        )
+        return QueueScreen(self.session, self.views)
 
     def _poll_store(self) -> None:
         version = self.store.data_version()
@@ -202,6 +230,7 @@ class FrontdeskApp(App[None]):
         from console.screens.conversation import ConversationScreen
 
         screen = ConversationScreen(
+            self.session,
             conversation_id,
             step=(lambda n: step(screen.conversation_id, n)) if step else None,
         )
@@ -257,7 +286,9 @@ class FrontdeskApp(App[None]):
             self.push_screen(ReportsScreen(self.store, self.clock))
 
     def action_macro(self, index: int) -> None:
-        MacroRunner(self, self.macros[index]).run()
+        screen = self.screen
+        if isinstance(screen, WorkflowScreen):
+            screen.run_macro(self.macros[index])
 
 
 def key_scopes() -> dict[str, list[type]]:

@@ -33,7 +33,7 @@ class HeldReplies(ConversationView):
         if not self._held:
             return
         item = self.store.outbox_item(self._held[0].outbox_id)
-        if self.store.post_held_in_channel(item.message_id, self.fd_app.agent_name):
+        if self.store.post_held_in_channel(item.message_id, self.session.agent_name):
             self.notify("The reply goes to the channel as a new message", timeout=3)
         else:
             self.notify("That reply is no longer held", severity="warning")
@@ -44,7 +44,7 @@ class HeldReplies(ConversationView):
         if not self._held:
             return
         item = self.store.outbox_item(self._held[0].outbox_id)
-        text = self.store.take_back(item.message_id, self.fd_app.agent_name)
+        text = self.store.take_back(item.message_id, self.session.agent_name)
         if text is None:
             self.notify("That reply is no longer held", severity="warning")
             self.refresh_data()

@@ -22,7 +22,7 @@ class Inserts(ConversationView):
 
     def action_canned(self) -> None:
         assert self.detail is not None
-        values = canned.variables(self.detail, self.fd_app.agent_name, self.fd_app.me)
+        values = canned.variables(self.detail, self.session.agent_name, self.session.me)
         replies = {str(r.id): r for r in self.store.canned_replies()}
 
         def preview(reply_id: str) -> Text:
@@ -69,6 +69,11 @@ class Inserts(ConversationView):
             self.notify(f"Canned reply {draft.name!r} saved", timeout=2)
         self.action_canned()
 
+    def insert_canned(self, names: list[str]) -> None:
+        """A macro's canned replies, inserted in order."""
+        for name in names:
+            self.insert_canned_by_name(name)
+
     def insert_canned_by_name(self, name: str) -> None:
         reply = next((r for r in self.store.canned_replies() if r.name == name), None)
         if reply is None:
@@ -79,7 +84,7 @@ class Inserts(ConversationView):
     def _insert_reply(self, name: str, body: str) -> None:
         if self.detail is None:
             return
-        values = canned.variables(self.detail, self.fd_app.agent_name, self.fd_app.me)
+        values = canned.variables(self.detail, self.session.agent_name, self.session.me)
         try:
             text = canned.render(name, body, values)
         except canned.TemplateProblem as exc:

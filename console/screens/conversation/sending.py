@@ -31,7 +31,7 @@ class Sending(ConversationView):
             self.notify("Nothing to send: the message is empty", severity="warning")
             return
         if mode == "note":
-            self.store.add_note(self.conversation_id, self.fd_app.agent_name, text)
+            self.store.add_note(self.conversation_id, self.session.agent_name, text)
             self._save_draft("note", "")
             self._composer_done()
             return
@@ -65,7 +65,7 @@ class Sending(ConversationView):
         newer = self.store.messages_after(self.conversation_id, self.reply_base)
         replying = [
             p.agent
-            for p in self.store.others_present(self.conversation_id, self.fd_app.agent_name)
+            for p in self.store.others_present(self.conversation_id, self.session.agent_name)
             if p.state == "replying"
         ]
         if not newer and not replying:
@@ -85,12 +85,12 @@ class Sending(ConversationView):
         headers: dict[str, object] | None = None
         if recipients is not None:
             headers = {field: [list(pair) for pair in pairs] for field, pairs in recipients.items()}
-        delay = self.fd_app.send_delay
+        delay = self.session.send_delay
         message_id = send_reply(
             self.store,
             self.conversation_id,
-            agent_name=self.fd_app.agent_name,
-            agent_email=self.fd_app.me,
+            agent_name=self.session.agent_name,
+            agent_email=self.session.me,
             text=text,
             close=close,
             headers=headers,

@@ -15,6 +15,7 @@ from console.guard import store_write
 from console.recipients import Pair, Proposal, propose
 from console.render import safe_line
 from console.screens.workflow import WorkflowScreen
+from console.session import Session
 from console.widgets.composer import NOTE_TITLE, Composer, Mode
 from console.widgets.context_panel import ContextPanel
 from console.widgets.thread_view import ThreadView
@@ -39,8 +40,8 @@ class ConversationView(WorkflowScreen):
     The parts of `ConversationScreen` (sending, inserts, held replies, thread edits) build on
     these methods and on nothing of each other."""
 
-    def __init__(self, conversation_id: int, *, step: Step | None = None) -> None:
-        super().__init__()
+    def __init__(self, session: Session, conversation_id: int, *, step: Step | None = None) -> None:
+        super().__init__(session)
         self.conversation_id = conversation_id
         self._step = step
         self.detail: ConversationDetail | None = None
@@ -80,7 +81,7 @@ class ConversationView(WorkflowScreen):
     def load(self, conversation_id: int) -> None:
         """Show a conversation (also used to move to another one in place)."""
         self._keep_draft()
-        self.store.leave(self.fd_app.agent_name, self.conversation_id)
+        self.store.leave(self.session.agent_name, self.conversation_id)
         self.conversation_id = conversation_id
         self.store.mark_read(conversation_id)
         self._show(self.store.detail(conversation_id))
@@ -92,7 +93,7 @@ class ConversationView(WorkflowScreen):
     @property
     def agent(self) -> str:
         """Whose drafts these are: the signed-in agent's address."""
-        return self.fd_app.me
+        return self.session.me
 
     def _draft(self, mode: Mode) -> str:
         return self.store.draft(self.conversation_id, agent=self.agent, mode=mode)
@@ -123,7 +124,7 @@ class ConversationView(WorkflowScreen):
         )
         self.query_one("#conversation-title", Static).update(title)
         self.query_one(ThreadView).show(detail, keep_scroll=keep_scroll)
-        self.query_one(ContextPanel).show(detail, self.fd_app.clock())
+        self.query_one(ContextPanel).show(detail, self.session.clock())
         self._show_outbox()
         self._show_takeable()
 
@@ -158,12 +159,12 @@ class ConversationView(WorkflowScreen):
         state: PresenceState = "replying" if replying else "viewing"
         beat = (self.conversation_id, state)
         if beat != self._last_beat or time.monotonic() - self._last_beat_at > PRESENCE_REFRESH:
-            self.store.heartbeat(self.fd_app.agent_name, self.conversation_id, state)
+            self.store.heartbeat(self.session.agent_name, self.conversation_id, state)
             self._last_beat, self._last_beat_at = beat, time.monotonic()
         self._show_presence()
 
     def _show_presence(self) -> None:
-        others = self.store.others_present(self.conversation_id, self.fd_app.agent_name)
+        others = self.store.others_present(self.conversation_id, self.session.agent_name)
         line = Text()
         for other in others:
             icon = "✍ " if other.state == "replying" else "👀 "
@@ -175,7 +176,7 @@ class ConversationView(WorkflowScreen):
 
     @store_write
     def on_unmount(self) -> None:
-        self.store.leave(self.fd_app.agent_name, self.conversation_id)
+        self.store.leave(self.session.agent_name, self.conversation_id)
 
     # actions ------------------------------------------------------------------------------
 
@@ -237,7 +238,7 @@ class ConversationView(WorkflowScreen):
     def _own_addresses(self) -> set[str]:
         """Ours: the accounts' addresses, the agents', and whoever sent our earlier replies."""
         assert self.detail is not None
-        app = self.fd_app
+        app = self.session
         found = {*app.own_addresses, app.me, *(address for _, address in app.agents)}
         found |= {
             m.author_address
@@ -249,7 +250,7 @@ class ConversationView(WorkflowScreen):
     def advance(self) -> None:
         """`[console] advance`: "next" opens the view's next conversation (the queue when
         there is none), "queue" goes back to the queue, "stay" stays."""
-        mode = self.fd_app.advance
+        mode = self.session.advance
         if mode == "stay":
             return
         target = self._step(1) if self._step and mode == "next" else None
@@ -285,7 +286,7 @@ class ConversationView(WorkflowScreen):
 
     def _key(self, binding_id: str, default: str) -> str:
         """The key shown for a binding (after `[keys]`)."""
-        keys = self.fd_app.keys.get(binding_id, default).split(",")[0].strip()
+        keys = self.session.keys.get(binding_id, default).split(",")[0].strip()
         return self.app.get_key_display(Binding(keys, ""))
 
     def _keep_draft(self) -> None:
