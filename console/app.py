@@ -13,12 +13,14 @@ from textual.app import App
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen
+from textual.worker import Worker
 
 from console import keymap
 from console.actions import Actions
 from console.commands import ActionsProvider
-from console.guard import store_write
+from console.guard import store_write, worker_failed
 from console.macros import Macro
+from console.messages import StoreChanged
 from console.screens.queue import QueueScreen, standard_views
 from console.screens.workflow import WorkflowScreen
 from console.session import Advance, Session
@@ -178,6 +180,7 @@ class FrontdeskApp(App[None]):
     def _queue_screen(self) -> QueueScreen:
         return QueueScreen(self.session, self.views)
 
+    @store_write
     def _poll_store(self) -> None:
         version = self.store.data_version()
         if version != self._data_version:
@@ -185,12 +188,12 @@ class FrontdeskApp(App[None]):
             self.refresh_screen()
 
     def refresh_screen(self) -> None:
+        """Tell the screen on top that the store changed (it re-reads if it shows any)."""
         # A screen still composing reads the store when it mounts; while the app shuts down
         # its screens lose their widgets: either way there is nothing to refresh.
         screen = self.screen
-        refresh = getattr(screen, "refresh_data", None)
-        if callable(refresh) and self.is_running and screen.is_mounted:
-            refresh()
+        if self.is_running and screen.is_mounted:
+            screen.post_message(StoreChanged())
 
     @store_write
     def _run_tick(self) -> None:
@@ -203,7 +206,7 @@ class FrontdeskApp(App[None]):
         if self.store.wake_due():
             self.refresh_screen()
 
-    @work(thread=True, exclusive=True, group="knowledge")
+    @work(thread=True, exclusive=True, group="knowledge", exit_on_error=False)
     def reindex_knowledge(self) -> None:
         """Pick up new, changed and removed articles without a restart (a stat per file)."""
         assert self.knowledge_folder is not None
@@ -213,6 +216,9 @@ class FrontdeskApp(App[None]):
         finally:
             conn.close()
         self.call_from_thread(self._report_knowledge, problems)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker_failed(self, event)
 
     def _report_knowledge(self, problems: list[str]) -> None:
         for problem in set(problems) - self._knowledge_problems:

@@ -9,9 +9,11 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Input, Static
+from textual.worker import Worker
 
 from console import followup
-from console.guard import store_write
+from console.guard import store_write, worker_failed
+from console.messages import StoreChanged
 from console.render import safe_line
 from console.screens.followup import BlockedScreen, FollowUpChoice, FollowUpScreen
 from console.screens.workflow import WorkflowScreen
@@ -121,6 +123,12 @@ class QueueScreen(WorkflowScreen):
         self.queue_list.show_view(view)
         self._show_view_bar()
 
+    def on_store_changed(self, _: StoreChanged) -> None:
+        self.refresh_data()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker_failed(self, event)
+
     def refresh_data(self) -> None:
         self.queue_list.reload()
         self.refresh_counts()
@@ -135,7 +143,7 @@ class QueueScreen(WorkflowScreen):
         bar.display = bool(line)
         bar.update(safe_line(line))  # details quote servers: no escape sequences reach us
 
-    @work(thread=True, exclusive=True, group="counts")
+    @work(thread=True, exclusive=True, group="counts", exit_on_error=False)
     def refresh_counts(self) -> None:
         """Counts of every view, on a thread with its own read connection (~ms each)."""
         conn = connect(self.store.path, readonly=True)  # read-only stores too

@@ -12,6 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Static
 
 from console.guard import store_write
+from console.messages import StoreChanged
 from console.recipients import Pair, Proposal, propose
 from console.render import safe_line
 from console.screens.workflow import WorkflowScreen
@@ -127,6 +128,9 @@ class ConversationView(WorkflowScreen):
         self.query_one(ContextPanel).show(detail, self.session.clock())
         self._show_outbox()
         self._show_takeable()
+
+    def on_store_changed(self, _: StoreChanged) -> None:
+        self.refresh_data()
 
     def refresh_data(self) -> None:
         """Something changed the store: re-read, keep the reader's place.
