@@ -101,9 +101,9 @@ t0 = time.perf_counter()
 marks = {}
 import console.cli as cli
 marks["import_cli"] = time.perf_counter()
-config = cli._load(None)
+config = cli.load_config_or_exit(None)
 marks["config"] = time.perf_counter()
-with cli._open_store(config.storage.path, config, check=cli.CONSOLE_CHECK) as store:
+with cli.open_store(config.storage.path, config, check=cli.CONSOLE_CHECK) as store:
     marks["store_open_and_check"] = time.perf_counter()
     from console.app import FrontdeskApp
     marks["import_app"] = time.perf_counter()
@@ -111,7 +111,7 @@ with cli._open_store(config.storage.path, config, check=cli.CONSOLE_CHECK) as st
     cli._sync_canned_replies(store, config)
     views = [*standard_views(config.agent.email), *cli._saved_views(config)]
     marks["views"] = time.perf_counter()
-    with cli._open_store(config.storage.path, config) as again:
+    with cli.open_store(config.storage.path, config) as again:
         marks["store_open_without_check"] = time.perf_counter()
 previous, out = t0, {}
 for name, at in marks.items():

@@ -6,7 +6,6 @@ import gc
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Literal
 
 from rich.text import Text
 from textual import work
@@ -14,18 +13,21 @@ from textual.app import App
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen
+from textual.worker import Worker
 
 from console import keymap
 from console.actions import Actions
 from console.commands import ActionsProvider
-from console.guard import store_write
-from console.macros import Macro, MacroRunner
+from console.guard import store_write, worker_failed
+from console.macros import Macro
+from console.messages import StoreChanged
 from console.screens.queue import QueueScreen, standard_views
+from console.screens.workflow import WorkflowScreen
+from console.session import Advance, Session
 from console.widgets.queue_list import QueueList
 from storage.queue import View
 from storage.store import Store
 
-Advance = Literal["next", "stay", "queue"]
 POLL_SECONDS = 0.5
 KNOWLEDGE_SECONDS = 2.0
 WAKE_SECONDS = 30.0
@@ -92,15 +94,45 @@ class FrontdeskApp(App[None]):
         self.clock = clock
         self.keys = dict(keys or {})
         self.actions = Actions(store, agent_name, me)
+        # What the screens are handed (they never reach up to the app).
+        self.session = Session(
+            store,
+            self.actions,
+            agent_name,
+            me,
+            self.agents,
+            clock,
+            open_conversation=self.open_conversation,
+            ask_quit=self.ask_quit,
+            keys=self.keys,
+            # Our mailboxes' addresses (accounts' from_address): never proposed as a recipient.
+            own_addresses=[a.lower() for a in own_addresses],
+            advance=advance,
+            send_delay=send_delay,
+        )
         self._tick = tick
         self._tick_seconds = tick_seconds
         self._data_version = store.data_version()
         self.knowledge_folder = knowledge_folder
-        # Our mailboxes' addresses (accounts' from_address): never proposed as a recipient.
-        self.own_addresses = [a.lower() for a in own_addresses]
-        self.advance = advance  # after close, snooze or send: "next", "stay" or "queue"
-        self.send_delay = send_delay  # undo send: seconds a reply waits; 0 = at once
         self._knowledge_problems: set[str] = set()
+
+    @property
+    def own_addresses(self) -> list[str]:
+        return self.session.own_addresses
+
+    @property
+    def advance(self) -> Advance:
+        """After close, snooze or send: "next", "stay" or "queue" (the session's, shared)."""
+        return self.session.advance
+
+    @advance.setter
+    def advance(self, value: Advance) -> None:
+        self.session.advance = value
+
+    @property
+    def send_delay(self) -> float:
+        """Undo send: seconds a reply waits; 0 = at once."""
+        return self.session.send_delay
 
     def on_mount(self) -> None:
         self.set_keymap(self.keys)
@@ -120,7 +152,7 @@ class FrontdeskApp(App[None]):
             self.set_interval(KNOWLEDGE_SECONDS, self.reindex_knowledge)
 
     def _after_start(self) -> None:
-        for problem in keymap.problems(self.keys, [m.key for m in self.macros]):
+        for problem in keymap.problems(self.keys, key_scopes(), [m.key for m in self.macros]):
             self.notify(problem, title="Key map", severity="error", timeout=15)
         # Start-up objects live as long as the app: keep them out of the GC's generation-2
         # scans, which otherwise land as ~45 ms pauses inside key handlers.
@@ -144,10 +176,9 @@ class FrontdeskApp(App[None]):
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def _queue_screen(self) -> QueueScreen:
-        return QueueScreen(
-            self.store, self.views, self.clock, agent_name=self.agent_name, me=self.me
-        )
+        return QueueScreen(self.session, self.views)
 
+    @store_write
     def _poll_store(self) -> None:
         version = self.store.data_version()
         if version != self._data_version:
@@ -155,12 +186,12 @@ class FrontdeskApp(App[None]):
             self.refresh_screen()
 
     def refresh_screen(self) -> None:
+        """Tell the screen on top that the store changed (it re-reads if it shows any)."""
         # A screen still composing reads the store when it mounts; while the app shuts down
         # its screens lose their widgets: either way there is nothing to refresh.
         screen = self.screen
-        refresh = getattr(screen, "refresh_data", None)
-        if callable(refresh) and self.is_running and screen.is_mounted:
-            refresh()
+        if self.is_running and screen.is_mounted:
+            screen.post_message(StoreChanged())
 
     @store_write
     def _run_tick(self) -> None:
@@ -173,13 +204,16 @@ class FrontdeskApp(App[None]):
         if self.store.wake_due():
             self.refresh_screen()
 
-    @work(thread=True, exclusive=True, group="knowledge")
+    @work(thread=True, exclusive=True, group="knowledge", exit_on_error=False)
     def reindex_knowledge(self) -> None:
         """Pick up new, changed and removed articles without a restart (a stat per file)."""
         assert self.knowledge_folder is not None
         with self.store.writer() as writer:  # a connection of this thread's own
             problems = writer.sync_knowledge(self.knowledge_folder)
         self.call_from_thread(self._report_knowledge, problems)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker_failed(self, event)
 
     def _report_knowledge(self, problems: list[str]) -> None:
         for problem in set(problems) - self._knowledge_problems:
@@ -197,6 +231,7 @@ class FrontdeskApp(App[None]):
         from console.screens.conversation import ConversationScreen
 
         screen = ConversationScreen(
+            self.session,
             conversation_id,
             step=(lambda n: step(screen.conversation_id, n)) if step else None,
         )
@@ -243,7 +278,7 @@ class FrontdeskApp(App[None]):
     def action_help(self) -> None:
         from console.screens.help import HelpScreen
 
-        self.push_screen(HelpScreen(self.keys, self.macros))
+        self.push_screen(HelpScreen(keymap.key_map(self.keys, key_scopes()), self.macros))
 
     def action_reports(self) -> None:
         from console.screens.reports import ReportsScreen
@@ -252,4 +287,25 @@ class FrontdeskApp(App[None]):
             self.push_screen(ReportsScreen(self.store, self.clock))
 
     def action_macro(self, index: int) -> None:
-        MacroRunner(self, self.macros[index]).run()
+        screen = self.screen
+        if isinstance(screen, WorkflowScreen):
+            screen.run_macro(self.macros[index])
+
+
+def key_scopes() -> dict[str, list[type]]:
+    """The key table: what is active together (the app, a screen and its focusable widgets).
+
+    The composition root owns it and hands it to the pure `console.keymap`, for the start-up
+    clash check, `?` and `frontdesk check-config`."""
+    from console.screens.conversation import ConversationScreen
+    from console.screens.reports import ReportsScreen
+    from console.widgets.composer import Composer
+    from console.widgets.thread_view import ThreadView
+
+    return {
+        keymap.EVERYWHERE: [FrontdeskApp],
+        "queue": [QueueScreen, QueueList],
+        "conversation": [ConversationScreen, ThreadView],
+        "composer": [Composer],
+        "reports": [ReportsScreen],
+    }

@@ -3,31 +3,25 @@
 from __future__ import annotations
 
 import json
-import stat
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from console import logs
-from console.config import ConfigError, FrontdeskConfig, default_config_path, load_config
+from console.config import FrontdeskConfig, default_config_path
+from console.opening import (
+    CONSOLE_CHECK,
+    EXIT_CONFIG,
+    load_config_or_exit,
+    open_store,
+)
 from storage import search
 from storage.db import ReadError, StoreError
 from storage.queue import View
 from storage.store import Store
-
-EXIT_CONFIG = 2
-CONSOLE_CHECK = 0.25  # seconds of integrity check before the console opens (sync: all of it)
-# quick_check runs each table in one SQLite step that the progress handler cannot interrupt,
-# so a time budget does not bound it: the 1M-conversation store (2.3 GB) took 3.3 s with its
-# pages cached and 35 s from disk with a "2 s" budget (issue 18). A bounded check therefore runs
-# only on a file it can finish in time at this conservative rate; a larger store opens without
-# it (`frontdesk sync` still checks all of it before writing, `frontdesk doctor` on demand).
-CHECK_BYTES_PER_SECOND = 100 << 20
 
 config_option = click.option(
     "--config",
@@ -36,72 +30,6 @@ config_option = click.option(
     default=None,
     help="The TOML file (default: $FRONTDESK_CONFIG, then ~/.config/frontdesk/config.toml).",
 )
-
-
-def _load(config_path: Path | None) -> FrontdeskConfig:
-    """The validated config, or a clear message on stderr and exit 2: never a traceback."""
-    path = config_path or default_config_path()
-    try:
-        config = load_config(path)
-    except ConfigError as exc:
-        click.echo(f"frontdesk: {exc}", err=True)
-        sys.exit(EXIT_CONFIG)
-    _warn_if_readable(path, config)
-    return config
-
-
-def _warn_if_readable(path: Path, config: FrontdeskConfig) -> None:
-    """The file says where every secret lives: others on the machine should not read it."""
-    mode = path.stat().st_mode
-    if config.accounts and mode & (stat.S_IRGRP | stat.S_IROTH):
-        click.echo(
-            f"frontdesk: warning: {path} is readable by other users"
-            f" (mode {stat.S_IMODE(mode):o}) and names where your secrets come from:"
-            f" chmod 600 {path}",
-            err=True,
-        )
-
-
-@contextmanager
-def _open_store(
-    path: Path, config: FrontdeskConfig | None = None, *, check: float | None = None
-) -> Iterator[Store]:
-    """The store, or one line and exit 1. With `check`, a damaged file is refused before any
-    write (quick_check: 0 means always, to the end; else seconds, when the file fits them)."""
-    try:
-        store = Store(path.expanduser(), policy=config.policy() if config else None)
-    except StoreError as exc:
-        click.echo(f"frontdesk: {exc}", err=True)
-        sys.exit(1)
-    try:
-        if check is not None and _checkable(path.expanduser(), check):
-            store.require_intact(budget=check or None)
-    except StoreError as exc:
-        store.close()
-        click.echo(f"frontdesk: {exc}", err=True)
-        sys.exit(1)
-    if config is not None and config.surveys.enabled:
-        _use_surveys(store, config)
-    try:
-        yield store
-    finally:
-        store.close()
-
-
-def _checkable(path: Path, budget: float) -> bool:
-    """Whether quick_check can read the whole file within `budget` seconds (0: no limit)."""
-    try:
-        size = path.stat().st_size
-    except OSError:
-        return True  # let the check (or the open) say what is wrong
-    return not budget or size <= budget * CHECK_BYTES_PER_SECOND
-
-
-def _use_surveys(store: Store, config: FrontdeskConfig) -> None:
-    """`[surveys]`: closing a conversation queues a survey; answers go to the account's address."""
-    from console.surveys import survey_policy  # the MIME parser: not on the console's path
-
-    store.use_surveys(survey_policy(store, config))
 
 
 class _Frontdesk(click.Group):
@@ -145,13 +73,13 @@ def main(ctx: click.Context, config_path: Path | None, log_level: str) -> None:
     logs.setup(log_level)
     if ctx.invoked_subcommand is not None:
         return
-    config = _load(config_path)
+    config = load_config_or_exit(config_path)
     from connectors.email.mapping import own_address  # the MIME parser: loads with the console
     from connectors.email.settings import ImapAccountSettings
     from console.app import FrontdeskApp  # Textual loads only when the console opens
     from console.screens.queue import standard_views
 
-    with _open_store(config.storage.path, config, check=CONSOLE_CHECK) as store:
+    with open_store(config.storage.path, config, check=CONSOLE_CHECK) as store:
         _sync_canned_replies(store, config)
         views = [*standard_views(config.agent.email), *_saved_views(config)]
         FrontdeskApp(
@@ -208,12 +136,12 @@ def demo(db_path: Path | None) -> None:
 
     with tempfile.TemporaryDirectory(prefix="frontdesk-demo-") as tmp:
         path = db_path or Path(tmp) / "demo.db"
-        with _open_store(path) as store:
+        with open_store(path) as store:
             store.policy = DEMO_POLICY
             start_demo(store, time.time(), arrivals=int(time.time()))
             # The demo channel (replies out, customers in) works over a second connection,
             # as `frontdesk sync` would.
-            with _open_store(path) as feed_store:
+            with open_store(path) as feed_store:
                 feed_store.policy = DEMO_POLICY
                 feed = DemoInbox(feed_store, arrivals=int(time.time()))
                 demo_app(store, feed, time.time).run()
@@ -226,8 +154,8 @@ def sync(config_path: Path | None, once: bool) -> None:
     """Run every connector without a UI: ingest, deliver the outbox, wake snoozes."""
     from console.runner import run_sync
 
-    config = _load(config_path)
-    with _open_store(config.storage.path, config, check=0) as store:
+    config = load_config_or_exit(config_path)
+    with open_store(config.storage.path, config, check=0) as store:
         try:
             failures = run_sync(store, config, once=once)
         except StoreError as exc:  # disk full, read-only file: the user's to fix, no traceback
@@ -243,8 +171,8 @@ def sync(config_path: Path | None, once: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (the only format for now).")
 def stats(config_path: Path | None, as_json: bool) -> None:
     """Counts of conversations and messages, per account."""
-    config = _load(config_path)
-    with _open_store(config.storage.path, config) as store:
+    config = load_config_or_exit(config_path)
+    with open_store(config.storage.path, config) as store:
         numbers = store.stats()
     if as_json:
         click.echo(json.dumps(numbers))
@@ -286,13 +214,13 @@ def report(
     and customer satisfaction (CSAT, CES, survey answers)."""
     from console import report as reporting
 
-    config = _load(config_path)
+    config = load_config_or_exit(config_path)
     now = time.time()
     try:
         period = reporting.period(since, until, now)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since/--until") from exc
-    with _open_store(config.storage.path, config) as store:
+    with open_store(config.storage.path, config) as store:
         data = store.report(period, reporting.dimension(by), config.policy(), now)
     click.echo(reporting.render(data, fmt), nl=False)
 
@@ -311,7 +239,7 @@ def check_config(config_path: Path | None, secrets: bool) -> None:
     from console.config_check import deep_problems
 
     path = config_path or default_config_path()
-    config = _load(path)
+    config = load_config_or_exit(path)
     problems = deep_problems(path, read_config_text(path), config)
     if secrets:
         from console.connect_check import secret_problems
@@ -339,7 +267,7 @@ def doctor(config_path: Path | None) -> None:
     Exit 0 healthy, 1 needs attention, 3 damaged; never writes to the store."""
     from console.doctor import diagnose, verdict
 
-    config = _load(config_path)
+    config = load_config_or_exit(config_path)
     findings = diagnose(config.storage.path.expanduser())
     for finding in findings:
         click.echo(f"{finding.level:>4}  {finding.text}")

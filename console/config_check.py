@@ -87,7 +87,9 @@ def _at(path: Path, text: str, loc: list[Any]) -> str:
 
 
 def _key_problems(path: Path, text: str, config: FrontdeskConfig) -> list[str]:
-    from console import keymap  # Textual: only when checking, never on the sync path
+    # Textual: only when checking, never on the sync path
+    from console import keymap
+    from console.app import key_scopes
 
     found = []
     for binding_id, bound in config.keys.items():
@@ -100,7 +102,7 @@ def _key_problems(path: Path, text: str, config: FrontdeskConfig) -> list[str]:
             found.append(f"{_at(path, text, ['macros', i, 'key'])}: macros[{i}].key: {problem}")
     valid = {i: k for i, k in config.keys.items() if not key_name_problem(k)}
     macro_keys = [m.key for m in config.macros if not key_name_problem(m.key)]
-    for problem in keymap.problems(valid, macro_keys):
+    for problem in keymap.problems(valid, key_scopes(), macro_keys):
         found.append(f"{_clash_place(path, text, config, problem)}: {problem}{_fix(problem)}")
     return found
 

@@ -2,17 +2,21 @@
 
 Textual applies a keymap lazily per node and only calls `handle_bindings_clash` when a key is
 pressed; an admin should hear about a clash when the console starts, naming both bindings.
+
+Pure: which classes are active together (the scopes) is the composition root's table
+(`console.app.key_scopes`), handed in; this module imports nothing of ours.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from textual.binding import Binding, BindingType
 from textual.keys import _character_to_key, format_key
 
 EVERYWHERE = "everywhere"
+Scopes = Mapping[str, Sequence[type]]  # scope name -> the classes active together there
 
 
 @dataclass(frozen=True)
@@ -41,29 +45,10 @@ def _as_bindings(items: Iterable[BindingType]) -> Iterable[Binding]:
             yield item
 
 
-def scopes() -> dict[str, list[type]]:
-    """What is active together: the app, a screen and its focusable widgets."""
-    from console.app import FrontdeskApp
-    from console.screens.conversation import ConversationScreen
-    from console.screens.queue import QueueScreen
-    from console.screens.reports import ReportsScreen
-    from console.widgets.composer import Composer
-    from console.widgets.queue_list import QueueList
-    from console.widgets.thread_view import ThreadView
-
-    return {
-        EVERYWHERE: [FrontdeskApp],
-        "queue": [QueueScreen, QueueList],
-        "conversation": [ConversationScreen, ThreadView],
-        "composer": [Composer],
-        "reports": [ReportsScreen],
-    }
-
-
-def key_map(keymap: Mapping[str, str]) -> list[BoundKey]:
+def key_map(keymap: Mapping[str, str], scopes: Scopes) -> list[BoundKey]:
     """Every binding with its effective keys after `[keys]`, for help and the palette."""
     rows = []
-    for scope, classes in scopes().items():
+    for scope, classes in scopes.items():
         for binding in bindings_of(classes):
             assert binding.id is not None
             keys = keymap.get(binding.id, binding.key)
@@ -84,9 +69,11 @@ def _key_name(key: str) -> str:
     return _character_to_key(key) if len(key) == 1 else key
 
 
-def problems(keymap: Mapping[str, str], macro_keys: Iterable[str] = ()) -> list[str]:
+def problems(
+    keymap: Mapping[str, str], scopes: Scopes, macro_keys: Iterable[str] = ()
+) -> list[str]:
     """Unknown ids in `[keys]`, and keys bound twice in one scope (naming both)."""
-    rows = key_map(keymap) + [
+    rows = key_map(keymap, scopes) + [
         BoundKey(f"macro {key!r}", (_key_name(key),), "macro", "", EVERYWHERE) for key in macro_keys
     ]
     known = {row.binding_id for row in rows if not row.binding_id.startswith("macro ")}
@@ -96,7 +83,7 @@ def problems(keymap: Mapping[str, str], macro_keys: Iterable[str] = ()) -> list[
         if binding_id not in known
     ]
     everywhere = [row for row in rows if row.scope == EVERYWHERE]
-    for scope in scopes():
+    for scope in scopes:
         if scope != EVERYWHERE:
             found += _clashes(everywhere + [row for row in rows if row.scope == scope])
     return sorted(set(found))

@@ -1,12 +1,18 @@
-"""Macros: a name, a key and steps, run on the conversations at hand and undone as one."""
+"""Macros as data: a name, a key and steps; `run_steps` applies them through the store.
+
+The screen at hand runs a macro (`WorkflowScreen.run_macro`): it picks the conversations,
+groups the steps into one undo with `Actions`, and puts canned replies into its composer.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from console.durations import parse_duration
+
 if TYPE_CHECKING:
-    from console.app import FrontdeskApp
+    from console.session import Session
 
 
 @dataclass(frozen=True)
@@ -24,48 +30,20 @@ class Macro:
     steps: tuple[MacroStep, ...]
 
 
-class MacroRunner:
-    def __init__(self, app: FrontdeskApp, macro: Macro) -> None:
-        self.app = app
-        self.macro = macro
-
-    def run(self) -> None:
-        from console.screens.conversation import ConversationScreen
-        from console.screens.workflow import WorkflowScreen
-
-        screen = self.app.screen
-        if not isinstance(screen, WorkflowScreen):
-            return
-        ids = screen.targets()
-        if not ids:
-            screen.notify("No conversation here", severity="warning")
-            return
-        self.app.actions.group(f"macro {self.macro.name}", ids, lambda: self._steps(ids))
-        canned = [s.value for s in self.macro.steps if s.kind == "canned"]
-        if canned and isinstance(screen, ConversationScreen):
-            for name in canned:
-                screen.insert_canned_by_name(name)
-        screen.after_change()
-        screen.notify(f"Macro {self.macro.name}: {len(ids)} conversation(s)", timeout=3)
-
-    def _steps(self, ids: list[int]) -> None:
-        store, agent = self.app.store, self.app.agent_name
-        for step in self.macro.steps:
-            if step.kind in ("tag", "untag"):
-                store.tag(ids, agent, step.value, step.kind == "tag")
-            elif step.kind == "assign":
-                who = self.app.me if step.value == "me" else step.value
-                for cid in ids:
-                    store.assign(cid, agent, who)
-            elif step.kind == "snooze":
-                self._snooze(ids, step.value)
-            elif step.kind == "close":
-                for cid in ids:
-                    store.close_conversation(cid, agent)
-
-    def _snooze(self, ids: list[int], duration: str) -> None:
-        from console.config import parse_duration
-
-        until = self.app.clock() + parse_duration(duration)
-        for cid in ids:
-            self.app.store.snooze(cid, self.app.agent_name, until)
+def run_steps(session: Session, macro: Macro, ids: list[int]) -> None:
+    """The macro's store steps on `ids` (canned replies are the screen's: they need a composer)."""
+    store, agent = session.store, session.agent_name
+    for step in macro.steps:
+        if step.kind in ("tag", "untag"):
+            store.tag(ids, agent, step.value, step.kind == "tag")
+        elif step.kind == "assign":
+            who = session.me if step.value == "me" else step.value
+            for cid in ids:
+                store.assign(cid, agent, who)
+        elif step.kind == "snooze":
+            until = session.clock() + parse_duration(step.value)
+            for cid in ids:
+                store.snooze(cid, agent, until)
+        elif step.kind == "close":
+            for cid in ids:
+                store.close_conversation(cid, agent)

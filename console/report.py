@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from console.config import parse_duration
+from console.durations import parse_duration
 from console.render import safe_line
 from console.timefmt import short_duration
 from storage import metrics

@@ -32,6 +32,7 @@ import click
 from console import jsonout, readable
 from console.actions import Actions, send_reply
 from console.config import AgentSettings, FrontdeskConfig
+from console.opening import load_config_or_exit, open_store
 from storage import queue, records, search
 from storage.queue import View
 from storage.store import Store
@@ -81,14 +82,12 @@ class Session:
 @contextmanager
 def session(config_path: Path | None, as_email: str | None = None) -> Iterator[Session]:
     """The config, the acting agent and the store; a missing store is an error, not created."""
-    from console.cli import _load, _open_store  # cli registers this module's commands
-
-    config = _load(config_path)
+    config = load_config_or_exit(config_path)
     agent = acting_agent(config, as_email)
     path = config.storage.path.expanduser()
     if not path.exists():
         fail(f"no store at {path}: `frontdesk sync` creates it")
-    with _open_store(path, config) as store:
+    with open_store(path, config) as store:
         yield Session(config, store, agent)
 
 

@@ -8,7 +8,7 @@ import pytest
 from textual.widgets import OptionList, Static
 
 from console import keymap
-from console.app import FrontdeskApp
+from console.app import FrontdeskApp, key_scopes
 from console.demo import AGENT, DEMO_POLICY, build_demo
 from console.screens.confirm import ConfirmScreen
 from console.screens.conversation import ConversationScreen
@@ -293,12 +293,12 @@ async def test_remapped_keys_work_and_clashes_are_named(demo_store: Store) -> No
     async with app.run_test(size=(150, 40)) as pilot:
         await pilot.press("n")
         assert app.screen.query_one(QueueList).cursor == 1
-    assert keymap.problems(keys) == []
-    clash = keymap.problems({"action.close": "j"})
+    assert keymap.problems(keys, key_scopes()) == []
+    clash = keymap.problems({"action.close": "j"}, key_scopes())
     assert len(clash) == 2  # j moves in the queue and in the thread
     assert all("'j'" in c and "action.close" in c for c in clash)
     assert {"queue.down", "thread.down"} == {c.split()[-1] for c in clash}
-    assert "not a binding id" in keymap.problems({"queue.clsoe": "x"})[0]
+    assert "not a binding id" in keymap.problems({"queue.clsoe": "x"}, key_scopes())[0]
 
 
 async def test_palette_lists_actions_with_their_keys(demo_store: Store) -> None:

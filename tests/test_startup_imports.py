@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from console import cli
+from console import cli, opening
 from tests.test_hardening_store import _damage, _filled_store
 
 DEFERRED = (
@@ -60,12 +60,12 @@ def test_the_console_checks_a_store_only_when_the_check_fits_its_budget(
     console's budget opens unchecked (the sync still checks it all before writing)."""
     db, _ = _filled_store(tmp_path)
     _damage(db)
-    with pytest.raises(SystemExit) as refused, cli._open_store(db, check=cli.CONSOLE_CHECK):
+    with pytest.raises(SystemExit) as refused, cli.open_store(db, check=cli.CONSOLE_CHECK):
         pass
     assert refused.value.code == 1
     size = db.stat().st_size
-    monkeypatch.setattr(cli, "CHECK_BYTES_PER_SECOND", size / cli.CONSOLE_CHECK / 2)
-    with cli._open_store(db, check=cli.CONSOLE_CHECK) as store:  # too big now: not checked
+    monkeypatch.setattr(opening, "CHECK_BYTES_PER_SECOND", size / cli.CONSOLE_CHECK / 2)
+    with cli.open_store(db, check=cli.CONSOLE_CHECK) as store:  # too big now: not checked
         assert store is not None
-    with pytest.raises(SystemExit), cli._open_store(db, check=0):  # the sync's: always, all
+    with pytest.raises(SystemExit), cli.open_store(db, check=0):  # the sync's: always, all
         pass

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from rich.table import Table
 from rich.text import Text
@@ -12,7 +12,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from console.keymap import display, key_map
+from console.keymap import BoundKey, display
 from console.macros import Macro
 
 SCOPE_TITLES = {
@@ -30,13 +30,14 @@ EXTRA = [
 ]
 
 
-def key_table(keymap: Mapping[str, str], macros: Sequence[Macro] = ()) -> Table:
+def key_table(rows: Sequence[BoundKey], macros: Sequence[Macro] = ()) -> Table:
+    """The rows of `console.keymap.key_map` (the app hands them in), then the extras."""
     table = Table(expand=True, box=None, padding=(0, 1), show_header=True)
     table.add_column("Where", style="dim", width=14)
     table.add_column("Keys", style="bold", width=16)
     table.add_column("Action")
     table.add_column("Id", style="dim")
-    for row in key_map(keymap):
+    for row in rows:
         keys = display(row.keys)
         action = row.tooltip or row.description
         table.add_row(SCOPE_TITLES.get(row.scope, row.scope), keys, action, row.binding_id)
@@ -64,12 +65,12 @@ class HelpScreen(ModalScreen[None]):
         ),
     ]
 
-    def __init__(self, keymap: Mapping[str, str], macros: Sequence[Macro] = ()) -> None:
+    def __init__(self, rows: Sequence[BoundKey], macros: Sequence[Macro] = ()) -> None:
         super().__init__()
-        self.keymap = keymap
+        self.rows = rows
         self.macros = macros
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static(Text("Keys — remap any id in [keys] of the config file", style="bold"))
-            yield Static(key_table(self.keymap, self.macros))
+            yield Static(key_table(self.rows, self.macros))

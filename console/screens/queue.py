@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
@@ -10,12 +9,15 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Input, Static
+from textual.worker import Worker
 
 from console import followup
-from console.guard import store_write
+from console.guard import store_write, worker_failed
+from console.messages import StoreChanged
 from console.render import safe_line
 from console.screens.followup import BlockedScreen, FollowUpChoice, FollowUpScreen
 from console.screens.workflow import WorkflowScreen
+from console.session import Session
 from console.widgets.picker import Picker, canned_choices
 from console.widgets.queue_list import QueueList
 from console.widgets.search_bar import SearchBar
@@ -23,7 +25,6 @@ from storage import queue, search, sync_status
 from storage.models import CannedReply
 from storage.queue import View
 from storage.sanitize import clean_line
-from storage.store import Store
 
 
 def standard_views(me: str) -> list[View]:
@@ -84,21 +85,13 @@ class QueueScreen(WorkflowScreen):
         ],
     ]
 
-    def __init__(
-        self,
-        store: Store,
-        views: list[View],
-        clock: Callable[[], float],
-        *,
-        agent_name: str,
-        me: str,
-    ) -> None:
-        super().__init__()
-        self._store = store
+    def __init__(self, session: Session, views: list[View]) -> None:
+        super().__init__(session)
+        self._store = session.store
         self.views = views
-        self.clock = clock
-        self.agent_name = agent_name
-        self.me = me
+        self.clock = session.clock
+        self.agent_name = session.agent_name
+        self.me = session.me
         self.counts: dict[str, int] = {}
         self._before_search: View | None = None  # the view a search replaced (escape returns)
         self.last_batch: str | None = None
@@ -129,6 +122,12 @@ class QueueScreen(WorkflowScreen):
         self.queue_list.show_view(view)
         self._show_view_bar()
 
+    def on_store_changed(self, _: StoreChanged) -> None:
+        self.refresh_data()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker_failed(self, event)
+
     def refresh_data(self) -> None:
         self.queue_list.reload()
         self.refresh_counts()
@@ -143,7 +142,7 @@ class QueueScreen(WorkflowScreen):
         bar.display = bool(line)
         bar.update(safe_line(line))  # details quote servers: no escape sequences reach us
 
-    @work(thread=True, exclusive=True, group="counts")
+    @work(thread=True, exclusive=True, group="counts", exit_on_error=False)
     def refresh_counts(self) -> None:
         """Counts of every view, on a thread with its own read connection (~ms each)."""
         with self.store.reader() as reader:  # its own connection; read-only stores too
@@ -186,7 +185,7 @@ class QueueScreen(WorkflowScreen):
         if not text:
             return
         try:
-            view = search.parse(text, me=self.me, agents=self.fd_app.agents)
+            view = search.parse(text, me=self.me, agents=self.session.agents)
             self.store.check_search(view)
         except search.SearchError as exc:
             self.notify(str(exc), title="Search", severity="error")
@@ -208,7 +207,7 @@ class QueueScreen(WorkflowScreen):
         if self.searching:
             self.action_clear_search()
         else:
-            self.fd_app.ask_quit()
+            self.session.ask_quit()
 
     def on_search_bar_cancelled(self) -> None:
         self.queue_list.focus()
@@ -234,7 +233,7 @@ class QueueScreen(WorkflowScreen):
     def action_canned(self) -> None:
         current = self.queue_list.current_id()
         if current is not None:
-            self.fd_app.open_conversation(current, canned=True)
+            self.session.open_conversation(current, canned=True)
 
     # follow-ups ---------------------------------------------------------------------------
 
@@ -255,7 +254,7 @@ class QueueScreen(WorkflowScreen):
     def _review(self, ids: list[int], reply: CannedReply | None) -> None:
         if reply is None:
             return
-        app = self.fd_app
+        app = self.session
         rendered, blocked = followup.render_batch(self.store, ids, reply, app.agent_name, app.me)
         if blocked:
             self.app.push_screen(BlockedScreen(blocked))
@@ -271,7 +270,7 @@ class QueueScreen(WorkflowScreen):
     ) -> None:
         if choice is None:
             return
-        app = self.fd_app
+        app = self.session
         self.last_batch = followup.queue_batch(
             self.store,
             rendered,
@@ -288,7 +287,7 @@ class QueueScreen(WorkflowScreen):
         if not self.last_batch:
             self.notify("No follow-up batch to cancel", severity="warning")
             return
-        cancelled = self.store.cancel_batch(self.last_batch, self.fd_app.agent_name)
+        cancelled = self.store.cancel_batch(self.last_batch, self.session.agent_name)
         self.refresh_data()
         self.notify(f"Cancelled {cancelled} queued replies")
 

@@ -22,8 +22,11 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Sparkline, Static
+from textual.worker import Worker
 
 from console import report as reporting
+from console.guard import worker_failed
+from console.messages import StoreChanged
 from console.render import safe_line
 from storage import metrics
 from storage.metrics import Dimension, Period
@@ -175,11 +178,17 @@ class ReportsScreen(Screen[None]):
 
     # loading --------------------------------------------------------------------------------
 
+    def on_store_changed(self, _: StoreChanged) -> None:
+        self.refresh_data()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker_failed(self, event)
+
     def refresh_data(self) -> None:
         """Recompute (on a worker); the app calls this too when the store changes."""
         self.load(self.clock())
 
-    @work(thread=True, exclusive=True, group="report")
+    @work(thread=True, exclusive=True, group="report", exit_on_error=False)
     def load(self, now: float) -> None:
         with self.store.reader() as reader:  # its own connection; read-only stores too
             data = reader.report(self.period(now), self.by, self.policy, now)

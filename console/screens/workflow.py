@@ -7,7 +7,7 @@ screen acts on itself. Every action goes through `console.actions.Actions`, so o
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 from textual.binding import Binding
@@ -15,13 +15,12 @@ from textual.screen import Screen
 
 from console.actions import Actions
 from console.guard import store_write
+from console.macros import Macro, run_steps
 from console.render import safe_line
 from console.screens.snooze import SnoozeChoice, SnoozeScreen
+from console.session import Session
 from console.widgets.picker import Choice, Picker
 from storage.store import Store
-
-if TYPE_CHECKING:
-    from console.app import FrontdeskApp
 
 TAG_COLORS = ["cyan", "magenta", "yellow", "green", "blue", "red", "white"]
 
@@ -70,17 +69,17 @@ class WorkflowScreen(Screen[None]):
         ),
     ]
 
-    @property
-    def fd_app(self) -> FrontdeskApp:
-        return self.app  # type: ignore[return-value]
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.session = session
 
     @property
     def actions(self) -> Actions:
-        return self.fd_app.actions
+        return self.session.actions
 
     @property
     def store(self) -> Store:
-        return self.fd_app.store
+        return self.session.store
 
     def targets(self) -> list[int]:
         """The conversations an action applies to now."""
@@ -113,13 +112,13 @@ class WorkflowScreen(Screen[None]):
         self._act("Reopened", self.actions.reopen)
 
     def action_assign_me(self) -> None:
-        self._act("Assigned to you:", lambda ids: self.actions.assign(ids, self.fd_app.me))
+        self._act("Assigned to you:", lambda ids: self.actions.assign(ids, self.session.me))
 
     def action_assign(self) -> None:
         choices = [Choice("", Text("nobody (unassign)", style="dim"), "nobody unassign")]
         choices += [
             Choice(email, Text.assemble(safe_line(name, "bold"), f"  {email}"), f"{name} {email}")
-            for name, email in self.fd_app.agents
+            for name, email in self.session.agents
         ]
         self.app.push_screen(Picker("Assign to…", choices), self._assign_chosen)
 
@@ -155,7 +154,7 @@ class WorkflowScreen(Screen[None]):
 
     def action_snooze(self) -> None:
         count = len(self.targets())
-        self.app.push_screen(SnoozeScreen(self.fd_app.clock, count), self._snooze_chosen)
+        self.app.push_screen(SnoozeScreen(self.session.clock, count), self._snooze_chosen)
 
     def _snooze_chosen(self, choice: SnoozeChoice | None) -> None:
         if choice is None:
@@ -175,7 +174,7 @@ class WorkflowScreen(Screen[None]):
         taken = self.actions.take_back()
         if taken is not None:
             sent, text = taken
-            keep_taken_back(self.store, sent.conversation_id, self.fd_app.me, text)
+            keep_taken_back(self.store, sent.conversation_id, self.session.me, text)
             self.reply_taken_back(sent.conversation_id)
             self.notify("Reply taken back: not sent, it is in the composer", timeout=4)
             return
@@ -193,7 +192,22 @@ class WorkflowScreen(Screen[None]):
 
     def reply_taken_back(self, conversation_id: int) -> None:
         """Show the taken-back reply in its conversation's composer."""
-        self.fd_app.open_conversation(conversation_id, reply=True)
+        self.session.open_conversation(conversation_id, reply=True)
+
+    def run_macro(self, macro: Macro) -> None:
+        """Run a macro's steps on the conversations at hand, undone as one by `u`."""
+        ids = self.targets()
+        if not ids:
+            self.notify("No conversation here", severity="warning")
+            return
+        self.actions.group(f"macro {macro.name}", ids, lambda: run_steps(self.session, macro, ids))
+        self.insert_canned([s.value for s in macro.steps if s.kind == "canned"])
+        self.after_change()
+        self.notify(f"Macro {macro.name}: {len(ids)} conversation(s)", timeout=3)
+
+    def insert_canned(self, names: list[str]) -> None:
+        """A macro's canned replies go into a composer: only a conversation screen has one
+        (the queue runs a macro's other steps and leaves these out)."""
 
 
 def keep_taken_back(store: Store, conversation_id: int, agent: str, text: str) -> None:
