@@ -1,0 +1,168 @@
+"""The email connector mints a reply's Message-ID (issue 13) and keeps it across a crash
+(issue 14): minted from the account's `from_address` domain, persisted with the outbox claim
+before SMTP sees the mail, and reused by every later attempt, so the Sent-folder probe after a
+crash looks for the id that actually went out and no second copy with another id is sent.
+
+Real components: `frontdesk sync --once` subprocesses SIGKILLed mid-send, aiosmtpd holding the
+answer to DATA (tests/servers/smtp.py), Dovecot's Sent folder.
+"""
+
+from __future__ import annotations
+
+import email
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from console.actions import send_reply
+from storage.store import Store
+from tests.imap_helpers import (
+    PASSWORD_ENV,
+    SUPPORT,
+    imap_password_fixture,  # noqa: F401
+    mail,
+    mail_server_fixture,  # noqa: F401
+    message_row,
+)
+from tests.servers.dovecot import DovecotServer
+from tests.servers.smtp import RecordingSMTPServer
+from tests.waits import until
+
+pytestmark = pytest.mark.usefixtures("imap_password")
+RUN_TIMEOUT = 120.0
+AGENT_EMAIL = "sam@agents.example"  # the agent's own address: never the reply's Message-ID
+
+
+def _config(tmp_path: Path, dovecot: DovecotServer, smtp: RecordingSMTPServer, db: Path) -> Path:
+    config = tmp_path / "frontdesk.toml"
+    config.write_text(
+        f'[storage]\npath = "{db}"\n\n[[accounts]]\nname = "mail"\nkind = "imap"\n'
+        f'imap_host = "{dovecot.host}"\nimap_port = {dovecot.port}\nimap_security = "none"\n'
+        f'username = "{dovecot.user}"\npassword_env = "{PASSWORD_ENV}"\n'
+        f'smtp_host = "{smtp.host}"\nsmtp_port = {smtp.port}\nsmtp_security = "none"\n'
+        f'from_address = "Support <{SUPPORT}>"\n',
+        encoding="utf-8",
+    )
+    config.chmod(0o600)
+    return config
+
+
+def _spawn(config: Path) -> subprocess.Popen[bytes]:
+    # Its own session: the SIGKILL reaches every process it started.
+    return subprocess.Popen(
+        [sys.executable, "-m", "console", "sync", "--once", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
+def _run(config: Path) -> None:
+    process = _spawn(config)
+    _, err = process.communicate(timeout=RUN_TIMEOUT)
+    assert process.returncode == 0, err.decode()
+
+
+def _reply_row(db: Path) -> tuple[str, str]:
+    """(outbox status, the reply's stored Message-ID), read as another process would."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        row = conn.execute(
+            "SELECT o.status, m.remote_id FROM outbox o JOIN messages m ON m.id = o.message_id"
+        ).fetchone()
+        return str(row[0]), str(row[1])
+    finally:
+        conn.close()
+
+
+def _expire_leases(db: Path) -> None:
+    """The killed holder's lease runs out (30 s without a heartbeat), without waiting 30 s."""
+    conn = sqlite3.connect(db)
+    try:
+        with conn:
+            conn.execute("UPDATE delivery_leases SET expires_at = 0")
+    finally:
+        conn.close()
+
+
+def _sent_ids(dovecot: DovecotServer) -> list[str]:
+    return [
+        str(email.message_from_bytes(dovecot.fetch_raw("Sent", uid))["Message-ID"])
+        for uid in dovecot.uids("Sent")
+    ]
+
+
+@pytest.mark.parametrize("server_kept_it", [True, False], ids=["after-data", "before-data"])
+def test_a_sync_killed_mid_send_resumes_with_the_message_id_persisted_at_the_claim(
+    tmp_path: Path,
+    dovecot: DovecotServer,
+    mail_server: RecordingSMTPServer,
+    server_kept_it: bool,
+) -> None:
+    db = tmp_path / "store.db"
+    config = _config(tmp_path, dovecot, mail_server, db)
+    dovecot.append("INBOX", mail("<q@customer.example>").as_bytes())
+    _run(config)
+    store = Store(db)  # the real clock: the subprocesses see the reply as due
+    conversation = message_row(store, "<q@customer.example>")["conversation_id"]
+    send_reply(store, conversation, agent_name="Sam", agent_email=AGENT_EMAIL, text="Done.")
+    store.close()
+
+    holding, release = mail_server.hold_next_data()
+    first = _spawn(config)
+    until(holding.is_set, "the reply's DATA to reach the server", timeout=RUN_TIMEOUT)
+    # SMTP has the whole message and has not answered: the claim and its id are stored.
+    status, claimed_id = _reply_row(db)
+    assert status == "sending"
+    assert claimed_id.endswith("@frontdesk.test>"), claimed_id  # the account's domain
+    os.killpg(first.pid, signal.SIGKILL)
+    first.communicate(timeout=RUN_TIMEOUT)
+    if server_kept_it:  # Gmail-like: what it accepts is filed in Sent
+        mail_server.on_accept(lambda data: dovecot.append("Sent", data))
+    else:  # the server never kept it: nothing went out
+        mail_server.refuse_next(1, code=451)
+    release.set()
+    if server_kept_it:
+        mail_server.wait_for(1, timeout=RUN_TIMEOUT)
+    mail_server.on_accept(None)
+
+    _expire_leases(db)
+    _run(config)  # resumes the item left `sending`: probe the Sent folder, then at most resend
+
+    received = Counter(str(m.message["Message-ID"]) for m in mail_server.messages)
+    assert received == Counter([claimed_id])  # exactly one copy, with the id claimed first
+    assert _sent_ids(dovecot) == [claimed_id]
+    assert _reply_row(db) == ("sent", claimed_id)
+
+
+def test_the_message_id_is_the_accounts_domain_not_the_agents(
+    tmp_path: Path, dovecot: DovecotServer, mail_server: RecordingSMTPServer
+) -> None:
+    db = tmp_path / "store.db"
+    config = _config(tmp_path, dovecot, mail_server, db)
+    dovecot.append("INBOX", mail("<q@customer.example>").as_bytes())
+    _run(config)
+    store = Store(db)
+    conversation = message_row(store, "<q@customer.example>")["conversation_id"]
+    send_reply(store, conversation, agent_name="Sam", agent_email=AGENT_EMAIL, text="Done.")
+    store.close()
+
+    _run(config)
+
+    [received] = mail_server.messages
+    message_id = str(received.message["Message-ID"])
+    assert message_id.startswith("<") and message_id.endswith("@frontdesk.test>"), message_id
+    assert _reply_row(db) == ("sent", message_id)  # threading finds the reply by this id
+    # The customer answers it: the answer joins the conversation by In-Reply-To alone.
+    answer = mail("<a@customer.example>", subject="Thanks", in_reply_to=message_id)
+    dovecot.append("INBOX", answer.as_bytes())
+    _run(config)
+    store = Store(db)
+    assert message_row(store, "<a@customer.example>")["conversation_id"] == conversation
+    store.close()
