@@ -141,10 +141,18 @@ class ChannelOutbox:
         """Claim `item` before its server sees it (atomic: False when another runner or a
         cancel has it, or our lease is gone); a resend is counted (and noted in the
         conversation) once claimed."""
-        claimed = await store.call(Store.outbox_sending, item.id, resuming=resent, holder=holder)
+        claimed = await self.take(store, item, holder, resuming=resent)
         if claimed and resent:
             await store.call(Store.outbox_resending, item.id)
-        return bool(claimed)
+        return claimed
+
+    async def take(
+        self, store: AsyncStore, item: OutboxItem, holder: str, *, resuming: bool
+    ) -> bool:
+        """The atomic claim itself; a channel that stores something with it overrides this."""
+        return bool(
+            await store.call(Store.outbox_sending, item.id, resuming=resuming, holder=holder)
+        )
 
     async def failed(self, store: AsyncStore, item: OutboxItem, error: str) -> None:
         """Nothing went out: retry after the backoff for the item's attempts."""

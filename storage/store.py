@@ -17,6 +17,7 @@ from typing import Literal
 from storage import (
     conversation,
     delivery,
+    message_ids,
     nps,
     presence,
     queue,
@@ -1009,6 +1010,24 @@ class Store:
 
     def latest_rating(self, conversation_id: int) -> Rating | None:
         return surveys.latest_rating(self.conn, conversation_id)
+
+    # the email Message-ID, stored with the claim (storage/message_ids.py) ------------------
+
+    def outbox_claim_with_id(
+        self,
+        outbox_id: int,
+        minted: str,
+        *,
+        resuming: bool = False,
+        holder: str | None = None,
+    ) -> str | None:
+        """`outbox_sending` and, in the same transaction, the reply's email Message-ID:
+        `minted` unless an earlier claim gave it one. Returns the id the reply carries from
+        now on, or None when the item could not be claimed (nothing stored)."""
+        with transaction(self.conn):
+            if not delivery.claim(self.conn, outbox_id, holder, resuming, self.clock()):
+                return None
+            return message_ids.assign(self.conn, outbox_id, minted)
 
 
 def _outbox_item(row: sqlite3.Row) -> OutboxItem:

@@ -2,8 +2,10 @@
 never lost or left unsent without saying so.
 
 The loop (lease, resume, claim, retry) is connectors/outbox.py's; this module is its email
-part: for each item, claim it (`sending`, in the lease holder's name), send by SMTP, mark it
-`sent` at once (with its Sent copy `pending`), then APPEND the same bytes to the Sent folder.
+part: for each item, claim it (`sending`, in the lease holder's name, with the Message-ID the
+connector mints: connectors/email/message_id.py), compose the mail with the id the claim
+stored, send by SMTP, mark it `sent` at once (with its Sent copy `pending`), then APPEND the
+same bytes to the Sent folder.
 
 Outcomes:
 - refused, or a failure before the message went over: `failed`, retried with backoff
@@ -28,7 +30,7 @@ from collections.abc import Awaitable, Callable
 import aiosmtplib
 
 from connectors.delivery import DeliveryLease
-from connectors.email import smtp
+from connectors.email import message_id, smtp
 from connectors.email.imap.session import ImapError, ImapSession
 from connectors.email.settings import ImapAccountSettings
 from connectors.outbox import Absent, ChannelOutbox, Found, Probe, Unknown
@@ -74,7 +76,6 @@ class EmailOutbox(ChannelOutbox):
         self._password = password
         self._imap = imap  # opened only when an item needs the Sent folder
         self._sent: str | None = None
-        self._composed: dict[int, smtp.OutgoingMail] = {}  # probed, then sent again as is
 
     async def after_pass(self, store: AsyncStore) -> None:
         """Sent replies whose Sent copy failed: copy them now."""
@@ -103,8 +104,7 @@ class EmailOutbox(ChannelOutbox):
         if found:
             log.info("outbox %d: found in Sent, not sent again", item.id)
             return Found()
-        self._composed[item.id] = mail
-        return Absent()
+        return Absent()  # sent again under the same stored Message-ID (message_id.py)
 
     async def _compose(self, store: AsyncStore, item: OutboxItem) -> smtp.OutgoingMail | None:
         try:
@@ -114,16 +114,27 @@ class EmailOutbox(ChannelOutbox):
             await self.failed(store, item, str(exc))
             return None
 
+    async def take(
+        self, store: AsyncStore, item: OutboxItem, holder: str, *, resuming: bool
+    ) -> bool:
+        """Claim the item and, in the same transaction, store its Message-ID: a fresh one
+        from the account's domain, unless an earlier claim stored one (message_id.py)."""
+        minted = message_id.mint(self.settings.from_address)
+        carried = await store.call(
+            Store.outbox_claim_with_id, item.id, minted, resuming=resuming, holder=holder
+        )
+        return carried is not None
+
     async def send(self, store: AsyncStore, item: OutboxItem, holder: str, *, resent: bool) -> int:
-        mail = self._composed.pop(item.id, None) or await self._compose(store, item)
-        if mail is None:
-            return 0
         if resent:
             log.warning("outbox %d: may have been sent, not in Sent: sending again once", item.id)
         # Connected before sending: the copy follows the send by one APPEND round trip.
         session = await self._imap_or_none(item)
         if not await self.claim(store, item, holder, resent=resent):
             return 0  # another runner holds it, our lease is gone, or it was cancelled
+        mail = await self._compose(store, item)  # with the Message-ID the claim stored
+        if mail is None:
+            return 0
         try:
             await smtp.send(mail, self.settings, await self._password())
         except smtp.Uncertain as exc:
