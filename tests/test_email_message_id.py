@@ -13,8 +13,6 @@ import email
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -23,8 +21,6 @@ import pytest
 from console.actions import send_reply
 from storage.store import Store
 from tests.imap_helpers import (
-    PASSWORD_ENV,
-    SUPPORT,
     imap_password_fixture,  # noqa: F401
     mail,
     mail_server_fixture,  # noqa: F401
@@ -32,41 +28,16 @@ from tests.imap_helpers import (
 )
 from tests.servers.dovecot import DovecotServer
 from tests.servers.smtp import RecordingSMTPServer
+from tests.sync_helpers import RUN_TIMEOUT, run, spawn, write_config
 from tests.waits import until
 
 pytestmark = pytest.mark.usefixtures("imap_password")
-RUN_TIMEOUT = 120.0
 AGENT_EMAIL = "sam@agents.example"  # the agent's own address: never the reply's Message-ID
 
 
-def _config(tmp_path: Path, dovecot: DovecotServer, smtp: RecordingSMTPServer, db: Path) -> Path:
-    config = tmp_path / "frontdesk.toml"
-    config.write_text(
-        f'[storage]\npath = "{db}"\n\n[[accounts]]\nname = "mail"\nkind = "imap"\n'
-        f'imap_host = "{dovecot.host}"\nimap_port = {dovecot.port}\nimap_security = "none"\n'
-        f'username = "{dovecot.user}"\npassword_env = "{PASSWORD_ENV}"\n'
-        f'smtp_host = "{smtp.host}"\nsmtp_port = {smtp.port}\nsmtp_security = "none"\n'
-        f'from_address = "Support <{SUPPORT}>"\n',
-        encoding="utf-8",
-    )
-    config.chmod(0o600)
-    return config
-
-
-def _spawn(config: Path) -> subprocess.Popen[bytes]:
-    # Its own session: the SIGKILL reaches every process it started.
-    return subprocess.Popen(
-        [sys.executable, "-m", "console", "sync", "--once", "--config", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-
-
 def _run(config: Path) -> None:
-    process = _spawn(config)
-    _, err = process.communicate(timeout=RUN_TIMEOUT)
-    assert process.returncode == 0, err.decode()
+    status, err = run(config)
+    assert status == 0, err
 
 
 def _reply_row(db: Path) -> tuple[str, str]:
@@ -106,7 +77,7 @@ def test_a_sync_killed_mid_send_resumes_with_the_message_id_persisted_at_the_cla
     server_kept_it: bool,
 ) -> None:
     db = tmp_path / "store.db"
-    config = _config(tmp_path, dovecot, mail_server, db)
+    config = write_config(tmp_path, dovecot, mail_server, db)
     dovecot.append("INBOX", mail("<q@customer.example>").as_bytes())
     _run(config)
     store = Store(db)  # the real clock: the subprocesses see the reply as due
@@ -115,7 +86,7 @@ def test_a_sync_killed_mid_send_resumes_with_the_message_id_persisted_at_the_cla
     store.close()
 
     holding, release = mail_server.hold_next_data()
-    first = _spawn(config)
+    first = spawn(config)
     until(holding.is_set, "the reply's DATA to reach the server", timeout=RUN_TIMEOUT)
     # SMTP has the whole message and has not answered: the claim and its id are stored.
     status, claimed_id = _reply_row(db)
@@ -152,7 +123,7 @@ def test_the_message_id_is_the_accounts_domain_not_the_agents(
     tmp_path: Path, dovecot: DovecotServer, mail_server: RecordingSMTPServer
 ) -> None:
     db = tmp_path / "store.db"
-    config = _config(tmp_path, dovecot, mail_server, db)
+    config = write_config(tmp_path, dovecot, mail_server, db)
     dovecot.append("INBOX", mail("<q@customer.example>").as_bytes())
     _run(config)
     store = Store(db)

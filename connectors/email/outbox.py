@@ -34,6 +34,7 @@ from connectors.email import message_id, smtp
 from connectors.email.imap.session import ImapError, ImapSession
 from connectors.email.settings import ImapAccountSettings
 from connectors.outbox import Absent, ChannelOutbox, Found, Probe, Unknown
+from connectors.redact import redact
 from storage.aio import AsyncStore
 from storage.models import OutboxItem
 from storage.store import Store
@@ -138,7 +139,7 @@ class EmailOutbox(ChannelOutbox):
         try:
             await smtp.send(mail, self.settings, await self._password())
         except smtp.Uncertain as exc:
-            await store.call(Store.outbox_uncertain, item.id, str(exc))
+            await self.uncertain(store, item, str(exc))
             return 0
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             await self.failed(store, item, _describe(exc))
@@ -168,7 +169,7 @@ class EmailOutbox(ChannelOutbox):
             await session.append(await self._sent_folder(session), mail.raw)
         except ImapError as exc:
             log.warning("outbox %d: sent, but not copied to Sent: %s", outbox_id, exc)
-            await store.call(Store.outbox_copy, outbox_id, "failed", str(exc))
+            await _copy_failed(store, outbox_id, str(exc))
             return
         await store.call(Store.outbox_copy, outbox_id, None)
 
@@ -179,16 +180,21 @@ class EmailOutbox(ChannelOutbox):
             ctx = await store.call(Store.reply_context, item.message_id)
             mail = smtp.compose_reply(ctx, self.settings)
         except (smtp.ReplyError, KeyError) as exc:
-            await store.call(Store.outbox_copy, outbox_id, "failed", str(exc))
+            await _copy_failed(store, outbox_id, str(exc))
             return
         try:
             if await self._in_sent(mail.message_id):
                 await store.call(Store.outbox_copy, outbox_id, None)
                 return
         except ImapError as exc:
-            await store.call(Store.outbox_copy, outbox_id, "failed", str(exc))
+            await _copy_failed(store, outbox_id, str(exc))
             return
         await self._copy_to_sent(store, outbox_id, mail, await self._imap_or_none(item))
+
+
+async def _copy_failed(store: AsyncStore, outbox_id: int, error: str) -> None:
+    """The reply went out, its Sent copy did not: retried later, `error` (masked) shown."""
+    await store.call(Store.outbox_copy, outbox_id, "failed", redact(error))
 
 
 def _describe(exc: BaseException) -> str:
