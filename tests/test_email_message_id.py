@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from console.actions import send_reply
+from storage.db import _statements, migrations
 from storage.store import Store
 from tests.imap_helpers import (
     imap_password_fixture,  # noqa: F401
@@ -144,3 +145,55 @@ def test_the_message_id_is_the_accounts_domain_not_the_agents(
     store = Store(db)
     assert message_row(store, "<a@customer.example>")["conversation_id"] == conversation
     store.close()
+
+
+def _store_before_0014(path: Path) -> None:
+    """A store as the previous version left it: an email reply in flight (claimed, its
+    Message-ID minted by the console when it was queued) and a Slack reply waiting."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    applied = [number for number, _ in migrations() if number < 14]
+    for number, script in migrations():
+        if number in applied:
+            for statement in _statements(script):
+                conn.execute(statement)
+    conn.execute(f"PRAGMA user_version = {max(applied)}")
+    conn.executescript(
+        """
+        INSERT INTO accounts VALUES (1, 'mail', 'imap', 0), (2, 'slack', 'slack', 0);
+        INSERT INTO contacts (id, name, created_at) VALUES (1, 'Alice', 0);
+        INSERT INTO conversations (id, account_id, channel, subject, contact_id, status,
+            last_message_at, created_at, group_key, queue_key)
+            VALUES (1, 1, 'email', 'Order', 1, 'pending', 0, 0, 'order', 0),
+                   (2, 2, 'slack', '', 1, 'pending', 0, 0, '', 0);
+        INSERT INTO messages (id, conversation_id, account_id, remote_id, thread_ref, direction,
+            sent_at, thread_reason, delivery, created_at)
+            VALUES (1, 1, 1, '<old@agents.example>', '<old@agents.example>', 'out', 0,
+                    'agent reply', 'queued', 0),
+                   (2, 2, 2, '<older@agents.example>', '<older@agents.example>', 'out', 0,
+                    'agent reply', 'queued', 0);
+        INSERT INTO outbox (id, conversation_id, account_id, message_id, body, status,
+            next_attempt_at, created_by, created_at)
+            VALUES (1, 1, 1, 1, 'Done.', 'sending', 0, 'Sam', 0),
+                   (2, 2, 2, 2, 'Done.', 'queued', 0, 'Sam', 0);
+        """
+    )
+    conn.close()
+
+
+def test_a_reply_in_flight_before_the_upgrade_keeps_the_message_id_it_may_have_gone_with(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "old.db"
+    _store_before_0014(db)
+    store = Store(db)  # migrates
+    try:
+        # The resumed claim keeps the id the reply was queued with: the probe and any resend
+        # use it, not a fresh one.
+        assert store.outbox_claim_with_id(1, "<new@frontdesk.test>", resuming=True) == (
+            "<old@agents.example>"
+        )
+        assert message_row(store, "<old@agents.example>")["thread_ref"] == "<old@agents.example>"
+        slack = store.conn.execute("SELECT mail_id FROM outbox WHERE id = 2").fetchone()
+        assert slack[0] is None  # Slack replies take no Message-ID
+    finally:
+        store.close()
