@@ -8,7 +8,8 @@ Under the account's delivery lease (connectors/delivery.py), one pass:
    again once and still not found stays `uncertain` for the agent (`resent_still_missing`).
 2. claim and send what is due (`send`): the channel claims each item (`claim`: atomic, in the
    lease holder's name, before its server sees the reply) and records the outcome: `sent`,
-   `failed` (`failed`: retried with backoff, `retry_delay`), `uncertain` or `held`.
+   `failed` (`failed`: retried with backoff, `retry_delay`), `uncertain` or `held`, each
+   with its reason masked of secrets (`connectors.redact.redact`).
 3. the channel's own follow-up (`after_pass`: the email Sent copies).
 
 A channel subclasses `ChannelOutbox` and implements `already_sent` and `send` (and, if it
@@ -20,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from connectors.delivery import DeliveryLease, StoreLease, delivering
+from connectors.redact import redact
 from storage.aio import AsyncStore
 from storage.models import OutboxItem
 from storage.store import Store
@@ -116,13 +118,13 @@ class ChannelOutbox:
         if probe is None:
             return 0
         if isinstance(probe, Unknown):
-            await store.call(Store.outbox_uncertain, item.id, probe.reason)
+            await self.uncertain(store, item, probe.reason)
             return 0
         if isinstance(probe, Found):
             await self._record_found(store, item, probe)
             return 0
         if item.resends >= 1:
-            await store.call(Store.outbox_uncertain, item.id, self.resent_still_missing)
+            await self.uncertain(store, item, self.resent_still_missing)
             return 0
         return await self.send(store, item, holder, resent=True)
 
@@ -141,12 +143,31 @@ class ChannelOutbox:
         """Claim `item` before its server sees it (atomic: False when another runner or a
         cancel has it, or our lease is gone); a resend is counted (and noted in the
         conversation) once claimed."""
-        claimed = await store.call(Store.outbox_sending, item.id, resuming=resent, holder=holder)
+        claimed = await self.take(store, item, holder, resuming=resent)
         if claimed and resent:
             await store.call(Store.outbox_resending, item.id)
-        return bool(claimed)
+        return claimed
+
+    async def take(
+        self, store: AsyncStore, item: OutboxItem, holder: str, *, resuming: bool
+    ) -> bool:
+        """The atomic claim itself; a channel that stores something with it overrides this."""
+        return bool(
+            await store.call(Store.outbox_sending, item.id, resuming=resuming, holder=holder)
+        )
+
+    # Each reason is stored, shown in the console and printed by `sync --once`: a server's
+    # answer may quote a secret back (connectors/redact.py), so each is masked first.
 
     async def failed(self, store: AsyncStore, item: OutboxItem, error: str) -> None:
         """Nothing went out: retry after the backoff for the item's attempts."""
         retry_at = await store.call(_store_now) + retry_delay(item.attempts)
-        await store.call(Store.outbox_failed, item.id, error, retry_at)
+        await store.call(Store.outbox_failed, item.id, redact(error), retry_at)
+
+    async def uncertain(self, store: AsyncStore, item: OutboxItem, reason: str) -> None:
+        """It may have gone out: no retry before a probe (`already_sent`) says."""
+        await store.call(Store.outbox_uncertain, item.id, redact(reason))
+
+    async def held(self, store: AsyncStore, item: OutboxItem, reason: str) -> bool:
+        """It must not go as is: kept for the agent, who reads `reason`."""
+        return bool(await store.call(Store.outbox_held, item.id, redact(reason)))

@@ -85,7 +85,7 @@ def _reply_line(problem: OutboxProblem) -> str:
     state = problem.state if problem.state == "failed" else f"is {problem.state}"
     # The subject and a server's answer are outsiders' text: one line, no control sequences.
     line = f"reply in conversation #{problem.conversation_id}{subject} {state}: {problem.reason}"
-    return clean_line(line)
+    return clean_line(redact(line))  # stored masked; a store written before may not be
 
 
 def delivery_status(note: str | None, problems: Sequence[OutboxProblem]) -> str:

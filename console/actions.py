@@ -8,17 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from email.utils import make_msgid
 
 from console.canned import SURVEY_MARK
+from storage.message_ids import queued_key
 from storage.store import Store
 from storage.thread_edits import Edit
 from storage.undo import Snapshot
-
-
-def reply_message_id(agent_email: str) -> str:
-    """A fresh Message-ID for a reply (also its key in the store, so the Sent copy dedupes)."""
-    return make_msgid(domain=agent_email.rsplit("@", 1)[-1] or "frontdesk.local")
 
 
 def send_reply(
@@ -39,7 +34,9 @@ def send_reply(
     of the thread's own recipients (connectors/smtp.py); `headers` carries the composer's
     exact recipients ("to", "cc", "bcc" as [name, address] pairs). `send_delay` (undo send):
     seconds the reply waits before it is due, while `Store.take_back` can still take it.
-    Returns the message's id."""
+    The reply's Message-ID is the email connector's (connectors/email/message_id.py), not
+    made here: `agent_email` is no longer used (kept for the callers). Returns the message's
+    id."""
     headers = dict(headers or {})
     if to:
         headers["to"] = [["", address] for address in to]
@@ -49,7 +46,7 @@ def send_reply(
         conversation_id,
         agent_name,
         text,
-        remote_id=reply_message_id(agent_email),
+        remote_id=queued_key(),  # until the channel names it (storage/message_ids.py)
         close=close,
         headers=headers or None,
         send_delay=send_delay,

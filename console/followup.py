@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from console import canned
-from console.actions import reply_message_id
+from storage.message_ids import queued_key
 from storage.models import CannedReply, ConversationDetail
 from storage.queue import View, cursor_of
 from storage.store import Store
@@ -68,14 +68,15 @@ def queue_batch(
     tag: str | None,
     close: bool,
 ) -> str:
-    """Queue one reply per conversation through the outbox; returns the batch id."""
+    """Queue one reply per conversation through the outbox; returns the batch id. Each
+    reply's Message-ID is the email connector's (`agent_email` is no longer used)."""
     batch = uuid.uuid4().hex[:12]
     for item in rendered:
         store.queue_reply(
             item.conversation_id,
             agent_name,
             item.text,
-            remote_id=reply_message_id(agent_email),
+            remote_id=queued_key(),
             close=close,
             batch=batch,
             survey_at=canned.SURVEY_MARK,  # the reply's `{{ survey }}`, if it has one

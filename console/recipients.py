@@ -16,6 +16,7 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from connectors.email.stored_headers import pairs as stored_pairs
 from storage.reply_context import ThreadMessage
 from storage.sanitize import clean_line
 
@@ -93,14 +94,8 @@ def _domain(address: str) -> str:
 
 
 def _pairs(value: object) -> list[Pair]:
-    """[name, address] pairs as the email connector stored them; anything else is ignored."""
-    if not isinstance(value, list):
-        return []
-    return [
-        (clean_line(str(item[0])), str(item[1]).lower())
-        for item in value
-        if isinstance(item, list) and len(item) == 2 and "@" in str(item[1])
-    ]
+    """Stored addresses (connectors/email/stored_headers.py), names made safe to show."""
+    return [(clean_line(name), address) for name, address in stored_pairs(value)]
 
 
 def field_text(recipients: tuple[Recipient, ...]) -> str:

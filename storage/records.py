@@ -28,6 +28,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
+from storage import message_ids
 from storage.queue import View
 
 Record = dict[str, object]
@@ -224,14 +225,15 @@ def _headers(raw: str | None) -> dict[str, object]:
 
 
 def _message_id(r: sqlite3.Row, headers: dict[str, object]) -> str | None:
-    """The email Message-ID: as received (the header), or as we send it (our reply's key)."""
+    """The email Message-ID: as received (the header), or as we send it (our reply's key,
+    from its claim on: none while it waits with a local key, storage/message_ids.py)."""
     if r["channel"] != "email" or r["direction"] == "note":
         return None
     received = headers.get("message_id")
     if isinstance(received, str):
         return received
     ours = r["direction"] == "out" and r["outbox_status"] is not None
-    return str(r["remote_id"]) if ours else None
+    return str(r["remote_id"]) if ours and not message_ids.is_local(r["remote_id"]) else None
 
 
 def _addresses(value: object) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 
-from storage import actions, delivery, outbox, remote, survey_flow
+from storage import actions, delivery, message_ids, outbox, remote, survey_flow
 from storage.db import transaction
 from storage.models import OutboxItem
 from storage.policy import InboxPolicy
@@ -233,3 +233,21 @@ class ChannelMethods:
                 actions.close(
                     self.conn, conversation_id, actor, self.policy, self.survey_policy, now
                 )
+
+    # the email Message-ID, stored with the claim (storage/message_ids.py) ------------------
+
+    def outbox_claim_with_id(
+        self,
+        outbox_id: int,
+        minted: str,
+        *,
+        resuming: bool = False,
+        holder: str | None = None,
+    ) -> str | None:
+        """`outbox_sending` and, in the same transaction, the reply's email Message-ID:
+        `minted` unless an earlier claim gave it one. Returns the id the reply carries from
+        now on, or None when the item could not be claimed (nothing stored)."""
+        with transaction(self.conn):
+            if not delivery.claim(self.conn, outbox_id, holder, resuming, self.clock()):
+                return None
+            return message_ids.assign(self.conn, outbox_id, minted)

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import quote
 
+from storage import message_ids
 from storage.models import InboundMessage, Rating
 from storage.sanitize import clean_text
 
@@ -189,9 +190,10 @@ def queue(conn: sqlite3.Connection, planned: Planned, actor: str, now: float) ->
     token = new_token()
     text = survey_text(planned.survey, planned.address, token)
     headers = {"to": [list(planned.to)], "survey": token}
-    # The Message-ID in our own domain (an invalid one reads as spam), found on the message by
-    # threading (`thread_ref`) so a customer replying to the survey lands in the conversation.
-    remote_id = f"<survey.{new_token()}@{planned.address.rpartition('@')[2] or 'localhost'}>"
+    # A local key until the email connector claims the mail and gives it its Message-ID (in
+    # the account's domain), found from then on by threading (`thread_ref`) so a customer
+    # replying to the survey lands in the conversation (storage/message_ids.py).
+    remote_id = message_ids.queued_key()
     cursor = conn.execute(
         "INSERT INTO messages (conversation_id, account_id, remote_id, thread_ref, direction,"
         " author_name, sent_at, subject, text, headers, thread_reason, delivery, created_at)"

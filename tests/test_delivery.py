@@ -78,13 +78,12 @@ def _questions(dovecot: DovecotServer, count: int) -> None:
         dovecot.append("INBOX", mail(f"<q{n}@customer.example>", subject=f"Order {n}").as_bytes())
 
 
-def _answer(store: Store, count: int) -> list[str]:
+def _answer(store: Store, count: int) -> list[int]:
+    """Queue a reply in each of `count` conversations; returns the replies' message ids."""
     replies = []
     for n in range(count):
         conversation = message_row(store, f"<q{n}@customer.example>")["conversation_id"]
-        reply_id = f"<reply{n}@frontdesk.test>"
-        store.queue_reply(conversation, "Sam", f"Answer {n}", remote_id=reply_id)
-        replies.append(reply_id)
+        replies.append(store.queue_reply(conversation, "Sam", f"Answer {n}", remote_id=f"k{n}"))
     return replies
 
 
@@ -92,11 +91,16 @@ def _message_ids(smtp: RecordingSMTPServer) -> Counter[str]:
     return Counter(str(m.message["Message-ID"]) for m in smtp.messages)
 
 
-def _status(store: Store, remote_id: str) -> tuple[str, str | None]:
+def _sent_as(store: Store, reply: int) -> str:
+    """The Message-ID the email connector gave the reply when it claimed it."""
+    row = store.conn.execute("SELECT remote_id FROM messages WHERE id = ?", (reply,)).fetchone()
+    assert str(row[0]).endswith("@frontdesk.test>"), row[0]  # minted, in the account's domain
+    return str(row[0])
+
+
+def _status(store: Store, reply: int) -> tuple[str, str | None]:
     row = store.conn.execute(
-        "SELECT o.status, o.outcome FROM outbox o JOIN messages m ON m.id = o.message_id"
-        " WHERE m.remote_id = ?",
-        (remote_id,),
+        "SELECT status, outcome FROM outbox WHERE message_id = ?", (reply,)
     ).fetchone()
     return str(row[0]), row[1]
 
@@ -123,7 +127,8 @@ def test_two_sync_processes_send_each_of_20_replies_exactly_once(
     _, a_err = a.communicate(timeout=RUN_TIMEOUT)
 
     assert (a.returncode, b.returncode) == (0, 0), (a_err.decode(), b_err.decode())
-    assert _message_ids(mail_server) == Counter(replies)  # each once, none missing
+    # each once, none missing
+    assert _message_ids(mail_server) == Counter(_sent_as(store, r) for r in replies)
     assert {_status(store, r) for r in replies} == {("sent", None)}
     assert "standing by" in _log(tmp_path / "b")  # the second one said why it did not send
     store.close()
@@ -133,48 +138,49 @@ async def test_a_connection_lost_after_data_is_uncertain_then_found_in_sent(
     dovecot: DovecotServer, mail_server: RecordingSMTPServer, astore: AsyncStore, store: Store
 ) -> None:
     # Gmail files what its SMTP accepts in Sent; the answer to DATA is lost.
-    settings = await _one_reply(dovecot, mail_server, astore, store)
+    settings, reply = await _one_reply(dovecot, mail_server, astore, store)
     mail_server.on_accept(lambda data: dovecot.append("Sent", data))
     mail_server.drop_after_data(1, accepted=True)
 
     await sync(settings, astore)
 
-    assert _status(store, "<r@frontdesk.test>") == ("sending", "uncertain")
+    assert _status(store, reply) == ("sending", "uncertain")
     [problem] = store.outbox_problems()
     assert problem.state == "uncertain" and "may have been sent" in problem.reason
     await sync(settings, astore)  # the probe finds it in Sent: never sent again
 
-    assert _message_ids(mail_server) == Counter(["<r@frontdesk.test>"])
-    assert _status(store, "<r@frontdesk.test>") == ("sent", None)
+    assert _message_ids(mail_server) == Counter([_sent_as(store, reply)])
+    assert _status(store, reply) == ("sent", None)
     assert store.outbox_problems() == []
 
 
 async def _one_reply(
     dovecot: DovecotServer, smtp: RecordingSMTPServer, astore: AsyncStore, store: Store
-) -> ImapAccountSettings:
+) -> tuple[ImapAccountSettings, int]:
+    """Sync a customer's question and queue a reply: (settings, the reply's message id)."""
     dovecot.append("INBOX", mail("<q@customer.example>").as_bytes())
     settings = account_settings(dovecot, smtp_host=smtp.host, smtp_port=smtp.port)
     await sync(settings, astore)
     conversation = message_row(store, "<q@customer.example>")["conversation_id"]
-    store.queue_reply(conversation, "Sam", "Here it is.", remote_id="<r@frontdesk.test>")
-    return settings
+    reply = store.queue_reply(conversation, "Sam", "Here it is.", remote_id="k")
+    return settings, reply
 
 
 async def test_an_uncertain_reply_missing_from_sent_is_resent_once(
     dovecot: DovecotServer, mail_server: RecordingSMTPServer, astore: AsyncStore, store: Store
 ) -> None:
     # The server read all of DATA, then died without keeping it: the probe finds nothing.
-    settings = await _one_reply(dovecot, mail_server, astore, store)
+    settings, reply = await _one_reply(dovecot, mail_server, astore, store)
     mail_server.drop_after_data(1, accepted=False)
 
     await sync(settings, astore)  # lost after DATA: uncertain, nothing resent in this pass
-    assert _status(store, "<r@frontdesk.test>") == ("sending", "uncertain")
+    assert _status(store, reply) == ("sending", "uncertain")
     assert mail_server.messages == []
     await sync(settings, astore)  # probe: not in Sent -> sent again, once
     await sync(settings, astore)
 
-    assert _message_ids(mail_server) == Counter(["<r@frontdesk.test>"])
-    assert _status(store, "<r@frontdesk.test>") == ("sent", None)
+    assert _message_ids(mail_server) == Counter([_sent_as(store, reply)])
+    assert _status(store, reply) == ("sent", None)
     assert len(dovecot.uids("Sent")) == 1
     conversation = message_row(store, "<q@customer.example>")["conversation_id"]
     events = [e.kind for e in store.detail(conversation).events]
@@ -185,14 +191,14 @@ async def test_a_reply_uncertain_twice_is_never_sent_a_third_time(
     dovecot: DovecotServer, mail_server: RecordingSMTPServer, astore: AsyncStore, store: Store
 ) -> None:
     # A provider that keeps what it gets but files nothing in Sent, and loses both answers.
-    settings = await _one_reply(dovecot, mail_server, astore, store)
+    settings, reply = await _one_reply(dovecot, mail_server, astore, store)
     mail_server.drop_after_data(2, accepted=True)
 
     for _ in range(4):
         await sync(settings, astore)
 
-    assert _message_ids(mail_server) == Counter({"<r@frontdesk.test>": 2})  # try + one resend
-    assert _status(store, "<r@frontdesk.test>") == ("sending", "uncertain")
+    assert _message_ids(mail_server) == Counter({_sent_as(store, reply): 2})  # try + one resend
+    assert _status(store, reply) == ("sending", "uncertain")
     [problem] = store.outbox_problems()
     assert "sent again once" in problem.reason
 
@@ -245,42 +251,42 @@ async def test_the_sent_folder_is_found_by_special_use(
     monkeypatch.setenv(PASSWORD_ENV, dovecot.password)
     sent = dovecot.folders()
     with RecordingSMTPServer(user=dovecot.user, password=dovecot.password) as smtp:
-        settings = await _one_reply(dovecot, smtp, astore, store)
+        settings, reply = await _one_reply(dovecot, smtp, astore, store)
         await sync(settings, astore)
         # A crash after sending: the probe must look in the same folder, not in "Sent".
-        store.queue_reply(
+        later = store.queue_reply(
             message_row(store, "<q@customer.example>")["conversation_id"],
             "Sam",
             "And one more thing.",
-            remote_id="<r2@frontdesk.test>",
+            remote_id="k2",
         )
         [second] = store.due_outbox()
-        store.outbox_sending(second.id)
-        reply = store.reply_context(second.message_id)
+        assert store.outbox_claim_with_id(second.id, "<r2@frontdesk.test>") is not None
+        context = store.reply_context(second.message_id)
         folder = next(f for f in sent if f != "INBOX")
-        dovecot.append(folder, compose_reply(reply, settings).raw)
+        dovecot.append(folder, compose_reply(context, settings).raw)
         await sync(settings, astore)
 
-        assert _message_ids(smtp) == Counter(["<r@frontdesk.test>"])  # the second: found
+        assert _message_ids(smtp) == Counter([_sent_as(store, reply)])  # the second: found
     assert "Sent" not in dovecot.folders()  # no stray folder created
     assert len(dovecot.uids(folder)) == 2
-    assert _status(store, "<r@frontdesk.test>") == ("sent", None)
-    assert _status(store, "<r2@frontdesk.test>") == ("sent", None)
+    assert _status(store, reply) == ("sent", None)
+    assert _status(store, later) == ("sent", None)
     assert store.outbox_problems() == []
 
 
 async def test_a_failed_sent_copy_never_blocks_delivery_and_is_retried(
     dovecot: DovecotServer, mail_server: RecordingSMTPServer, astore: AsyncStore, store: Store
 ) -> None:
-    settings = await _one_reply(dovecot, mail_server, astore, store)
+    settings, reply = await _one_reply(dovecot, mail_server, astore, store)
     settings = settings.model_copy(update={"sent_folder": "Archive/Sent"})  # not there yet
 
     await run_once(astore, [settings])
     conversation = message_row(store, "<q@customer.example>")["conversation_id"]
-    store.queue_reply(conversation, "Sam", "Later reply", remote_id="<r2@frontdesk.test>")
+    later = store.queue_reply(conversation, "Sam", "Later reply", remote_id="k2")
     failures = await run_once(astore, [settings])
 
-    assert _message_ids(mail_server) == Counter(["<r@frontdesk.test>", "<r2@frontdesk.test>"])
+    assert _message_ids(mail_server) == Counter([_sent_as(store, r) for r in (reply, later)])
     assert failures == []  # the replies went out: the copy is not a failed reply
     problems = store.outbox_problems()
     assert {p.state for p in problems} == {"copy failed"}
@@ -355,7 +361,7 @@ async def test_undo_send_within_the_delay_takes_the_reply_back(
     conversation = message_row(store, "<q@customer.example>")["conversation_id"]
     before = store.detail(conversation).conversation
     reply = store.queue_reply(
-        conversation, "Sam", "Oops, wrong customer", remote_id="<r@frontdesk.test>", send_delay=10
+        conversation, "Sam", "Oops, wrong customer", remote_id="k", send_delay=10
     )
     assert store.detail(conversation).conversation.status == "pending"
 
@@ -385,14 +391,12 @@ async def test_undo_send_after_the_delay_is_too_late(
     settings = account_settings(dovecot, smtp_host=mail_server.host, smtp_port=mail_server.port)
     await sync(settings, astore)
     conversation = message_row(store, "<q@customer.example>")["conversation_id"]
-    reply = store.queue_reply(
-        conversation, "Sam", "All good", remote_id="<r@frontdesk.test>", send_delay=10
-    )
+    reply = store.queue_reply(conversation, "Sam", "All good", remote_id="k", send_delay=10)
 
     clock.advance(10)
     assert store.takeable_reply(conversation) is None
     await sync(settings, astore)
 
-    assert _message_ids(mail_server) == Counter(["<r@frontdesk.test>"])
+    assert _message_ids(mail_server) == Counter([_sent_as(store, reply)])
     assert store.take_back(reply, "Sam") is None
-    assert _status(store, "<r@frontdesk.test>") == ("sent", None)
+    assert _status(store, reply) == ("sent", None)

@@ -47,14 +47,23 @@ QUESTION = mail(
 async def _queued_reply(
     dovecot: DovecotServer, smtp: RecordingSMTPServer, astore: AsyncStore, store: Store
 ) -> tuple[int, str]:
-    """Sync the customer's question, then queue an agent reply to it: (outbox id, Message-ID)."""
+    """Sync the customer's question, then queue an agent reply to it: (outbox id, a Message-ID
+    for a test that claims the reply itself, as the email connector would)."""
     dovecot.append("INBOX", QUESTION)
     await sync(account_settings(dovecot), astore)
     conversation = message_row(store, "<q1@customer.example>")["conversation_id"]
-    reply_id = make_msgid(domain="frontdesk.test")
-    store.queue_reply(conversation, "Sam Rivera", "We resent it.\nSam", remote_id=reply_id)
+    store.queue_reply(conversation, "Sam Rivera", "We resent it.\nSam", remote_id="k")
     [item] = store.due_outbox()
-    return item.id, reply_id
+    return item.id, make_msgid(domain="frontdesk.test")
+
+
+def _claimed_id(store: Store, outbox_id: int) -> str:
+    """The Message-ID stored with the reply's claim (its message's remote id from then on)."""
+    row = store.conn.execute(
+        "SELECT m.remote_id FROM outbox o JOIN messages m ON m.id = o.message_id WHERE o.id = ?",
+        (outbox_id,),
+    ).fetchone()
+    return str(row[0])
 
 
 def _outbox(store: Store, outbox_id: int) -> OutboxItem:
@@ -65,11 +74,13 @@ def _outbox(store: Store, outbox_id: int) -> OutboxItem:
 async def test_reply_threads_and_quotes_as_a_mail_client_sees_it(
     dovecot: DovecotServer, mail_server: RecordingSMTPServer, astore: AsyncStore, store: Store
 ) -> None:
-    outbox_id, reply_id = await _queued_reply(dovecot, mail_server, astore, store)
+    outbox_id, _ = await _queued_reply(dovecot, mail_server, astore, store)
     settings = account_settings(dovecot, smtp_host=mail_server.host, smtp_port=mail_server.port)
 
     await sync(settings, astore)
 
+    reply_id = _claimed_id(store, outbox_id)
+    assert reply_id.startswith("<") and reply_id.endswith("@frontdesk.test>")  # from_address's
     [received] = mail_server.messages
     sent = email.message_from_bytes(received.data, policy=email.policy.default)
     assert isinstance(sent, EmailMessage)
@@ -146,7 +157,7 @@ async def test_no_double_send_when_a_crash_left_the_reply_in_sent(
     outbox_id, reply_id = await _queued_reply(dovecot, mail_server, astore, store)
     settings = account_settings(dovecot, smtp_host=mail_server.host, smtp_port=mail_server.port)
     # The crash: claimed, sent and copied to Sent, but the process died before marking it.
-    store.outbox_sending(outbox_id)
+    assert store.outbox_claim_with_id(outbox_id, reply_id) == reply_id
     reply = store.reply_context(_outbox(store, outbox_id).message_id)
     dovecot.append("Sent", compose_reply(reply, settings).raw)
 
@@ -161,14 +172,16 @@ async def test_no_double_send_when_a_crash_left_the_reply_in_sent(
 async def test_a_claimed_reply_missing_from_sent_is_sent_once(
     dovecot: DovecotServer, mail_server: RecordingSMTPServer, astore: AsyncStore, store: Store
 ) -> None:
-    outbox_id, _ = await _queued_reply(dovecot, mail_server, astore, store)
+    outbox_id, reply_id = await _queued_reply(dovecot, mail_server, astore, store)
     settings = account_settings(dovecot, smtp_host=mail_server.host, smtp_port=mail_server.port)
-    store.outbox_sending(outbox_id)  # crashed before the SMTP server had it
+    # crashed before the SMTP server had it
+    assert store.outbox_claim_with_id(outbox_id, reply_id) == reply_id
 
     await sync(settings, astore)
     await sync(settings, astore)
 
-    assert len(mail_server.messages) == 1
+    [received] = mail_server.messages
+    assert received.message["Message-ID"] == reply_id  # the id of the first claim
     assert _outbox(store, outbox_id).status == "sent"
     assert len(dovecot.uids("Sent")) == 1
 

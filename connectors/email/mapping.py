@@ -20,6 +20,8 @@ Choices the store relies on (and the console shows):
   <uid>:<n>", the n-th attachment of that message); their contents stay on the server and
   are fetched when an agent opens one (not yet implemented).
 - Nothing here raises: a message we cannot map is stored as what could be read plus a note.
+- The headers kept with it are `StoredHeaders` (connectors/email/stored_headers.py), the shape
+  the reply writer reads back.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import time
 from dataclasses import dataclass
 
 from connectors.email.mime import Address, ParsedMessage, parse_message
+from connectors.email.stored_headers import Pair, StoredHeaders
 from connectors.email.threads import (
     normalise_subject,
     parent_refs,
@@ -214,25 +217,27 @@ def _sent_at(parsed: ParsedMessage, item: Fetched) -> tuple[float, list[str]]:
     return sent, []
 
 
-def _pairs(addresses: tuple[Address, ...]) -> list[list[str]]:
-    return [[a.name, a.email] for a in addresses]
+def _pairs(addresses: tuple[Address, ...]) -> tuple[Pair, ...]:
+    return tuple((a.name, a.email) for a in addresses)
 
 
 def _headers(parsed: ParsedMessage, item: Fetched, ctx: MapContext) -> dict[str, object]:
     """What replying and re-fetching need later: ids, recipients, where the message lives."""
-    return {
-        "message_id": parsed.message_id,
-        "in_reply_to": parsed.in_reply_to,
-        "references": list(parsed.references),
-        "reply_to": _pairs(parsed.reply_to),
-        "to": _pairs(parsed.to),
-        "cc": _pairs(parsed.cc),
-        **_location(item, ctx),
-    }
+    return StoredHeaders(
+        message_id=parsed.message_id,
+        in_reply_to=parsed.in_reply_to,
+        references=tuple(parsed.references),
+        reply_to=_pairs(parsed.reply_to),
+        to=_pairs(parsed.to),
+        cc=_pairs(parsed.cc),
+        folder=ctx.folder,
+        uidvalidity=ctx.uidvalidity,
+        uid=item.uid,
+    ).to_json()
 
 
 def _location(item: Fetched, ctx: MapContext) -> dict[str, object]:
-    return {"folder": ctx.folder, "uidvalidity": ctx.uidvalidity, "uid": item.uid}
+    return StoredHeaders(folder=ctx.folder, uidvalidity=ctx.uidvalidity, uid=item.uid).to_json()
 
 
 def _attachments(parsed: ParsedMessage, item: Fetched, ctx: MapContext) -> tuple[AttachmentIn, ...]:

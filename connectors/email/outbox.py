@@ -2,8 +2,10 @@
 never lost or left unsent without saying so.
 
 The loop (lease, resume, claim, retry) is connectors/outbox.py's; this module is its email
-part: for each item, claim it (`sending`, in the lease holder's name), send by SMTP, mark it
-`sent` at once (with its Sent copy `pending`), then APPEND the same bytes to the Sent folder.
+part: for each item, claim it (`sending`, in the lease holder's name, with the Message-ID the
+connector mints: connectors/email/message_id.py), compose the mail with the id the claim
+stored, send by SMTP, mark it `sent` at once (with its Sent copy `pending`), then APPEND the
+same bytes to the Sent folder.
 
 Outcomes:
 - refused, or a failure before the message went over: `failed`, retried with backoff
@@ -28,10 +30,11 @@ from collections.abc import Awaitable, Callable
 import aiosmtplib
 
 from connectors.delivery import DeliveryLease
-from connectors.email import smtp
+from connectors.email import message_id, smtp
 from connectors.email.imap.session import ImapError, ImapSession
 from connectors.email.settings import ImapAccountSettings
 from connectors.outbox import Absent, ChannelOutbox, Found, Probe, Unknown
+from connectors.redact import redact
 from storage.aio import AsyncStore
 from storage.models import OutboxItem
 from storage.store import Store
@@ -74,7 +77,6 @@ class EmailOutbox(ChannelOutbox):
         self._password = password
         self._imap = imap  # opened only when an item needs the Sent folder
         self._sent: str | None = None
-        self._composed: dict[int, smtp.OutgoingMail] = {}  # probed, then sent again as is
 
     async def after_pass(self, store: AsyncStore) -> None:
         """Sent replies whose Sent copy failed: copy them now."""
@@ -103,8 +105,7 @@ class EmailOutbox(ChannelOutbox):
         if found:
             log.info("outbox %d: found in Sent, not sent again", item.id)
             return Found()
-        self._composed[item.id] = mail
-        return Absent()
+        return Absent()  # sent again under the same stored Message-ID (message_id.py)
 
     async def _compose(self, store: AsyncStore, item: OutboxItem) -> smtp.OutgoingMail | None:
         try:
@@ -114,20 +115,31 @@ class EmailOutbox(ChannelOutbox):
             await self.failed(store, item, str(exc))
             return None
 
+    async def take(
+        self, store: AsyncStore, item: OutboxItem, holder: str, *, resuming: bool
+    ) -> bool:
+        """Claim the item and, in the same transaction, store its Message-ID: a fresh one
+        from the account's domain, unless an earlier claim stored one (message_id.py)."""
+        minted = message_id.mint(self.settings.from_address)
+        carried = await store.call(
+            Store.outbox_claim_with_id, item.id, minted, resuming=resuming, holder=holder
+        )
+        return carried is not None
+
     async def send(self, store: AsyncStore, item: OutboxItem, holder: str, *, resent: bool) -> int:
-        mail = self._composed.pop(item.id, None) or await self._compose(store, item)
-        if mail is None:
-            return 0
         if resent:
             log.warning("outbox %d: may have been sent, not in Sent: sending again once", item.id)
         # Connected before sending: the copy follows the send by one APPEND round trip.
         session = await self._imap_or_none(item)
         if not await self.claim(store, item, holder, resent=resent):
             return 0  # another runner holds it, our lease is gone, or it was cancelled
+        mail = await self._compose(store, item)  # with the Message-ID the claim stored
+        if mail is None:
+            return 0
         try:
             await smtp.send(mail, self.settings, await self._password())
         except smtp.Uncertain as exc:
-            await store.call(Store.outbox_uncertain, item.id, str(exc))
+            await self.uncertain(store, item, str(exc))
             return 0
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             await self.failed(store, item, _describe(exc))
@@ -157,7 +169,7 @@ class EmailOutbox(ChannelOutbox):
             await session.append(await self._sent_folder(session), mail.raw)
         except ImapError as exc:
             log.warning("outbox %d: sent, but not copied to Sent: %s", outbox_id, exc)
-            await store.call(Store.outbox_copy, outbox_id, "failed", str(exc))
+            await _copy_failed(store, outbox_id, str(exc))
             return
         await store.call(Store.outbox_copy, outbox_id, None)
 
@@ -168,16 +180,21 @@ class EmailOutbox(ChannelOutbox):
             ctx = await store.call(Store.reply_context, item.message_id)
             mail = smtp.compose_reply(ctx, self.settings)
         except (smtp.ReplyError, KeyError) as exc:
-            await store.call(Store.outbox_copy, outbox_id, "failed", str(exc))
+            await _copy_failed(store, outbox_id, str(exc))
             return
         try:
             if await self._in_sent(mail.message_id):
                 await store.call(Store.outbox_copy, outbox_id, None)
                 return
         except ImapError as exc:
-            await store.call(Store.outbox_copy, outbox_id, "failed", str(exc))
+            await _copy_failed(store, outbox_id, str(exc))
             return
         await self._copy_to_sent(store, outbox_id, mail, await self._imap_or_none(item))
+
+
+async def _copy_failed(store: AsyncStore, outbox_id: int, error: str) -> None:
+    """The reply went out, its Sent copy did not: retried later, `error` (masked) shown."""
+    await store.call(Store.outbox_copy, outbox_id, "failed", redact(error))
 
 
 def _describe(exc: BaseException) -> str:

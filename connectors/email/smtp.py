@@ -22,14 +22,13 @@ import aiosmtplib
 
 from connectors.email.mapping import own_address
 from connectors.email.settings import ImapAccountSettings
+from connectors.email.stored_headers import Pair, StoredHeaders
 from connectors.email.threads import reply_references, reply_subject
 from connectors.email.tls import tls_context
 from storage.reply_context import ReplyContext, ThreadMessage
 
 SMTP_TIMEOUT = 60.0
 QUOTE_LIMIT = 100_000  # characters of the answered message quoted; mail clients cut too
-
-Pair = tuple[str, str]  # (display name, address)
 
 
 class ReplyError(Exception):
@@ -57,7 +56,8 @@ def compose_reply(ctx: ReplyContext, settings: ImapAccountSettings) -> OutgoingM
     msg["Date"] = email.utils.format_datetime(_local(ctx.reply.sent_at))
     msg["Message-ID"] = ctx.reply.remote_id
     _thread_headers(msg, target)
-    quoted = None if ctx.reply.headers.get("survey") else target  # a survey quotes nothing
+    surveyed = StoredHeaders.from_json(ctx.reply.headers).survey is not None
+    quoted = None if surveyed else target  # a survey quotes nothing
     msg.set_content(_body(ctx.reply.text, quoted))
     recipients = tuple(dict.fromkeys(address for _, address in (*to, *cc, *bcc)))
     return OutgoingMail(msg.as_bytes(), ours, recipients, ctx.reply.remote_id)
@@ -71,12 +71,12 @@ def _answered(ctx: ReplyContext) -> ThreadMessage | None:
 
 def _chosen(reply: ThreadMessage) -> tuple[list[Pair], list[Pair], list[Pair]] | None:
     """The recipients the agent's composer showed, stored with the reply: exactly those."""
-    if "to" not in reply.headers:
+    stored = StoredHeaders.from_json(reply.headers)
+    if stored.to is None:
         return None  # queued without a composer (CLI, follow-ups): reply-all as below
-    to = _pairs(reply.headers.get("to"))
-    if not to:
+    if not stored.to:
         raise ReplyError("the reply names no recipient")
-    return to, _pairs(reply.headers.get("cc")), _pairs(reply.headers.get("bcc"))
+    return list(stored.to), list(stored.cc), list(stored.bcc)
 
 
 def _recipients(
@@ -86,10 +86,10 @@ def _recipients(
     if not to:
         raise ReplyError("no address to send the reply to: the contact has no email address")
     taken = {ours, *(address for _, address in to)}
+    reply = StoredHeaders.from_json(ctx.reply.headers)
     # A survey (storage/surveys.py) goes to the surveyed contact alone: no one copied.
-    survey = bool(ctx.reply.headers.get("survey"))
-    copied = [] if target is None or survey else _others(target, taken)
-    for name, address in _pairs(ctx.reply.headers.get("cc")):  # `frontdesk reply --cc` alone
+    copied = [] if target is None or reply.survey is not None else _others(target, taken)
+    for name, address in reply.cc:  # `frontdesk reply --cc` alone
         if address not in taken:
             taken.add(address)
             copied.append((name, address))
@@ -97,37 +97,25 @@ def _recipients(
 
 
 def _reply_to(ctx: ReplyContext, target: ThreadMessage | None) -> list[Pair]:
+    stored = StoredHeaders.from_json(None if target is None else target.headers)
     if target is not None and target.direction == "in":
-        reply_to = _pairs(target.headers.get("reply_to"))
-        if reply_to:
-            return reply_to
+        if stored.reply_to:
+            return list(stored.reply_to)
         if target.author_address:
             return [(target.author_name, target.author_address)]
-    if target is not None:  # our own earlier message: write to whom it went to
-        sent_to = _pairs(target.headers.get("to"))
-        if sent_to:
-            return sent_to
+    if target is not None and stored.to:  # our own earlier message: to whom it went
+        return list(stored.to)
     return [(ctx.contact_name, ctx.contact_email)] if ctx.contact_email else []
 
 
 def _others(target: ThreadMessage, taken: set[str]) -> list[Pair]:
     found: list[Pair] = []
-    for name, address in _pairs(target.headers.get("to")) + _pairs(target.headers.get("cc")):
+    stored = StoredHeaders.from_json(target.headers)
+    for name, address in (*(stored.to or ()), *stored.cc):
         if address not in taken:
             taken.add(address)
             found.append((name, address))
     return found
-
-
-def _pairs(value: object) -> list[Pair]:
-    """[name, address] pairs as email_map stored them; anything else is ignored."""
-    if not isinstance(value, list):
-        return []
-    return [
-        (str(item[0]), str(item[1]).lower())
-        for item in value
-        if isinstance(item, list) and len(item) == 2 and "@" in str(item[1])
-    ]
 
 
 def _join(pairs: list[Pair]) -> str:
@@ -137,10 +125,8 @@ def _join(pairs: list[Pair]) -> str:
 def _thread_headers(msg: EmailMessage, target: ThreadMessage | None) -> None:
     if target is None or target.thread_ref is None:
         return
-    ancestors = target.headers.get("references")
-    refs = reply_references(
-        [str(r) for r in ancestors] if isinstance(ancestors, list) else [], target.thread_ref
-    )
+    ancestors = StoredHeaders.from_json(target.headers).references
+    refs = reply_references(list(ancestors), target.thread_ref)
     msg["In-Reply-To"] = target.thread_ref
     msg["References"] = " ".join(refs)
 

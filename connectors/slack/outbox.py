@@ -85,7 +85,7 @@ class Outbox(ChannelOutbox):
         try:
             split_reply(item.body)  # Slack would cut past 40,000 characters: hold, never cut
         except ReplyTooLong as exc:
-            await store.call(Store.outbox_held, item.id, f"{exc}: shorten it and send again")
+            await self.held(store, item, f"{exc}: shorten it and send again")
             return 0
         thread = await self._thread(store, item)
         if thread is None:
@@ -125,7 +125,7 @@ class Outbox(ChannelOutbox):
             if not item.top_level and not await self._root_alive(store, item, channel, thread_ts):
                 return 0
         except (SlackApiError, RateLimited) as exc:  # still uncertain: look again next pass
-            await store.call(Store.outbox_uncertain, item.id, f"may have been posted: {exc}")
+            await self.uncertain(store, item, f"may have been posted: {exc}")
             return 0
         if await self.claim(store, item, holder, resent=True):
             return await self._post(store, item, channel, thread_ts)
@@ -154,7 +154,7 @@ class Outbox(ChannelOutbox):
         first = page.items[0] if page is not None and page.items else None
         if first is not None and str(first.get("ts")) == ts:
             return True  # there, or a tombstone that still holds its replies
-        await store.call(Store.outbox_held, item.id, HELD_DELETED_ROOT)
+        await self.held(store, item, HELD_DELETED_ROOT)
         return False
 
     async def _post(self, store: AsyncStore, item: OutboxItem, channel: str, ts: str) -> int:
@@ -168,7 +168,7 @@ class Outbox(ChannelOutbox):
                 await store.call(Store.outbox_sent_as, item.id, self.account_id, key)
         except SlackApiError as exc:
             if _maybe_posted(exc):
-                await store.call(Store.outbox_uncertain, item.id, _uncertain(exc))
+                await self.uncertain(store, item, _uncertain(exc))
             else:  # a plain refusal: nothing was posted, retrying is safe
                 await self.failed(store, item, _describe(exc))
             return 0
@@ -176,7 +176,7 @@ class Outbox(ChannelOutbox):
             await self.failed(store, item, _describe(exc))
             return 0
         except (OSError, TimeoutError, aiohttp.ClientError) as exc:
-            await store.call(Store.outbox_uncertain, item.id, _uncertain(exc))
+            await self.uncertain(store, item, _uncertain(exc))
             return 0
         return 1
 
