@@ -147,11 +147,11 @@ def test_the_message_id_is_the_accounts_domain_not_the_agents(
     store.close()
 
 
-def _store_before_0014(path: Path) -> None:
+def _store_before_0013(path: Path) -> None:
     """A store as the previous version left it: an email reply in flight (claimed, its
     Message-ID minted by the console when it was queued) and a Slack reply waiting."""
     conn = sqlite3.connect(path, isolation_level=None)
-    applied = [number for number, _ in migrations() if number < 14]
+    applied = [number for number, _ in migrations() if number < 13]
     for number, script in migrations():
         if number in applied:
             for statement in _statements(script):
@@ -184,7 +184,7 @@ def test_a_reply_in_flight_before_the_upgrade_keeps_the_message_id_it_may_have_g
     tmp_path: Path,
 ) -> None:
     db = tmp_path / "old.db"
-    _store_before_0014(db)
+    _store_before_0013(db)
     store = Store(db)  # migrates
     try:
         # The resumed claim keeps the id the reply was queued with: the probe and any resend
