@@ -1010,6 +1010,18 @@ class Store:
     def latest_rating(self, conversation_id: int) -> Rating | None:
         return surveys.latest_rating(self.conn, conversation_id)
 
+    def cancel_follow_up(self, batch: str, snapshot: undo.Snapshot, actor: str) -> tuple[int, int]:
+        """Cancel a follow-up batch's replies not yet going out and put their conversations
+        back exactly as `snapshot` had them (storage/followups.py). Returns (cancelled, going
+        or gone)."""
+        from storage import followups  # here, not at the top: store.py is being split
+
+        with transaction(self.conn):
+            pending = followups.cancellable(self.conn, batch)
+            self.cancel_batch(batch, actor)
+            undo.restore(self.conn, followups.only(snapshot, pending), actor, self.clock())
+            return len(pending), followups.not_cancelled(self.conn, batch)
+
 
 def _outbox_item(row: sqlite3.Row) -> OutboxItem:
     return OutboxItem(**{k: row[k] for k in OutboxItem.__slots__})

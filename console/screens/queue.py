@@ -102,7 +102,7 @@ class QueueScreen(WorkflowScreen):
         self.me = me
         self.counts: dict[str, int] = {}
         self._before_search: View | None = None  # the view a search replaced (escape returns)
-        self.last_batch: str | None = None
+        self.last_batch: followup.Batch | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="view-bar")
@@ -276,25 +276,42 @@ class QueueScreen(WorkflowScreen):
         if choice is None:
             return
         app = self.fd_app
+        ticked = [item for item in rendered if item.conversation_id in choice.conversation_ids]
         self.last_batch = followup.queue_batch(
             self.store,
-            rendered,
+            ticked,
             agent_name=app.agent_name,
             agent_email=app.me,
             tag=choice.tag,
             close=choice.close,
         )
+        # `u` now means this batch (while no later action is recorded): an older action is
+        # never undone over it.
+        self.actions.last = None
         self.after_change()
-        self.notify(f"{len(rendered)} replies queued (ctrl+x cancels those not sent yet)")
+        self.notify(f"{len(ticked)} replies queued (ctrl+x or u cancels those not sent yet)")
 
     @store_write
     def action_cancel_follow_up(self) -> None:
         if not self.last_batch:
             self.notify("No follow-up batch to cancel", severity="warning")
             return
-        cancelled = self.store.cancel_batch(self.last_batch, self.fd_app.agent_name)
+        batch, self.last_batch = self.last_batch, None
+        cancelled, gone = self.store.cancel_follow_up(
+            batch.id, batch.snapshot, self.fd_app.agent_name
+        )
         self.refresh_data()
-        self.notify(f"Cancelled {cancelled} queued replies")
+        self.notify(
+            f"Cancelled {cancelled} queued replies; their conversations are as they were"
+            + (f" ({gone} already went out)" if gone else "")
+        )
+
+    def action_undo(self) -> None:
+        """`u` right after a follow-up batch cancels it (as ctrl+x); otherwise as usual."""
+        if self.last_batch is not None and self.actions.last is None:
+            self.action_cancel_follow_up()
+            return
+        super().action_undo()
 
     def step_from(self, conversation_id: int, step: int) -> int | None:
         """The neighbour of a conversation in this view (for J/K in the conversation)."""
