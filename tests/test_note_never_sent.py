@@ -8,6 +8,8 @@ conversations come in through the connectors, the notes are written as the conso
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from storage.aio import AsyncStore
@@ -31,13 +33,13 @@ async def test_notes_never_reach_smtp_or_slack_nor_the_reply_after_them(
     smtp: RecordingSMTPServer,  # noqa: F811
     local_slack: LocalSlack,
     astore: AsyncStore,  # noqa: F811
-    db_path: pytest.TempPathFactory,
+    db_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     running = await connectors(dovecot, smtp, local_slack, astore, monkeypatch)
     ask_on_both_channels(dovecot, local_slack)
     await sync_all(astore, running)
-    store = Store(db_path)  # type: ignore[arg-type]
+    store = Store(db_path)
     ids = [r[0] for r in store.conn.execute("SELECT id FROM conversations ORDER BY id")]
     assert len(ids) == 4
     for cid in ids:
@@ -48,7 +50,7 @@ async def test_notes_never_reach_smtp_or_slack_nor_the_reply_after_them(
     await sync_all(astore, running)
     assert smtp.messages == [] and local_slack.posted == []
 
-    store = Store(db_path)  # type: ignore[arg-type]
+    store = Store(db_path)
     for cid in ids:  # the note is now the newest message of each thread
         store.queue_reply(cid, "Sam", "Refund issued.", remote_id=f"<r{cid}@frontdesk.test>")
     store.close()
