@@ -1022,6 +1022,25 @@ class Store:
             undo.restore(self.conn, followups.only(snapshot, pending), actor, self.clock())
             return len(pending), followups.not_cancelled(self.conn, batch)
 
+    def send_held_as_dm(self, message_id: int, actor: str) -> bool:
+        """The agent's choice for a Slack reply held because its question was deleted: send
+        it to the customer as a direct message (storage/held_replies.py). False if not held."""
+        from storage import held_replies  # here, not at the top: store.py is being split
+
+        now = self.clock()
+        with transaction(self.conn):
+            conversation_id = held_replies.send_as_dm(self.conn, message_id, now)
+            if conversation_id is None:
+                return False
+            record_event(self.conn, conversation_id, now, actor, "reply_as_dm", {})
+        return True
+
+    def customer_slack_user(self, conversation_id: int) -> str | None:
+        """The Slack user who asked in this conversation (a held reply's DM goes to them)."""
+        from storage import held_replies
+
+        return held_replies.customer_slack_user(self.conn, conversation_id)
+
 
 def _outbox_item(row: sqlite3.Row) -> OutboxItem:
     return OutboxItem(**{k: row[k] for k in OutboxItem.__slots__})
