@@ -4,6 +4,9 @@
   (last message, then the newest id) gets it; the others are named on it (`left_out`), never
   sent a second copy.
 - The review lets the agent untick recipients; only the ticked are queued.
+- The collision check runs at send too: a customer (or colleague) who wrote in one of the
+  conversations since the batch was rendered is shown before anything is queued
+  (`written_since`).
 - `queue_batch` snapshots every conversation first (status, SLA clock, tags), so cancelling the
   batch (`Store.cancel_follow_up`) puts each conversation whose reply had not gone out back
   exactly as it was.
@@ -17,7 +20,7 @@ from dataclasses import dataclass
 
 from console import canned
 from console.actions import reply_message_id
-from storage.models import CannedReply, ConversationDetail
+from storage.models import CannedReply, ConversationDetail, Message
 from storage.queue import View, cursor_of
 from storage.store import Store
 from storage.undo import Snapshot
@@ -31,6 +34,7 @@ class Rendered:
     subject: str
     text: str
     left_out: tuple[int, ...] = ()  # the contact's other conversations in the batch
+    seen: int = 0  # the conversation's newest message id when rendered (collision check)
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,18 @@ def _recency(detail: ConversationDetail) -> tuple[float, int]:
 
 def _rendered(detail: ConversationDetail, text: str, left_out: tuple[int, ...]) -> Rendered:
     conv = detail.conversation
-    return Rendered(conv.id, detail.contact.name, conv.channel, conv.subject, text, left_out)
+    seen = max((m.id for m in detail.messages), default=0)
+    return Rendered(conv.id, detail.contact.name, conv.channel, conv.subject, text, left_out, seen)
+
+
+def written_since(store: Store, rendered: list[Rendered]) -> list[tuple[Rendered, list[Message]]]:
+    """The batch's conversations where someone wrote after it was rendered, with what."""
+    found = []
+    for item in rendered:
+        newer = store.messages_after(item.conversation_id, item.seen)
+        if newer:
+            found.append((item, newer))
+    return found
 
 
 def queue_batch(

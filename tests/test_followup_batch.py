@@ -12,10 +12,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from textual.widgets import Static
 
 from console import followup
 from console.app import FrontdeskApp
 from console.demo import AGENT, DEMO_POLICY, build_demo
+from console.screens.confirm import ConfirmScreen
 from console.screens.followup import FollowUpScreen
 from console.widgets.picker import Picker
 from storage import search
@@ -23,6 +25,7 @@ from storage.aio import AsyncStore
 from storage.models import CannedReply
 from storage.store import Store
 from tests.conftest import FakeClock
+from tests.factories import email
 from tests.imap_helpers import (
     account_settings,
     astore_fixture,  # noqa: F401
@@ -179,3 +182,47 @@ def test_a_reply_already_going_keeps_its_conversation_as_it_is(demo_store: Store
         o.conversation_id: before[o.conversation_id] for o in others
     }
     assert as_they_are(demo_store, [first.conversation_id]) == after_queue  # it is going out
+
+
+def customer_writes(db_path: Path, cid: int, text: str) -> None:
+    """Another process (the sync) stores a customer message in conversation `cid`."""
+    other = Store(db_path, policy=DEMO_POLICY, clock=FakeClock(NOW + 5))
+    first = other.detail(cid).messages[0]
+    row = other.conn.execute(
+        "SELECT account_id, remote_id FROM messages WHERE id = ?", (first.id,)
+    ).fetchone()
+    who = other.detail(cid).contact.identities[0]
+    other.ingest([email(row[0], "<late@x>", NOW + 5, who=who, parents=(row[1],), text=text)])
+    other.close()
+
+
+async def test_a_customer_writing_during_the_review_is_shown_before_anything_is_queued(
+    demo_store: Store, db_path: Path
+) -> None:
+    """The collision check at this send too: "CANCEL my order" arrives while the agent reads
+    the review; ctrl+s shows it; "no" queues nothing; a fresh review then goes without a
+    question."""
+    app = FrontdeskApp(demo_store, me=AGENT.address, agent_name="Sam Rivera", clock=FakeClock(NOW))
+    async with app.run_test(size=(150, 40)) as pilot:
+        screen = await start_follow_up(pilot, "feature shipped")
+        target = screen.rendered[1]
+        assert target.channel == "email"
+        customer_writes(db_path, target.conversation_id, "CANCEL my order")
+        await pilot.press("ctrl+s")
+        await until_async(lambda: isinstance(app.screen, ConfirmScreen), "the warning")
+        warning = str(app.screen.query_one(Static).render())
+        assert "CANCEL my order" in warning and f"#{target.conversation_id}" in warning
+        await pilot.press("n")
+        await pilot.pause()
+        assert demo_store.conn.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
+
+        await pilot.press("F")
+        await until_async(lambda: isinstance(app.screen, Picker), "the canned reply picker")
+        await pilot.press(*"feature shipped", "enter")
+        await until_async(lambda: isinstance(app.screen, FollowUpScreen), "the review")
+        count = len(app.screen.rendered)
+        await pilot.press("ctrl+s")
+        await until_async(lambda: not isinstance(app.screen, FollowUpScreen), "the queue")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen)
+    assert len(demo_store.due_outbox()) == count

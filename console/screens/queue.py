@@ -14,6 +14,7 @@ from textual.widgets import Footer, Input, Static
 from console import followup
 from console.guard import store_write
 from console.render import safe_line
+from console.screens.confirm import ConfirmScreen
 from console.screens.followup import BlockedScreen, FollowUpChoice, FollowUpScreen
 from console.screens.workflow import WorkflowScreen
 from console.widgets.picker import Picker, canned_choices
@@ -21,10 +22,27 @@ from console.widgets.queue_list import QueueList
 from console.widgets.search_bar import SearchBar
 from storage import queue, search, sync_status
 from storage.db import connect
-from storage.models import CannedReply
+from storage.models import CannedReply, Message
 from storage.queue import View
 from storage.sanitize import clean_line
 from storage.store import Store
+
+
+def _written_since(since: list[tuple[followup.Rendered, list[Message]]]) -> Text:
+    """What was written in the batch's conversations after its review was rendered."""
+    text = Text("Written since you opened the review:\n\n", style="bold")
+    for item, newer in since:
+        text.append_text(
+            Text.assemble(
+                "#", str(item.conversation_id), " ", safe_line(item.customer, "bold"), ":\n"
+            )
+        )
+        for message in newer[-3:]:
+            who = "a colleague replied" if message.direction == "out" else "the customer wrote"
+            text.append_text(
+                Text.assemble(f"  • {who}: ", safe_line(message.text[:200], "italic"), "\n")
+            )
+    return text
 
 
 def standard_views(me: str) -> list[View]:
@@ -275,8 +293,22 @@ class QueueScreen(WorkflowScreen):
     ) -> None:
         if choice is None:
             return
-        app = self.fd_app
         ticked = [item for item in rendered if item.conversation_id in choice.conversation_ids]
+        since = followup.written_since(self.store, ticked)
+        if since:  # the collision check, at this send too
+            self.app.push_screen(
+                ConfirmScreen(_written_since(since), "queue all anyway", no="queue nothing"),
+                lambda yes: self._queue_ticked(ticked, choice) if yes else self._nothing(),
+            )
+            return
+        self._queue_ticked(ticked, choice)
+
+    def _nothing(self) -> None:
+        self.notify("Nothing queued", timeout=3)
+
+    @store_write
+    def _queue_ticked(self, ticked: list[followup.Rendered], choice: FollowUpChoice) -> None:
+        app = self.fd_app
         self.last_batch = followup.queue_batch(
             self.store,
             ticked,
