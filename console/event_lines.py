@@ -28,6 +28,8 @@ EVENT_TEXT: Mapping[str, str] = {
     "reply_resent": "sent a reply again after an uncertain attempt (it may arrive twice)",
     "reply_taken_back": "took back a reply before it went out (undo send)",
     "reply_to_channel": "posted a held reply in the channel (its question was deleted)",
+    "reply_as_dm": "sent a held reply to the customer as a direct message (its question was"
+    " deleted)",
     "survey_sent": "sent a satisfaction survey",
     "survey_skipped": "sent no satisfaction survey",
     "survey_answered": "answered the satisfaction survey",

@@ -215,6 +215,7 @@ class OutboxItem:
     outcome: str | None = None  # 'uncertain' | 'held' (storage/delivery.py)
     resends: int = 0
     top_level: int = 0  # Slack: post in the channel, not in the thread (the agent's choice)
+    as_dm: int = 0  # Slack: send to the customer as a DM (a held reply; storage/held_replies.py)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,10 +25,13 @@ from storage import (
     checkins,
     contacts,
     conversation,
+    followups,
+    held_replies,
     inbound,
     knowledge,
     library,
     nps,
+    outbox,
     presence,
     queue,
     records,
@@ -58,6 +61,7 @@ from storage.models import (
 from storage.policy import InboxPolicy, SimplePolicy, SlaPolicy
 from storage.queue import Cursor, View
 from storage.records import Record
+from storage.state import record_event
 from storage.store_channels import ChannelMethods
 from storage.surveys import SurveyPolicy
 
@@ -431,3 +435,28 @@ class Store(ChannelMethods):
 
     def latest_rating(self, conversation_id: int) -> Rating | None:
         return surveys.latest_rating(self.conn, conversation_id)
+
+    def cancel_follow_up(self, batch: str, snapshot: undo.Snapshot, actor: str) -> tuple[int, int]:
+        """Cancel a follow-up batch's replies not yet going out and put their conversations
+        back exactly as `snapshot` had them (storage/followups.py). Returns (cancelled, going
+        or gone)."""
+        with transaction(self.conn):
+            pending = followups.cancellable(self.conn, batch)
+            outbox.cancel_batch(self.conn, batch, actor, self.clock())
+            undo.restore(self.conn, followups.only(snapshot, pending), actor, self.clock())
+            return len(pending), followups.not_cancelled(self.conn, batch)
+
+    def send_held_as_dm(self, message_id: int, actor: str) -> bool:
+        """The agent's choice for a Slack reply held because its question was deleted: send
+        it to the customer as a direct message (storage/held_replies.py). False if not held."""
+        now = self.clock()
+        with transaction(self.conn):
+            conversation_id = held_replies.send_as_dm(self.conn, message_id, now)
+            if conversation_id is None:
+                return False
+            record_event(self.conn, conversation_id, now, actor, "reply_as_dm", {})
+        return True
+
+    def customer_slack_user(self, conversation_id: int) -> str | None:
+        """The Slack user who asked in this conversation (a held reply's DM goes to them)."""
+        return held_replies.customer_slack_user(self.conn, conversation_id)

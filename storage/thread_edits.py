@@ -11,7 +11,9 @@ Contract:
 - `merge(conn, source, target, ...)`: every message (and its outbox item) of `source` moves to
   `target`; `source` stays, closed and empty, its tags copied and its thread links moved to
   `target` (later mail threads into the merged conversation).
-  Only conversations of one contact and account merge (ValueError otherwise). Events:
+  Only conversations of one contact and account merge (ValueError otherwise), or, on the
+  agent's decision, a conversation started by a message kept out of the target (issue 14:
+  its sender was no participant; it "refers to #N") into that target. Events:
   `merged` in the target, `merged_into` in the source. The state of whichever had the later
   message wins.
 - Each returns an `Edit`; `undo_edit(conn, edit, ...)` puts the messages, links, splits and
@@ -85,8 +87,11 @@ def merge(
     ).fetchone()
     if pair[2] != 2:
         raise KeyError(f"no conversation {source if pair[2] else target}")
-    if pair[0] != 1 or pair[1] != 1:
-        raise ValueError("only conversations of the same contact and account can be merged")
+    if pair[1] != 1 or (pair[0] != 1 and not _kept_out(conn, source, target)):
+        raise ValueError(
+            "only conversations of the same contact and account can be merged"
+            ' (or one kept out of this one: "refers to #N")'
+        )
     before = undo.take(conn, "merge", [source, target])
     moved = [
         int(r[0])
@@ -176,6 +181,15 @@ def _new_like(conn: sqlite3.Connection, source: int, message_id: int, at: float)
     )
     assert cursor.lastrowid is not None
     return cursor.lastrowid
+
+
+def _kept_out(conn: sqlite3.Connection, source: int, target: int) -> bool:
+    """Whether `source` holds a message kept out of `target` (its `refers_to`)."""
+    row = conn.execute(
+        "SELECT 1 FROM messages WHERE conversation_id = ? AND refers_to = ? LIMIT 1",
+        (source, target),
+    ).fetchone()
+    return row is not None
 
 
 def _move(conn: sqlite3.Connection, message_ids: list[int], target: int) -> None:

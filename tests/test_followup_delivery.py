@@ -162,7 +162,7 @@ async def test_a_render_error_blocks_the_batch_and_cancel_sends_nothing(
     batch = followup.queue_batch(
         store, rendered, agent_name="Sam Rivera", agent_email="sam@x.test", tag=None, close=False
     )
-    assert store.cancel_batch(batch, "Sam Rivera") == 4
+    assert store.cancel_batch(batch.id, "Sam Rivera") == 4
     store.close()
 
     await sync_all(astore, running)

@@ -517,11 +517,12 @@ def test_the_app_manifest_grants_what_the_connector_uses() -> None:
         "message.mpim",
     }
     # users.conversations and history for each kind of conversation, users.info with email,
-    # chat.postMessage: https://api.slack.com/methods (each method's "Required scopes").
+    # chat.postMessage, conversations.open (a held reply sent as a DM):
+    # https://api.slack.com/methods (each method's "Required scopes").
     needed = {
         "channels:history", "channels:read", "groups:history", "groups:read",
         "im:history", "im:read", "mpim:history", "mpim:read",
-        "users:read", "users:read.email", "chat:write",
+        "users:read", "users:read.email", "chat:write", "im:write",
     }  # fmt: skip
     assert needed <= set(manifest["oauth_config"]["scopes"]["bot"])
     assert manifest["features"]["app_home"]["messages_tab_enabled"] is True  # DMs allowed

@@ -117,7 +117,7 @@ def test_a_cancelled_follow_up_batch_takes_its_surveys_back(
         store, rendered, agent_name="Sam", agent_email="sam@ours.test", tag=None, close=False
     )
     assert _surveys(store) == 1
-    assert store.cancel_batch(batch, "Sam") == 1
+    assert store.cancel_batch(batch.id, "Sam") == 1
     assert _surveys(store) == 0
 
 

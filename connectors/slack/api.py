@@ -249,6 +249,17 @@ class SlackApi:
         user = found.get("user")
         return user if isinstance(user, dict) else None
 
+    async def open_dm(self, user: str) -> str:
+        """The id of the bot's direct-message channel with `user` (conversations.open, which
+        needs the `im:write` scope; opening one that exists returns it)."""
+        data = await self._call(
+            "conversations.open", lambda: self.client.conversations_open(users=user)
+        )
+        channel = data.get("channel")
+        if not isinstance(channel, dict) or not channel.get("id"):
+            raise TypeError("conversations.open answered without a channel id")
+        return str(channel["id"])
+
     async def post(self, channel: str, text: str, *, thread_ts: str | None, metadata: JSON) -> JSON:
         """Post in the thread `thread_ts`, or (None) as a new message in the channel."""
         return await self._call(

@@ -18,7 +18,10 @@ Outcomes:
 - the thread root was deleted by the customer and has no replies: Slack would post a
   `thread_ts` reply top-level, in front of the whole channel. The reply is `held` ("the
   customer deleted the message you answer") for the agent to decide: take it back
-  (`Store.take_back`) or post it in the channel (`Store.post_held_in_channel`).
+  (`Store.take_back`), post it in the channel (`Store.post_held_in_channel`) or send it to the
+  customer as a direct message (`Store.send_held_as_dm`: the DM with the customer who asked is
+  opened with conversations.open and the reply posted there; an uncertain DM post is looked
+  for in that DM's history before any resend).
 """
 
 from __future__ import annotations
@@ -87,11 +90,11 @@ class Outbox(ChannelOutbox):
         except ReplyTooLong as exc:
             await self.held(store, item, f"{exc}: shorten it and send again")
             return 0
-        thread = await self._thread(store, item)
-        if thread is None:
-            return 0
         try:
-            if not item.top_level and not await self._root_alive(store, item, *thread):
+            thread = await self._target(store, item)
+            if thread is None:
+                return 0
+            if _in_thread(item) and not await self._root_alive(store, item, *thread):
                 return 0
         except (SlackApiError, RateLimited) as exc:  # nothing posted: retry later
             await self.failed(store, item, _describe(exc))
@@ -103,11 +106,11 @@ class Outbox(ChannelOutbox):
 
     async def already_sent(self, store: AsyncStore, item: OutboxItem) -> Probe:
         """Uncertain, or left `sending` by a holder that is gone: whether the thread has it."""
-        thread = await self._thread(store, item)
-        if thread is None:
-            return None
-        channel, thread_ts = thread
         try:
+            thread = await self._target(store, item)
+            if thread is None:
+                return None
+            channel, thread_ts = thread
             posted_ts = await self._find_posted(channel, thread_ts, item)
         except (SlackApiError, RateLimited) as exc:  # cannot tell: ask again next pass
             return Unknown(f"may have been posted: {exc}")
@@ -117,12 +120,12 @@ class Outbox(ChannelOutbox):
 
     async def _resend(self, store: AsyncStore, item: OutboxItem, holder: str) -> int:
         """The thread does not have it: post it once more, unless its root is gone."""
-        thread = await self._thread(store, item)
-        if thread is None:
-            return 0
-        channel, thread_ts = thread
         try:
-            if not item.top_level and not await self._root_alive(store, item, channel, thread_ts):
+            thread = await self._target(store, item)
+            if thread is None:
+                return 0
+            channel, thread_ts = thread
+            if _in_thread(item) and not await self._root_alive(store, item, channel, thread_ts):
                 return 0
         except (SlackApiError, RateLimited) as exc:  # still uncertain: look again next pass
             await self.uncertain(store, item, f"may have been posted: {exc}")
@@ -139,6 +142,19 @@ class Outbox(ChannelOutbox):
             return channel, ts
         await self.failed(store, item, "the conversation has no Slack message to reply to")
         return None
+
+    async def _target(self, store: AsyncStore, item: OutboxItem) -> tuple[str, str] | None:
+        """(channel, thread ts) the reply goes to; for a DM, the DM channel with the customer
+        who asked, and the question's ts (its history is searched from there). Raises what
+        conversations.open raises."""
+        thread = await self._thread(store, item)
+        if thread is None or not item.as_dm:
+            return thread
+        user = await store.call(Store.customer_slack_user, item.conversation_id)
+        if user is None:
+            await self.failed(store, item, "no Slack user asked in this conversation: no DM")
+            return None
+        return await self.api.open_dm(user), thread[1]
 
     async def _root_alive(self, store: AsyncStore, item: OutboxItem, channel: str, ts: str) -> bool:
         """False (and the item held) when the message answered is gone without a thread:
@@ -162,7 +178,7 @@ class Outbox(ChannelOutbox):
         try:
             async with self.post_lock:
                 text, meta = escape(item.body), reply_metadata(item)
-                thread_ts = None if item.top_level else ts  # top level: the agent chose so
+                thread_ts = ts if _in_thread(item) else None  # the agent chose the channel/DM
                 posted = await self.api.post(channel, text, thread_ts=thread_ts, metadata=meta)
                 key = remote_id(channel, str(posted["ts"]))
                 await store.call(Store.outbox_sent_as, item.id, self.account_id, key)
@@ -182,11 +198,12 @@ class Outbox(ChannelOutbox):
 
     async def _find_posted(self, channel: str, thread_ts: str, item: OutboxItem) -> str | None:
         """The ts of our post of `item` (its metadata) in the thread, or, for a reply posted
-        top-level, in the channel since the question; None when Slack does not have it."""
+        top-level or as a DM, in that channel since the question; None when Slack does not
+        have it."""
         wanted = (item.id, item.message_id)
         cursor: str | None = None
         while True:
-            if item.top_level:
+            if not _in_thread(item):
                 page = await self.api.history(
                     channel, oldest=thread_ts, cursor=cursor, limit=THREAD_PAGE
                 )
@@ -209,6 +226,11 @@ HELD_DELETED_ROOT = "the customer deleted the message you answer"
 MAYBE_POSTED = frozenset(
     {"fatal_error", "internal_error", "request_timeout", "service_unavailable"}
 )
+
+
+def _in_thread(item: OutboxItem) -> bool:
+    """Whether the reply goes into its question's thread (not the channel, not a DM)."""
+    return not item.top_level and not item.as_dm
 
 
 def _maybe_posted(exc: SlackApiError) -> bool:

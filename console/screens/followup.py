@@ -1,4 +1,8 @@
-"""Review a follow-up batch: how many, to whom, every rendered message — then confirm."""
+"""Review a follow-up batch: how many, to whom, every rendered message — then confirm.
+
+Every recipient is listed ticked; space unticks one (it is left out of the batch). A customer
+with several conversations in the view gets one message; the review names the others.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Checkbox, Label, Static
+from textual.widgets import Checkbox, Label, SelectionList, Static
+from textual.widgets.selection_list import Selection
 
 from console.followup import Blocked, Rendered
 from console.render import safe_block, safe_line
@@ -23,6 +28,22 @@ PREVIEW_LIMIT = 300
 class FollowUpChoice:
     tag: str | None
     close: bool
+    conversation_ids: frozenset[int]  # the recipients left ticked
+
+
+def _recipient(item: Rendered) -> Selection[int]:
+    label = Text.assemble(
+        ("✉ " if item.channel == "email" else "# "),
+        safe_line(item.customer, "bold"),
+        " · #",
+        str(item.conversation_id),
+        " ",
+        safe_line(item.subject),
+    )
+    if item.left_out:
+        others = ", ".join(f"#{c}" for c in item.left_out)
+        label.append(f"  (one message: not also {others})", style="dim")
+    return Selection(label, item.conversation_id, True)
 
 
 def _preview(rendered: list[Rendered]) -> Group:
@@ -47,6 +68,7 @@ class FollowUpScreen(ModalScreen[FollowUpChoice | None]):
         width: 95%; height: 90%; border: thick $accent; background: $surface; padding: 0 1;
     }
     FollowUpScreen VerticalScroll { height: 1fr; border: tall $panel; }
+    FollowUpScreen SelectionList { height: auto; max-height: 10; }
     FollowUpScreen .title { text-style: bold; }
     """
     BINDINGS = [
@@ -77,15 +99,26 @@ class FollowUpScreen(ModalScreen[FollowUpChoice | None]):
                 ),
                 classes="title",
             )
+            yield SelectionList[int](
+                *[_recipient(item) for item in self.rendered], id="followup-recipients"
+            )
             with VerticalScroll():
                 yield Static(_preview(self.rendered))
             yield Checkbox("Tag them followed-up", value=True, id="followup-tag")
             yield Checkbox("Close after sending", value=False, id="followup-close")
-            yield Label("ctrl+s queue all · esc cancel · queued replies can be cancelled (ctrl+x)")
+            yield Label(
+                "space unticks · ctrl+s queue the ticked · esc cancel ·"
+                " ctrl+x or u later cancels those not sent"
+            )
 
     def action_confirm(self) -> None:
+        ticked = frozenset(self.query_one("#followup-recipients", SelectionList).selected)
+        if not ticked:
+            self.notify("Nobody is ticked: nothing to queue", severity="warning")
+            return
         tag = "followed-up" if self.query_one("#followup-tag", Checkbox).value else None
-        self.dismiss(FollowUpChoice(tag, self.query_one("#followup-close", Checkbox).value))
+        close = self.query_one("#followup-close", Checkbox).value
+        self.dismiss(FollowUpChoice(tag, close, ticked))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

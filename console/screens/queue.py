@@ -15,6 +15,7 @@ from console import followup
 from console.guard import store_write, worker_failed
 from console.messages import StoreChanged
 from console.render import safe_line
+from console.screens.confirm import ConfirmScreen
 from console.screens.followup import BlockedScreen, FollowUpChoice, FollowUpScreen
 from console.screens.workflow import WorkflowScreen
 from console.session import Session
@@ -22,9 +23,26 @@ from console.widgets.picker import Picker, canned_choices
 from console.widgets.queue_list import QueueList
 from console.widgets.search_bar import SearchBar
 from storage import queue, search, sync_status
-from storage.models import CannedReply
+from storage.models import CannedReply, Message
 from storage.queue import View
 from storage.sanitize import clean_line
+
+
+def _written_since(since: list[tuple[followup.Rendered, list[Message]]]) -> Text:
+    """What was written in the batch's conversations after its review was rendered."""
+    text = Text("Written since you opened the review:\n\n", style="bold")
+    for item, newer in since:
+        text.append_text(
+            Text.assemble(
+                "#", str(item.conversation_id), " ", safe_line(item.customer, "bold"), ":\n"
+            )
+        )
+        for message in newer[-3:]:
+            who = "a colleague replied" if message.direction == "out" else "the customer wrote"
+            text.append_text(
+                Text.assemble(f"  • {who}: ", safe_line(message.text[:200], "italic"), "\n")
+            )
+    return text
 
 
 def standard_views(me: str) -> list[View]:
@@ -94,7 +112,7 @@ class QueueScreen(WorkflowScreen):
         self.me = session.me
         self.counts: dict[str, int] = {}
         self._before_search: View | None = None  # the view a search replaced (escape returns)
-        self.last_batch: str | None = None
+        self.last_batch: followup.Batch | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="view-bar")
@@ -270,26 +288,57 @@ class QueueScreen(WorkflowScreen):
     ) -> None:
         if choice is None:
             return
+        ticked = [item for item in rendered if item.conversation_id in choice.conversation_ids]
+        since = followup.written_since(self.store, ticked)
+        if since:  # the collision check, at this send too
+            self.app.push_screen(
+                ConfirmScreen(_written_since(since), "queue all anyway", no="queue nothing"),
+                lambda yes: self._queue_ticked(ticked, choice) if yes else self._nothing(),
+            )
+            return
+        self._queue_ticked(ticked, choice)
+
+    def _nothing(self) -> None:
+        self.notify("Nothing queued", timeout=3)
+
+    @store_write
+    def _queue_ticked(self, ticked: list[followup.Rendered], choice: FollowUpChoice) -> None:
         app = self.session
         self.last_batch = followup.queue_batch(
             self.store,
-            rendered,
+            ticked,
             agent_name=app.agent_name,
             agent_email=app.me,
             tag=choice.tag,
             close=choice.close,
         )
+        # `u` now means this batch (while no later action is recorded): an older action is
+        # never undone over it.
+        self.actions.last = None
         self.after_change()
-        self.notify(f"{len(rendered)} replies queued (ctrl+x cancels those not sent yet)")
+        self.notify(f"{len(ticked)} replies queued (ctrl+x or u cancels those not sent yet)")
 
     @store_write
     def action_cancel_follow_up(self) -> None:
         if not self.last_batch:
             self.notify("No follow-up batch to cancel", severity="warning")
             return
-        cancelled = self.store.cancel_batch(self.last_batch, self.session.agent_name)
+        batch, self.last_batch = self.last_batch, None
+        cancelled, gone = self.store.cancel_follow_up(
+            batch.id, batch.snapshot, self.session.agent_name
+        )
         self.refresh_data()
-        self.notify(f"Cancelled {cancelled} queued replies")
+        self.notify(
+            f"Cancelled {cancelled} queued replies; their conversations are as they were"
+            + (f" ({gone} already went out)" if gone else "")
+        )
+
+    def action_undo(self) -> None:
+        """`u` right after a follow-up batch cancels it (as ctrl+x); otherwise as usual."""
+        if self.last_batch is not None and self.actions.last is None:
+            self.action_cancel_follow_up()
+            return
+        super().action_undo()
 
     def step_from(self, conversation_id: int, step: int) -> int | None:
         """The neighbour of a conversation in this view (for J/K in the conversation)."""

@@ -51,6 +51,7 @@ class _State:
     on_accept: Callable[[bytes], None] | None = None  # e.g. a Gmail-like copy into Sent
     hold: threading.Event | None = None  # the next DATA waits until this is set
     holding: threading.Event = field(default_factory=threading.Event)  # a DATA is held now
+    hold_accepted: bool = False  # the held DATA is accepted first; only its answer waits
 
 
 class _RecordingHandler:
@@ -61,7 +62,8 @@ class _RecordingHandler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         state = self._state
-        await self._held(state)
+        if not state.hold_accepted:
+            await self._held(state)
         with state.lock:
             if state.refusals_left > 0:
                 state.refusals_left -= 1
@@ -70,6 +72,9 @@ class _RecordingHandler:
             state.drops_left -= drop
             if not drop or state.drop_keeps:
                 self._accept(session, envelope)
+        if state.hold_accepted:
+            state.hold_accepted = False
+            await self._held(state)  # accepted: the "250" waits (a client killed now)
         if drop:
             # The whole message arrived; the answer to its final "." never leaves: the
             # client cannot know whether we took it (a provider crashing, a NAT timeout).
@@ -206,6 +211,15 @@ class RecordingSMTPServer:
             self._state.hold = release
             self._state.holding.clear()
         return self._state.holding, release
+
+    def hold_next_answer(self) -> tuple[threading.Event, threading.Event]:
+        """Accept the next message (recorded, `on_accept` run), then keep its "250" waiting
+        until released: a sender killed meanwhile never learns that it went. Returns
+        (holding, release) as `hold_next_data` does."""
+        holding, release = self.hold_next_data()
+        with self._state.lock:
+            self._state.hold_accepted = True
+        return holding, release
 
     def on_accept(self, hook: Callable[[bytes], None] | None) -> None:
         """Call `hook(data)` (in the server's thread) for each message accepted, as Gmail files

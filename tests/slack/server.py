@@ -53,6 +53,7 @@ DEFAULT_SCOPES = frozenset(
         "users:read",
         "users:read.email",
         "chat:write",
+        "im:write",
     }
 )
 
@@ -1033,6 +1034,7 @@ class LocalSlack:
             "users.info": self._users_info,
             "users.list": self._users_list,
             "chat.postMessage": self._chat_post_message,
+            "conversations.open": self._conversations_open,
             "apps.connections.open": self._apps_connections_open,
         }
         self._runner: web.AppRunner | None = None
@@ -1507,6 +1509,23 @@ class LocalSlack:
         page = page_by_id(members, params, "members", default_limit=0)
         page["cache_ts"] = int(time.time())
         return page
+
+    def _conversations_open(self, params: JSON) -> JSON:
+        """conversations.open with `users` (one user): the bot's DM with them, opened if need
+        be (https://api.slack.com/methods/conversations.open; scope im:write)."""
+        self._require_scope("im:write")
+        users = [u for u in str(params.get("users") or "").split(",") if u]
+        if not users:
+            raise SlackError("users_list_not_supplied")
+        if len(users) > 1:
+            raise SlackError("not_supported")  # a group DM: not imitated
+        if users[0] not in self.workspace.users:
+            raise SlackError("user_not_found")
+        found = next(
+            (c.id for c in self.workspace.channels.values() if c.im_user == users[0]), None
+        )
+        cid = found or self.workspace.add_im(users[0])
+        return {"ok": True, "channel": {"id": cid}}
 
     # ---- chat.postMessage (delivery: failure modes after posting, deleted thread roots) ----
 
