@@ -168,6 +168,24 @@ def test_the_limiter_serves_the_outbox_first_and_keeps_the_rate() -> None:
     assert limiter.reserve_first(method) == 10.0
 
 
+async def test_a_reply_s_call_does_not_wait_behind_a_distributed_app_s_catch_up() -> None:
+    """At 1 call a minute (a distributed app), a reply queued behind the catch-up's booked
+    call would wait that minute: `first` calls go now, and the catch-up moves back."""
+    now = [0.0]
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    limiter = RateLimiter({"conversations.replies": 1}, burst=1, clock=lambda: now[0], sleep=sleep)
+    await limiter.acquire("conversations.replies")  # the catch-up's call, now
+    await limiter.acquire("conversations.replies", first=True)  # the reply's probe
+    assert slept == []
+    await limiter.acquire("conversations.replies")  # the catch-up's next call
+    assert slept == [120.0]  # two slots later: one call a minute held
+
+
 async def test_a_held_reply_goes_to_the_channel_only_when_the_agent_says_so(
     local_slack: LocalSlack, astore: AsyncStore
 ) -> None:

@@ -395,7 +395,11 @@ async def test_a_broadcast_reply_under_a_post_we_skipped_brings_its_thread(
     channel, alice, _bob = people(local_slack)
     alerts = local_slack.add_user("alerts", real_name="Alerts App", is_bot=True)
     alert = local_slack.post(channel, alerts, "Disk full on db-1", emit=False)
-    sync = await connector(local_slack, astore, clock=lambda: T0 + DAY)
+    # A month later: the alert is outside the lookback scan for new replies, and nobody's
+    # conversation, so no rescan reads its thread; only the broadcast reply shows it.
+    sync = await connector(
+        local_slack, astore, clock=lambda: T0 + MONTH, account={"backfill_days": 60}
+    )
     await sync.sync_once(astore)
     assert await messages(astore) == []  # a bot's post is nobody's conversation
     ask = local_slack.post(
@@ -506,6 +510,15 @@ def test_a_reply_slack_would_truncate_is_refused_whole() -> None:
         split_reply("z" * 40_001)
 
 
+# users.conversations and history for each kind of conversation, users.info with email,
+# chat.postMessage: https://api.slack.com/methods (each method's "Required scopes").
+NEEDED_SCOPES = {
+    "channels:history", "channels:read", "groups:history", "groups:read",
+    "im:history", "im:read", "mpim:history", "mpim:read",
+    "users:read", "users:read.email", "chat:write",
+}  # fmt: skip
+
+
 def test_the_app_manifest_grants_what_the_connector_uses() -> None:
     manifest = yaml.safe_load((Path(__file__).parent.parent / "slack-app-manifest.yml").read_text())
     settings = manifest["settings"]
@@ -516,14 +529,7 @@ def test_the_app_manifest_grants_what_the_connector_uses() -> None:
         "message.im",
         "message.mpim",
     }
-    # users.conversations and history for each kind of conversation, users.info with email,
-    # chat.postMessage: https://api.slack.com/methods (each method's "Required scopes").
-    needed = {
-        "channels:history", "channels:read", "groups:history", "groups:read",
-        "im:history", "im:read", "mpim:history", "mpim:read",
-        "users:read", "users:read.email", "chat:write",
-    }  # fmt: skip
-    assert needed <= set(manifest["oauth_config"]["scopes"]["bot"])
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) >= NEEDED_SCOPES
     assert manifest["features"]["app_home"]["messages_tab_enabled"] is True  # DMs allowed
 
 
@@ -537,6 +543,12 @@ async def test_missing_scopes_are_named_from_auth_test(
     assert await sync.check_scopes() == ["mpim:read", "users:read.email"]
     local_slack.scopes.update({"users:read.email", "mpim:read"})
     assert await sync.check_scopes() == []
+    # Every scope a method the connector calls requires is named when it is missing.
+    granted = set(local_slack.scopes)
+    local_slack.scopes.clear()
+    local_slack.scopes.add("reactions:read")  # one the connector does not use
+    assert set(await sync.check_scopes()) == NEEDED_SCOPES
+    local_slack.scopes.update(granted)
 
 
 async def test_a_blocks_only_post_names_the_people_it_mentions(
