@@ -25,7 +25,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 
 from connectors.delivery import StoreLease, wait_for_due
-from connectors.slack.api import SlackApi, missing_scopes
+from connectors.slack.api import RateLimited, SlackApi, missing_scopes
 from connectors.slack.backfill import Backfill
 from connectors.slack.ingest import PageWriter
 from connectors.slack.live import SETTLE, EventInbox
@@ -61,6 +61,9 @@ class SlackOptions:
     # conversations.replies each): replies, edits and deletions missed live. At most once per
     # `rescan_interval` per channel, across runs; None: never.
     rescan_interval: float | None = 900.0
+    # Users stored as "Slack user U…" (Slack would not show them) are asked about again at
+    # most this often, across runs; None: never.
+    rename_interval: float | None = 3600.0
     catch_up_interval: float = 300.0
     outbox_interval: float = 2.0
     settle: float = SETTLE
@@ -248,6 +251,8 @@ class SlackRun:
             release=not connector.live,
             lease=StoreLease(store, self.account_id),
         )
+        self.clock = options.clock
+        self.rename_interval = options.rename_interval
         self._catching_up = asyncio.Lock()
         self.caught_up = asyncio.Event()  # set once the first catch-up has run
 
@@ -257,6 +262,7 @@ class SlackRun:
     async def catch_up(self) -> list[str]:
         """Every wanted channel from its checkpoint; returns the channels that failed."""
         async with self._catching_up:
+            await self._rename_unnamed()
             channels, problems = await self._wanted_channels()
             for channel in channels:
                 try:
@@ -264,6 +270,17 @@ class SlackRun:
                 except SlackApiError as exc:
                     problems.append(f"#{channel.name} ({channel.id}): {_error(exc)}")
             return problems
+
+    async def _rename_unnamed(self) -> None:
+        """Names Slack would not give before: a failure here costs only the names."""
+        if self.rename_interval is None:
+            return
+        try:
+            await self.people.rename_unnamed(
+                self.store, self.account_id, self.clock, self.rename_interval
+            )
+        except (SlackApiError, RateLimited) as exc:
+            log.warning("slack: users stay unnamed for now: %s", exc)
 
     async def _wanted_channels(self) -> tuple[list[ChannelInfo], list[str]]:
         listed = [ChannelInfo.from_json(c) for c in await self.api.conversations()]
