@@ -121,6 +121,29 @@ async def test_bots_and_system_traffic_never_become_conversations(
     assert conversations == [(2,)]
 
 
+def test_real_users_and_conversations_from_slack_sdk_s_fixtures() -> None:
+    """slack-sdk's recorded users (rtm.start) and conversations.list answer through the
+    mapping: names, emails, Slackbot never a person, a DM's other end."""
+    data = json.loads((DATA / "sdk_rtm_start_users_ims.json").read_text())
+    users = {u["id"]: SlackUser.from_json(u) for u in data["users"]}
+    fake, no_email, slackbot = users["U10CX1234"], users["U10CX1235"], users["USLACKBOT"]
+    assert (fake.name, fake.email, fake.is_bot) == ("fakeuser", "fakeuser@example.com", False)
+    assert (no_email.name, no_email.email) == ("userwithoutemail", None)
+    assert (slackbot.name, slackbot.is_bot) == ("Slack Bot", True)  # is_bot false in the JSON
+    [im] = [ChannelInfo.from_json(c) for c in data["ims"]]
+    assert (im.id, im.is_im, im.im_user) == ("D03CX4S3E", True, "USLACKBOT")
+    # Slackbot's onboarding question in that DM is nobody's support conversation.
+    m = Mapper(1, ME, 3600.0, users, {im.id: im})
+    assert m.inbound(im, data["ims"][0]["latest"]) is None
+
+    listed = json.loads((DATA / "sdk_conversations_list.json").read_text())["channels"]
+    channels = [ChannelInfo.from_json(c) for c in listed]
+    assert [(c.id, c.name, c.is_member, c.is_im) for c in channels] == [
+        ("C111", "general", True, False),
+        ("C222", "random", True, False),
+    ]
+
+
 # ---- (b) text: attachments, blocks, forwarded messages, files, /me -------------------------
 
 
@@ -236,8 +259,8 @@ async def test_a_thread_that_cannot_be_fetched_costs_only_that_thread(
         events = [local_slack.event_for(channel, reply), local_slack.event_for(billing, other)]
         await local_slack.send_out_of_order(events, order=[0, 1])  # one batch, two channels
 
-        stored = await wait_for_rows(lambda: messages(astore), 2)
-        assert sorted(r[3] for r in stored) == ["hello", "refund please"]  # billing not lost
+        first = await wait_for_rows(lambda: messages(astore), 2)
+        assert sorted(r[3] for r in first) == ["hello", "refund please"]  # billing not lost
 
     del local_slack.workspace.failing_threads[parent]
     await (await connector(local_slack, astore)).sync_once(astore)  # the next catch-up
