@@ -211,6 +211,17 @@ def test_text_fixes_subteam_me_and_gone_files() -> None:
     assert [a.remote_ref for a in shared.attachments] == ["F1"]
 
 
+def test_emoji_codes_past_the_hand_table_and_custom_ones() -> None:
+    """~5,300 codes (the emoji package's names and aliases), not ~200; Slack's own name wins
+    where it differs; a workspace's custom emoji stays as typed (issue 16, gap 14)."""
+    m = mapper(U1="Alice")
+    base = {"type": "message", "user": "U1", "ts": "1712000000.000100"}
+    text = ":avocado: :hedgehog::skin-tone-3: :phone: :partyparrot: :sloth:"
+    record = m.inbound(C111, {**base, "text": text})
+    assert record is not None
+    assert record.text == "\U0001f951 \U0001f994\U0001f3fc \u260e\ufe0f :partyparrot: \U0001f9a5"
+
+
 async def test_forwarded_and_attachment_only_posts_are_stored_with_their_text(
     local_slack: LocalSlack, astore: AsyncStore
 ) -> None:
