@@ -29,6 +29,7 @@ from tests.test_slack_connector import (
     rows,
     settings,
     tokens,  # noqa: F401  (autouse fixture: the tokens in the environment)
+    wait_for_rows,
 )
 
 
@@ -245,6 +246,35 @@ async def test_a_second_process_stands_by_and_says_so(
     [status] = await astore.call(Store.sync_statuses)
     assert status.detail.startswith("standing by: other-host:4242:ab12cd34 delivers")
     assert await rows(astore, "SELECT status FROM outbox") == [("queued",)]
+
+
+async def test_one_process_per_account_listens_to_slack_events(
+    local_slack: LocalSlack, astore: AsyncStore
+) -> None:
+    """Slack spreads an app's events over its Socket Mode connections: a second `frontdesk
+    sync` must not take part of them. It polls until the lease is free (issue 16, gap 15)."""
+    channel, alice, _bob = people(local_slack)
+    account = await astore.call(Store.ensure_account, "team-slack", "slack")
+    other = "other-host:4242:ab12cd34"  # another `frontdesk sync` listens
+    assert await astore.call(Store.take_lease, account, other, 30) == other
+    local_slack.post(channel, alice, "anyone there?", emit=False)
+    sync = await connector(
+        local_slack, astore, lease_check=0.05, outbox_interval=0.05, catch_up_interval=0.05
+    )
+    task = asyncio.create_task(sync.run_live(astore))
+    try:
+        await wait_for_rows(lambda: rows(astore, "SELECT id FROM messages"), 1)  # polled
+        # Three catch-ups later, still no Socket Mode connection of its own.
+        await local_slack.wait_until(
+            lambda: len(local_slack.calls_to("conversations.history")) >= 3
+        )
+        assert local_slack.opened == 0
+
+        await astore.call(Store.release_lease, account, other)  # the other one stopped
+        await local_slack.wait_opened(1)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 async def test_a_reply_slack_would_cut_is_held_whole_never_posted_in_part(

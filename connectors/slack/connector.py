@@ -24,7 +24,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 
-from connectors.delivery import StoreLease, wait_for_due
+from connectors.delivery import HEARTBEAT, StoreLease, wait_for_due
 from connectors.slack.api import RateLimited, SlackApi, missing_scopes
 from connectors.slack.backfill import Backfill
 from connectors.slack.ingest import PageWriter
@@ -65,6 +65,8 @@ class SlackOptions:
     # most this often, across runs; None: never.
     rename_interval: float | None = 3600.0
     catch_up_interval: float = 300.0
+    # Seconds between looks at the account lease while another process listens to events.
+    lease_check: float = HEARTBEAT
     outbox_interval: float = 2.0
     settle: float = SETTLE
     clock: Callable[[], float] = time.time
@@ -134,6 +136,7 @@ class SlackConnector:
         if app_token is None:  # no Socket Mode without an app token: poll instead
             await self._poll(run, asyncio.Event())
             return
+        await self._wait_for_the_lease(run)
         token = await asyncio.to_thread(app_token.read)
         inbox = EventInbox(settle=self.options.settle)
         socket = SocketModeClient(app_token=token, web_client=run.api.client)
@@ -150,6 +153,30 @@ class SlackConnector:
             for task in tasks:
                 task.cancel()
             await socket.close()  # type: ignore[no-untyped-call]
+
+    async def _wait_for_the_lease(self, run: SlackRun) -> None:
+        """Return once this process holds the account's lease; meanwhile catch up by polling.
+
+        Slack spreads an app's events over all its Socket Mode connections
+        (https://api.slack.com/apis/socket-mode: "up to 10 simultaneous connections", events
+        "distributed" among them), so a second `frontdesk sync` would take part of the live
+        events. One process per account listens: the holder of the account's lease (the one
+        that delivers its replies); another polls and takes over when the lease expires.
+        """
+        lease = StoreLease(run.store, self.account_id)
+        holder = await lease.acquire()
+        if holder == lease.holder:
+            return
+        log.warning("slack %s: %s listens to Slack events; polling", self.settings.name, holder)
+        polling = asyncio.create_task(self._poll(run, asyncio.Event()))
+        try:
+            while holder != lease.holder:
+                await asyncio.sleep(self.options.lease_check)
+                holder = await lease.acquire()
+        finally:
+            polling.cancel()
+            await asyncio.gather(polling, return_exceptions=True)
+        log.info("slack %s: took over listening to Slack events", self.settings.name)
 
     def pacing(self) -> tuple[Mapping[str, float], int]:
         """(calls per minute per method, burst): a distributed app may not burst at all."""

@@ -922,6 +922,9 @@ class SocketHub:
         return True
 
     def _pick_socket(self) -> web.WebSocketResponse | None:
+        # An app may hold several Socket Mode connections and each envelope goes to one of
+        # them (https://api.slack.com/apis/socket-mode, "Using multiple connections"); here in
+        # turn, which is one of the orders Slack may use.
         live = [ws for ws in self.sockets if not ws.closed]
         return live[next(self._rr) % len(live)] if live else None
 
