@@ -17,9 +17,11 @@ import yaml
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.web.async_client import AsyncWebClient
 
+from connectors.slack.api import SlackApi
+from connectors.slack.files import FileUnavailable, download
 from connectors.slack.live import EventInbox
 from connectors.slack.mapping import ChannelInfo, Mapper, Me, SlackUser
-from connectors.slack.ratelimit import rates_for
+from connectors.slack.ratelimit import RateLimiter, rates_for
 from connectors.slack.text import ReplyTooLong, split_reply
 from storage.aio import AsyncStore
 from tests.slack.fixtures import APP_TOKEN, BOT_TOKEN
@@ -312,6 +314,56 @@ async def test_a_thread_whose_root_was_already_deleted_belongs_to_who_replied(
     stored = await messages(astore)
     assert len(stored) == 3 and len({r[1] for r in stored}) == 1
     assert await customer_of(astore, f"{channel}:{first}") == [(bob,)]  # not Slackbot
+
+
+async def test_a_shared_file_is_listed_and_downloaded_with_the_bot_token(
+    local_slack: LocalSlack, astore: AsyncStore
+) -> None:
+    channel, alice, _bob = people(local_slack)
+    local_slack.scopes.add("files:read")
+    content = b"%PDF-1.4 invoice 42\n" * 100
+    shared = local_slack.add_file("invoice 42.pdf", "application/pdf", content)
+    extra = {"subtype": "file_share", "files": [shared]}
+    local_slack.post(channel, alice, "my invoice", emit=False, extra=extra)
+    sync = await connector(local_slack, astore)
+    await sync.sync_once(astore)
+    [(ref, name, size)] = await rows(astore, "SELECT remote_ref, filename, size FROM attachments")
+    assert (name, size) == ("invoice 42.pdf", 2000)
+
+    got = await sync.download_file(ref)
+
+    assert (got.name, got.mimetype, got.content) == ("invoice 42.pdf", "application/pdf", content)
+    async with SlackApi.open(local_slack.api_url, BOT_TOKEN, RateLimiter({}), 0) as api:
+        assert api.session is not None  # a token Slack refuses: its sign-in page, refused
+        with pytest.raises(FileUnavailable, match="HTTP 200, text/html"):
+            await download(api, api.session, local_slack.api_url, "xoxb-not-ours", ref)
+    with pytest.raises(FileUnavailable, match="file_not_found"):
+        await sync.download_file("F99999999")
+    local_slack.scopes.discard("files:read")
+    with pytest.raises(FileUnavailable, match="lacks files:read"):
+        await sync.download_file(ref)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://attacker.invalid/steal",
+        "https://files.slack.com.attacker.invalid/steal",
+        "https://evil-files.slack.com/steal",
+        "http://files.slack.com/F1/a.txt",  # not over TLS
+    ],
+)
+async def test_the_bot_token_goes_only_to_slack_s_file_host(
+    local_slack: LocalSlack, url: str
+) -> None:
+    """files.info naming another host (a forged or odd answer) gets no token."""
+    shared = local_slack.add_file("a.txt", "text/plain", b"x")
+    local_slack.scopes.add("files:read")
+    shared["url_private_download"] = url
+    async with SlackApi.open(local_slack.api_url, BOT_TOKEN, RateLimiter({}), 0) as api:
+        assert api.session is not None
+        with pytest.raises(FileUnavailable, match="no download address"):
+            await download(api, api.session, local_slack.api_url, BOT_TOKEN, shared["id"])
 
 
 # ---- (d) catch-up that cannot miss: open threads read again, edits and deletions applied ----

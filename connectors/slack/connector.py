@@ -27,6 +27,7 @@ from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from connectors.delivery import HEARTBEAT, StoreLease, wait_for_due
 from connectors.slack.api import RateLimited, SlackApi, missing_scopes
 from connectors.slack.backfill import Backfill
+from connectors.slack.files import SlackFile, download
 from connectors.slack.ingest import PageWriter
 from connectors.slack.live import SETTLE, EventInbox
 from connectors.slack.mapping import ChannelInfo, Mapper, Me, is_reply, remote_id
@@ -106,6 +107,16 @@ class SlackConnector:
         async with SlackApi.open(self.settings.api_url, token, limiter, 0) as api:
             granted = (await api.auth_test())["scopes"]
         return missing_scopes(granted) if granted else []
+
+    async def download_file(self, file_id: str) -> SlackFile:
+        """A shared file's bytes (an attachment's `remote_ref`), with the bot token; raises
+        FileUnavailable with a one-line reason. For the console's "save attachment"."""
+        token = await asyncio.to_thread(self.settings.bot_token.read)
+        rates, burst = self.pacing()
+        limiter = RateLimiter(rates, burst=burst)
+        async with SlackApi.open(self.settings.api_url, token, limiter, 0) as api:
+            assert api.session is not None
+            return await download(api, api.session, self.settings.api_url, token, file_id)
 
     async def _deliver(self, run: SlackRun) -> None:
         await run.deliver()
