@@ -24,6 +24,7 @@ from connectors.slack.mapping import ChannelInfo, Mapper, Me, SlackUser
 from connectors.slack.ratelimit import RateLimiter, rates_for
 from connectors.slack.text import ReplyTooLong, split_reply
 from storage.aio import AsyncStore
+from storage.store import Store
 from tests.slack.fixtures import APP_TOKEN, BOT_TOKEN
 from tests.slack.server import SLACKBOT_ID, LocalSlack
 from tests.test_slack_connector import (
@@ -392,6 +393,28 @@ async def test_a_reply_to_an_old_open_thread_is_found_without_any_live_event(
 
     stored = {r[0]: r for r in await messages(astore)}
     assert stored[f"{channel}:{late}"][1] == stored[f"{channel}:{root}"][1]
+
+
+async def test_a_reply_to_a_closed_thread_weeks_old_is_found_by_the_rescan(
+    local_slack: LocalSlack, astore: AsyncStore
+) -> None:
+    """Closed conversations are not read again, and the thread is past the 7-day scan: the
+    rescan's longer scan (back to backfill_days) finds it from history's latest_reply."""
+    channel, alice, bob = people(local_slack)
+    root = local_slack.post(channel, alice, "refund for order 7?", emit=False)
+    local_slack.post(channel, bob, "done, refunded", root, emit=False)
+    now = [T0 + DAY]
+    sync = await connector(local_slack, astore, clock=lambda: now[0], rescan_interval=900)
+    await sync.sync_once(astore)
+    [(conversation,)] = await rows(astore, "SELECT DISTINCT conversation_id FROM messages")
+    await astore.call(Store.close_conversation, conversation, "Sam")
+    late = local_slack.post(channel, alice, "it never arrived", root, emit=False)
+    now[0] = T0 + 20 * DAY  # three weeks on; no live event (an outage, --once from cron)
+
+    await sync.sync_once(astore)
+
+    stored = {r[0]: r for r in await messages(astore)}
+    assert stored[f"{channel}:{late}"][1] == conversation
 
 
 async def test_edits_and_deletions_missed_live_are_applied_by_the_rescan(
