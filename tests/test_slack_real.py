@@ -321,7 +321,6 @@ async def test_a_shared_file_is_listed_and_downloaded_with_the_bot_token(
     local_slack: LocalSlack, astore: AsyncStore
 ) -> None:
     channel, alice, _bob = people(local_slack)
-    local_slack.scopes.add("files:read")
     content = b"%PDF-1.4 invoice 42\n" * 100
     shared = local_slack.add_file("invoice 42.pdf", "application/pdf", content)
     extra = {"subtype": "file_share", "files": [shared]}
@@ -359,7 +358,6 @@ async def test_the_bot_token_goes_only_to_slack_s_file_host(
 ) -> None:
     """files.info naming another host (a forged or odd answer) gets no token."""
     shared = local_slack.add_file("a.txt", "text/plain", b"x")
-    local_slack.scopes.add("files:read")
     shared["url_private_download"] = url
     async with SlackApi.open(local_slack.api_url, BOT_TOKEN, RateLimiter({}), 0) as api:
         assert api.session is not None
@@ -620,11 +618,11 @@ def test_a_reply_slack_would_truncate_is_refused_whole() -> None:
 
 
 # users.conversations and history for each kind of conversation, users.info with email,
-# chat.postMessage: https://api.slack.com/methods (each method's "Required scopes").
+# chat.postMessage, files.info: https://api.slack.com/methods (each method's "Required scopes").
 NEEDED_SCOPES = {
     "channels:history", "channels:read", "groups:history", "groups:read",
     "im:history", "im:read", "mpim:history", "mpim:read",
-    "users:read", "users:read.email", "chat:write",
+    "users:read", "users:read.email", "chat:write", "files:read",
 }  # fmt: skip
 
 

@@ -49,6 +49,7 @@ REQUIRED_SCOPES = (
     "users:read",
     "users:read.email",
     "chat:write",
+    "files:read",  # files customers share, downloaded with the bot token (files.py)
 )
 
 

@@ -53,6 +53,7 @@ DEFAULT_SCOPES = frozenset(
         "users:read",
         "users:read.email",
         "chat:write",
+        "files:read",
     }
 )
 
