@@ -70,3 +70,43 @@ def link_email(
         add_identity(conn, email_contact, slack)
     elif slack_contact != email_contact:
         merge_contacts(conn, slack_contact, email_contact, "sync", now)
+
+
+def unnamed_identities(
+    conn: sqlite3.Connection, kind: str, prefix: str, account_id: int, limit: int
+) -> list[str]:
+    """Addresses of `kind` identities stored under their placeholder name (`prefix` + address)
+    that wrote in this account's conversations, oldest first."""
+    rows = conn.execute(
+        "SELECT i.address FROM identities i WHERE i.kind = ?"
+        " AND i.display_name = ? || i.address"
+        " AND EXISTS (SELECT 1 FROM messages m"
+        "             WHERE m.author_identity_id = i.id AND m.account_id = ?)"
+        " ORDER BY i.id LIMIT ?",
+        (kind, prefix, account_id, limit),
+    )
+    return [str(address) for (address,) in rows]
+
+
+def learn_name(conn: sqlite3.Connection, ref: IdentityRef, placeholder: str) -> bool:
+    """Give `ref`'s identity its name if it was stored under `placeholder`, and the same to its
+    contact and the messages it wrote; False when there was nothing to rename."""
+    if not ref.display_name or ref.display_name == placeholder:
+        return False
+    row = conn.execute(
+        "SELECT id, contact_id FROM identities WHERE kind = ? AND address = ? AND display_name = ?",
+        (ref.kind, ref.address, placeholder),
+    ).fetchone()
+    if row is None:  # the common case: nothing to write
+        return False
+    identity_id, contact_id = int(row[0]), int(row[1])
+    name = ref.display_name
+    conn.execute("UPDATE identities SET display_name = ? WHERE id = ?", (name, identity_id))
+    conn.execute(
+        "UPDATE contacts SET name = ? WHERE id = ? AND name = ?", (name, contact_id, placeholder)
+    )
+    conn.execute(
+        "UPDATE messages SET author_name = ? WHERE author_identity_id = ? AND author_name = ?",
+        (name, identity_id, placeholder),
+    )
+    return True

@@ -9,9 +9,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 
-from storage import actions, delivery, message_ids, outbox, remote, survey_flow
+from storage import actions, contacts, delivery, message_ids, outbox, remote, survey_flow
 from storage.db import transaction
-from storage.models import OutboxItem
+from storage.models import IdentityRef, OutboxItem
 from storage.policy import InboxPolicy
 from storage.reply_context import ReplyContext, get_reply_context
 from storage.surveys import SurveyPolicy
@@ -251,3 +251,13 @@ class ChannelMethods:
             if not delivery.claim(self.conn, outbox_id, holder, resuming, self.clock()):
                 return None
             return message_ids.assign(self.conn, outbox_id, minted)
+
+    # names a channel could not give at first (storage/contacts.py) --------------------------
+
+    def unnamed_identities(self, kind: str, prefix: str, account_id: int, limit: int) -> list[str]:
+        return contacts.unnamed_identities(self.conn, kind, prefix, account_id, limit)
+
+    def learn_name(self, ref: IdentityRef, placeholder: str) -> bool:
+        """The identity stored as `placeholder` gets its name (contact, messages too)."""
+        with transaction(self.conn):
+            return contacts.learn_name(self.conn, ref, placeholder)

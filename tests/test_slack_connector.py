@@ -773,6 +773,46 @@ async def test_a_user_slack_will_not_show_costs_only_their_name(
     assert names == [("Slack user " + guest,)]
 
 
+async def test_an_unnamed_user_is_named_once_slack_shows_them(
+    local_slack: LocalSlack, astore: AsyncStore
+) -> None:
+    """Kept as "Slack user U…" and asked about again later (issue 16, Build: failures), in
+    the same live run too (its users cache knows the user as unknown)."""
+    channel, alice, _bob = people(local_slack)
+    guest = local_slack.add_user("guest", real_name="Gita Guest")
+    local_slack.workspace.hidden.add(guest)
+    local_slack.post(channel, guest, "where is my order?", emit=False)
+    local_slack.post(channel, alice, "unrelated", emit=False)
+    now = [T0]
+    sync = await connector(local_slack, astore, clock=lambda: now[0], rename_interval=3600)
+
+    def named() -> Any:
+        return rows(
+            astore,
+            "SELECT i.display_name, c.name, m.author_name FROM identities i"
+            " JOIN contacts c ON c.id = i.contact_id"
+            " JOIN messages m ON m.author_identity_id = i.id WHERE i.address = ?",
+            guest,
+        )
+
+    def asked() -> int:
+        return [c["user"] for c in local_slack.calls_to("users.info")].count(guest)
+
+    async with sync.session(astore) as run:
+        await run.catch_up()
+        local_slack.workspace.hidden.discard(guest)  # e.g. the guest joined the workspace
+        now[0] += 60  # a minute later: not asked again yet
+        await run.catch_up()
+        assert await named() == [(f"Slack user {guest}",) * 3]
+        assert asked() == 1
+
+        now[0] += 3600  # the interval has passed: asked once more
+        await run.catch_up()
+
+    assert await named() == [("Gita Guest", "Gita Guest", "Gita Guest")]
+    assert asked() == 2
+
+
 @pytest.mark.parametrize(("dms", "expected"), [(None, 2), (False, 1)])
 async def test_direct_messages_are_served_whatever_channels_lists(
     local_slack: LocalSlack, astore: AsyncStore, dms: bool | None, expected: int

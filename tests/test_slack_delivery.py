@@ -29,6 +29,7 @@ from tests.test_slack_connector import (
     rows,
     settings,
     tokens,  # noqa: F401  (autouse fixture: the tokens in the environment)
+    wait_for_rows,
 )
 
 
@@ -168,6 +169,24 @@ def test_the_limiter_serves_the_outbox_first_and_keeps_the_rate() -> None:
     assert limiter.reserve_first(method) == 10.0
 
 
+async def test_a_reply_s_call_does_not_wait_behind_a_distributed_app_s_catch_up() -> None:
+    """At 1 call a minute (a distributed app), a reply queued behind the catch-up's booked
+    call would wait that minute: `first` calls go now, and the catch-up moves back."""
+    now = [0.0]
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    limiter = RateLimiter({"conversations.replies": 1}, burst=1, clock=lambda: now[0], sleep=sleep)
+    await limiter.acquire("conversations.replies")  # the catch-up's call, now
+    await limiter.acquire("conversations.replies", first=True)  # the reply's probe
+    assert slept == []
+    await limiter.acquire("conversations.replies")  # the catch-up's next call
+    assert slept == [120.0]  # two slots later: one call a minute held
+
+
 async def test_a_held_reply_goes_to_the_channel_only_when_the_agent_says_so(
     local_slack: LocalSlack, astore: AsyncStore
 ) -> None:
@@ -227,6 +246,35 @@ async def test_a_second_process_stands_by_and_says_so(
     [status] = await astore.call(Store.sync_statuses)
     assert status.detail.startswith("standing by: other-host:4242:ab12cd34 delivers")
     assert await rows(astore, "SELECT status FROM outbox") == [("queued",)]
+
+
+async def test_one_process_per_account_listens_to_slack_events(
+    local_slack: LocalSlack, astore: AsyncStore
+) -> None:
+    """Slack spreads an app's events over its Socket Mode connections: a second `frontdesk
+    sync` must not take part of them. It polls until the lease is free (issue 16, gap 15)."""
+    channel, alice, _bob = people(local_slack)
+    account = await astore.call(Store.ensure_account, "team-slack", "slack")
+    other = "other-host:4242:ab12cd34"  # another `frontdesk sync` listens
+    assert await astore.call(Store.take_lease, account, other, 30) == other
+    local_slack.post(channel, alice, "anyone there?", emit=False)
+    sync = await connector(
+        local_slack, astore, lease_check=0.05, outbox_interval=0.05, catch_up_interval=0.05
+    )
+    task = asyncio.create_task(sync.run_live(astore))
+    try:
+        await wait_for_rows(lambda: rows(astore, "SELECT id FROM messages"), 1)  # polled
+        # Three catch-ups later, still no Socket Mode connection of its own.
+        await local_slack.wait_until(
+            lambda: len(local_slack.calls_to("conversations.history")) >= 3
+        )
+        assert local_slack.opened == 0
+
+        await astore.call(Store.release_lease, account, other)  # the other one stopped
+        await local_slack.wait_opened(1)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 async def test_a_reply_slack_would_cut_is_held_whole_never_posted_in_part(

@@ -17,11 +17,14 @@ import yaml
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.web.async_client import AsyncWebClient
 
+from connectors.slack.api import SlackApi
+from connectors.slack.files import FileUnavailable, download
 from connectors.slack.live import EventInbox
 from connectors.slack.mapping import ChannelInfo, Mapper, Me, SlackUser
-from connectors.slack.ratelimit import rates_for
+from connectors.slack.ratelimit import RateLimiter, rates_for
 from connectors.slack.text import ReplyTooLong, split_reply
 from storage.aio import AsyncStore
+from storage.store import Store
 from tests.slack.fixtures import APP_TOKEN, BOT_TOKEN
 from tests.slack.server import SLACKBOT_ID, LocalSlack
 from tests.test_slack_connector import (
@@ -121,6 +124,29 @@ async def test_bots_and_system_traffic_never_become_conversations(
     assert conversations == [(2,)]
 
 
+def test_real_users_and_conversations_from_slack_sdk_s_fixtures() -> None:
+    """slack-sdk's recorded users (rtm.start) and conversations.list answer through the
+    mapping: names, emails, Slackbot never a person, a DM's other end."""
+    data = json.loads((DATA / "sdk_rtm_start_users_ims.json").read_text())
+    users = {u["id"]: SlackUser.from_json(u) for u in data["users"]}
+    fake, no_email, slackbot = users["U10CX1234"], users["U10CX1235"], users["USLACKBOT"]
+    assert (fake.name, fake.email, fake.is_bot) == ("fakeuser", "fakeuser@example.com", False)
+    assert (no_email.name, no_email.email) == ("userwithoutemail", None)
+    assert (slackbot.name, slackbot.is_bot) == ("Slack Bot", True)  # is_bot false in the JSON
+    [im] = [ChannelInfo.from_json(c) for c in data["ims"]]
+    assert (im.id, im.is_im, im.im_user) == ("D03CX4S3E", True, "USLACKBOT")
+    # Slackbot's onboarding question in that DM is nobody's support conversation.
+    m = Mapper(1, ME, 3600.0, users, {im.id: im})
+    assert m.inbound(im, data["ims"][0]["latest"]) is None
+
+    listed = json.loads((DATA / "sdk_conversations_list.json").read_text())["channels"]
+    channels = [ChannelInfo.from_json(c) for c in listed]
+    assert [(c.id, c.name, c.is_member, c.is_im) for c in channels] == [
+        ("C111", "general", True, False),
+        ("C222", "random", True, False),
+    ]
+
+
 # ---- (b) text: attachments, blocks, forwarded messages, files, /me -------------------------
 
 
@@ -188,6 +214,17 @@ def test_text_fixes_subteam_me_and_gone_files() -> None:
     assert [a.remote_ref for a in shared.attachments] == ["F1"]
 
 
+def test_emoji_codes_past_the_hand_table_and_custom_ones() -> None:
+    """~5,300 codes (the emoji package's names and aliases), not ~200; Slack's own name wins
+    where it differs; a workspace's custom emoji stays as typed (issue 16, gap 14)."""
+    m = mapper(U1="Alice")
+    base = {"type": "message", "user": "U1", "ts": "1712000000.000100"}
+    text = ":avocado: :hedgehog::skin-tone-3: :phone: :partyparrot: :sloth:"
+    record = m.inbound(C111, {**base, "text": text})
+    assert record is not None
+    assert record.text == "\U0001f951 \U0001f994\U0001f3fc \u260e\ufe0f :partyparrot: \U0001f9a5"
+
+
 async def test_forwarded_and_attachment_only_posts_are_stored_with_their_text(
     local_slack: LocalSlack, astore: AsyncStore
 ) -> None:
@@ -236,8 +273,8 @@ async def test_a_thread_that_cannot_be_fetched_costs_only_that_thread(
         events = [local_slack.event_for(channel, reply), local_slack.event_for(billing, other)]
         await local_slack.send_out_of_order(events, order=[0, 1])  # one batch, two channels
 
-        stored = await wait_for_rows(lambda: messages(astore), 2)
-        assert sorted(r[3] for r in stored) == ["hello", "refund please"]  # billing not lost
+        first = await wait_for_rows(lambda: messages(astore), 2)
+        assert sorted(r[3] for r in first) == ["hello", "refund please"]  # billing not lost
 
     del local_slack.workspace.failing_threads[parent]
     await (await connector(local_slack, astore)).sync_once(astore)  # the next catch-up
@@ -280,6 +317,54 @@ async def test_a_thread_whose_root_was_already_deleted_belongs_to_who_replied(
     assert await customer_of(astore, f"{channel}:{first}") == [(bob,)]  # not Slackbot
 
 
+async def test_a_shared_file_is_listed_and_downloaded_with_the_bot_token(
+    local_slack: LocalSlack, astore: AsyncStore
+) -> None:
+    channel, alice, _bob = people(local_slack)
+    content = b"%PDF-1.4 invoice 42\n" * 100
+    shared = local_slack.add_file("invoice 42.pdf", "application/pdf", content)
+    extra = {"subtype": "file_share", "files": [shared]}
+    local_slack.post(channel, alice, "my invoice", emit=False, extra=extra)
+    sync = await connector(local_slack, astore)
+    await sync.sync_once(astore)
+    [(ref, name, size)] = await rows(astore, "SELECT remote_ref, filename, size FROM attachments")
+    assert (name, size) == ("invoice 42.pdf", 2000)
+
+    got = await sync.download_file(ref)
+
+    assert (got.name, got.mimetype, got.content) == ("invoice 42.pdf", "application/pdf", content)
+    async with SlackApi.open(local_slack.api_url, BOT_TOKEN, RateLimiter({}), 0) as api:
+        assert api.session is not None  # a token Slack refuses: its sign-in page, refused
+        with pytest.raises(FileUnavailable, match="HTTP 200, text/html"):
+            await download(api, api.session, local_slack.api_url, "xoxb-not-ours", ref)
+    with pytest.raises(FileUnavailable, match="file_not_found"):
+        await sync.download_file("F99999999")
+    local_slack.scopes.discard("files:read")
+    with pytest.raises(FileUnavailable, match="lacks files:read"):
+        await sync.download_file(ref)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://attacker.invalid/steal",
+        "https://files.slack.com.attacker.invalid/steal",
+        "https://evil-files.slack.com/steal",
+        "http://files.slack.com/F1/a.txt",  # not over TLS
+    ],
+)
+async def test_the_bot_token_goes_only_to_slack_s_file_host(
+    local_slack: LocalSlack, url: str
+) -> None:
+    """files.info naming another host (a forged or odd answer) gets no token."""
+    shared = local_slack.add_file("a.txt", "text/plain", b"x")
+    shared["url_private_download"] = url
+    async with SlackApi.open(local_slack.api_url, BOT_TOKEN, RateLimiter({}), 0) as api:
+        assert api.session is not None
+        with pytest.raises(FileUnavailable, match="no download address"):
+            await download(api, api.session, local_slack.api_url, BOT_TOKEN, shared["id"])
+
+
 # ---- (d) catch-up that cannot miss: open threads read again, edits and deletions applied ----
 
 MONTH = 30 * 86400
@@ -306,6 +391,28 @@ async def test_a_reply_to_an_old_open_thread_is_found_without_any_live_event(
 
     stored = {r[0]: r for r in await messages(astore)}
     assert stored[f"{channel}:{late}"][1] == stored[f"{channel}:{root}"][1]
+
+
+async def test_a_reply_to_a_closed_thread_weeks_old_is_found_by_the_rescan(
+    local_slack: LocalSlack, astore: AsyncStore
+) -> None:
+    """Closed conversations are not read again, and the thread is past the 7-day scan: the
+    rescan's longer scan (back to backfill_days) finds it from history's latest_reply."""
+    channel, alice, bob = people(local_slack)
+    root = local_slack.post(channel, alice, "refund for order 7?", emit=False)
+    local_slack.post(channel, bob, "done, refunded", root, emit=False)
+    now = [T0 + DAY]
+    sync = await connector(local_slack, astore, clock=lambda: now[0], rescan_interval=900)
+    await sync.sync_once(astore)
+    [(conversation,)] = await rows(astore, "SELECT DISTINCT conversation_id FROM messages")
+    await astore.call(Store.close_conversation, conversation, "Sam")
+    late = local_slack.post(channel, alice, "it never arrived", root, emit=False)
+    now[0] = T0 + 20 * DAY  # three weeks on; no live event (an outage, --once from cron)
+
+    await sync.sync_once(astore)
+
+    stored = {r[0]: r for r in await messages(astore)}
+    assert stored[f"{channel}:{late}"][1] == conversation
 
 
 async def test_edits_and_deletions_missed_live_are_applied_by_the_rescan(
@@ -395,7 +502,11 @@ async def test_a_broadcast_reply_under_a_post_we_skipped_brings_its_thread(
     channel, alice, _bob = people(local_slack)
     alerts = local_slack.add_user("alerts", real_name="Alerts App", is_bot=True)
     alert = local_slack.post(channel, alerts, "Disk full on db-1", emit=False)
-    sync = await connector(local_slack, astore, clock=lambda: T0 + DAY)
+    # A month later: the alert is outside the lookback scan for new replies, and nobody's
+    # conversation, so no rescan reads its thread; only the broadcast reply shows it.
+    sync = await connector(
+        local_slack, astore, clock=lambda: T0 + MONTH, account={"backfill_days": 60}
+    )
     await sync.sync_once(astore)
     assert await messages(astore) == []  # a bot's post is nobody's conversation
     ask = local_slack.post(
@@ -506,6 +617,16 @@ def test_a_reply_slack_would_truncate_is_refused_whole() -> None:
         split_reply("z" * 40_001)
 
 
+# users.conversations and history for each kind of conversation, users.info with email,
+# chat.postMessage, files.info: https://api.slack.com/methods (each method's "Required scopes").
+NEEDED_SCOPES = {
+    "channels:history", "channels:read", "groups:history", "groups:read",
+    "im:history", "im:read", "mpim:history", "mpim:read",
+    "users:read", "users:read.email", "chat:write", "files:read",
+    "im:write",  # conversations.open: a held reply sent as a DM
+}  # fmt: skip
+
+
 def test_the_app_manifest_grants_what_the_connector_uses() -> None:
     manifest = yaml.safe_load((Path(__file__).parent.parent / "slack-app-manifest.yml").read_text())
     settings = manifest["settings"]
@@ -516,15 +637,7 @@ def test_the_app_manifest_grants_what_the_connector_uses() -> None:
         "message.im",
         "message.mpim",
     }
-    # users.conversations and history for each kind of conversation, users.info with email,
-    # chat.postMessage, conversations.open (a held reply sent as a DM):
-    # https://api.slack.com/methods (each method's "Required scopes").
-    needed = {
-        "channels:history", "channels:read", "groups:history", "groups:read",
-        "im:history", "im:read", "mpim:history", "mpim:read",
-        "users:read", "users:read.email", "chat:write", "im:write",
-    }  # fmt: skip
-    assert needed <= set(manifest["oauth_config"]["scopes"]["bot"])
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) >= NEEDED_SCOPES
     assert manifest["features"]["app_home"]["messages_tab_enabled"] is True  # DMs allowed
 
 
@@ -538,6 +651,12 @@ async def test_missing_scopes_are_named_from_auth_test(
     assert await sync.check_scopes() == ["mpim:read", "users:read.email"]
     local_slack.scopes.update({"users:read.email", "mpim:read"})
     assert await sync.check_scopes() == []
+    # Every scope a method the connector calls requires is named when it is missing.
+    granted = set(local_slack.scopes)
+    local_slack.scopes.clear()
+    local_slack.scopes.add("reactions:read")  # one the connector does not use
+    assert set(await sync.check_scopes()) == NEEDED_SCOPES
+    local_slack.scopes.update(granted)
 
 
 async def test_a_blocks_only_post_names_the_people_it_mentions(

@@ -49,6 +49,8 @@ REQUIRED_SCOPES = (
     "users:read",
     "users:read.email",
     "chat:write",
+    "files:read",  # files customers share, downloaded with the bot token (files.py)
+    "im:write",  # conversations.open: a held reply sent to the customer as a DM
 )
 
 
@@ -95,6 +97,7 @@ class SlackApi:
         self.client = client  # reads: retried on 429 and on a dropped connection
         self.poster = poster  # chat.postMessage: retried on 429 only (see open())
         self.limiter = limiter
+        self.session: aiohttp.ClientSession | None = None  # the run's HTTP session (files)
 
     @classmethod
     @asynccontextmanager
@@ -117,7 +120,9 @@ class SlackApi:
         # A post whose connection dropped may have been posted all the same: it must not be
         # re-sent blindly (the outbox looks in the thread first). A 429 is a plain refusal.
         try:
-            yield cls(client(*async_default_handlers()), client(), limiter)
+            api = cls(client(*async_default_handlers()), client(), limiter)
+            api.session = session
+            yield api
         finally:
             await session.close()
 
@@ -259,6 +264,10 @@ class SlackApi:
         if not isinstance(channel, dict) or not channel.get("id"):
             raise TypeError("conversations.open answered without a channel id")
         return str(channel["id"])
+
+    async def call_method(self, method: str, **params: str) -> JSON:
+        """Any read method by name (paced like the others), e.g. files.info."""
+        return await self._call(method, lambda: self.client.api_call(method, params=params))
 
     async def post(self, channel: str, text: str, *, thread_ts: str | None, metadata: JSON) -> JSON:
         """Post in the thread `thread_ts`, or (None) as a new message in the channel."""

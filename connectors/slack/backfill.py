@@ -181,7 +181,7 @@ class Backfill:
             await self._save(scope, dataclasses.replace(mark, threads=(), horizon=None).dump())
         due = await self._rescan_due(channel)
         if due or not self.sparse:  # a slow (distributed) app scans only with the rescan
-            await self._refresh_threads(channel, start)
+            await self._refresh_threads(channel, start, self._lookback(due))
         if due:
             await self.rescan_open_threads(channel, upto=start)
             await self._save(f"rescan:{channel.id}", {"at": self.clock()})
@@ -290,10 +290,19 @@ class Backfill:
         for parent_ts, latest in parents:
             await self.thread(channel, parent_ts, latest)
 
-    async def _refresh_threads(self, channel: ChannelInfo, upto: str) -> None:
+    def _lookback(self, rescan: bool) -> float:
+        """Seconds of history scanned for threads with new replies: `thread_lookback` on every
+        catch-up; with the rescan, back to `backfill_days` too, so a reply to a *closed*
+        conversation's thread (which the open-thread rescan does not read) that no live event
+        brought is found as long as its thread is younger than the history horizon."""
+        if not rescan or self.backfill_days is None:
+            return self.thread_lookback
+        return max(self.thread_lookback, self.backfill_days * 86400)
+
+    async def _refresh_threads(self, channel: ChannelInfo, upto: str, lookback: float) -> None:
         """New replies to threads started before this pass: history shows each parent's
         `latest_reply`, so one history scan of the recent past finds the threads to fetch."""
-        since = self.clock() - self.thread_lookback
+        since = self.clock() - lookback
         if upto == BEGINNING or ts_us(upto) <= since * 1_000_000:
             return
         cursor: str | None = None

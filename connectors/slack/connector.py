@@ -24,9 +24,10 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 
-from connectors.delivery import StoreLease, wait_for_due
-from connectors.slack.api import SlackApi, missing_scopes
+from connectors.delivery import HEARTBEAT, StoreLease, wait_for_due
+from connectors.slack.api import RateLimited, SlackApi, missing_scopes
 from connectors.slack.backfill import Backfill
+from connectors.slack.files import SlackFile, download
 from connectors.slack.ingest import PageWriter
 from connectors.slack.live import SETTLE, EventInbox
 from connectors.slack.mapping import ChannelInfo, Mapper, Me, is_reply, remote_id
@@ -61,7 +62,12 @@ class SlackOptions:
     # conversations.replies each): replies, edits and deletions missed live. At most once per
     # `rescan_interval` per channel, across runs; None: never.
     rescan_interval: float | None = 900.0
+    # Users stored as "Slack user U…" (Slack would not show them) are asked about again at
+    # most this often, across runs; None: never.
+    rename_interval: float | None = 3600.0
     catch_up_interval: float = 300.0
+    # Seconds between looks at the account lease while another process listens to events.
+    lease_check: float = HEARTBEAT
     outbox_interval: float = 2.0
     settle: float = SETTLE
     clock: Callable[[], float] = time.time
@@ -102,6 +108,16 @@ class SlackConnector:
             granted = (await api.auth_test())["scopes"]
         return missing_scopes(granted) if granted else []
 
+    async def download_file(self, file_id: str) -> SlackFile:
+        """A shared file's bytes (an attachment's `remote_ref`), with the bot token; raises
+        FileUnavailable with a one-line reason. For the console's "save attachment"."""
+        token = await asyncio.to_thread(self.settings.bot_token.read)
+        rates, burst = self.pacing()
+        limiter = RateLimiter(rates, burst=burst)
+        async with SlackApi.open(self.settings.api_url, token, limiter, 0) as api:
+            assert api.session is not None
+            return await download(api, api.session, self.settings.api_url, token, file_id)
+
     async def _deliver(self, run: SlackRun) -> None:
         await run.deliver()
         self.delivery_note = run.outbox.standby
@@ -131,6 +147,7 @@ class SlackConnector:
         if app_token is None:  # no Socket Mode without an app token: poll instead
             await self._poll(run, asyncio.Event())
             return
+        await self._wait_for_the_lease(run)
         token = await asyncio.to_thread(app_token.read)
         inbox = EventInbox(settle=self.options.settle)
         socket = SocketModeClient(app_token=token, web_client=run.api.client)
@@ -147,6 +164,30 @@ class SlackConnector:
             for task in tasks:
                 task.cancel()
             await socket.close()  # type: ignore[no-untyped-call]
+
+    async def _wait_for_the_lease(self, run: SlackRun) -> None:
+        """Return once this process holds the account's lease; meanwhile catch up by polling.
+
+        Slack spreads an app's events over all its Socket Mode connections
+        (https://api.slack.com/apis/socket-mode: "up to 10 simultaneous connections", events
+        "distributed" among them), so a second `frontdesk sync` would take part of the live
+        events. One process per account listens: the holder of the account's lease (the one
+        that delivers its replies); another polls and takes over when the lease expires.
+        """
+        lease = StoreLease(run.store, self.account_id)
+        holder = await lease.acquire()
+        if holder == lease.holder:
+            return
+        log.warning("slack %s: %s listens to Slack events; polling", self.settings.name, holder)
+        polling = asyncio.create_task(self._poll(run, asyncio.Event()))
+        try:
+            while holder != lease.holder:
+                await asyncio.sleep(self.options.lease_check)
+                holder = await lease.acquire()
+        finally:
+            polling.cancel()
+            await asyncio.gather(polling, return_exceptions=True)
+        log.info("slack %s: took over listening to Slack events", self.settings.name)
 
     def pacing(self) -> tuple[Mapping[str, float], int]:
         """(calls per minute per method, burst): a distributed app may not burst at all."""
@@ -248,6 +289,8 @@ class SlackRun:
             release=not connector.live,
             lease=StoreLease(store, self.account_id),
         )
+        self.clock = options.clock
+        self.rename_interval = options.rename_interval
         self._catching_up = asyncio.Lock()
         self.caught_up = asyncio.Event()  # set once the first catch-up has run
 
@@ -257,6 +300,7 @@ class SlackRun:
     async def catch_up(self) -> list[str]:
         """Every wanted channel from its checkpoint; returns the channels that failed."""
         async with self._catching_up:
+            await self._rename_unnamed()
             channels, problems = await self._wanted_channels()
             for channel in channels:
                 try:
@@ -264,6 +308,17 @@ class SlackRun:
                 except SlackApiError as exc:
                     problems.append(f"#{channel.name} ({channel.id}): {_error(exc)}")
             return problems
+
+    async def _rename_unnamed(self) -> None:
+        """Names Slack would not give before: a failure here costs only the names."""
+        if self.rename_interval is None:
+            return
+        try:
+            await self.people.rename_unnamed(
+                self.store, self.account_id, self.clock, self.rename_interval
+            )
+        except (SlackApiError, RateLimited) as exc:
+            log.warning("slack: users stay unnamed for now: %s", exc)
 
     async def _wanted_channels(self) -> tuple[list[ChannelInfo], list[str]]:
         listed = [ChannelInfo.from_json(c) for c in await self.api.conversations()]

@@ -1,7 +1,15 @@
-"""Slack's emoji codes (`:smile:`, `:+1::skin-tone-3:`) as the characters they stand for."""
+"""Slack's emoji codes (`:smile:`, `:+1::skin-tone-3:`) as the characters they stand for.
+
+`EMOJI` holds Slack's own names for the codes people use most (Slack's names differ from
+Unicode's in places: `:phone:` is ☎️ on Slack). Any other code is looked up in the `emoji`
+package's table (Unicode CLDR names and their GitHub/Slack aliases, ~5,300), imported on the
+first code `EMOJI` lacks: it costs ~35-70 ms, so it is paid by the sync process once, never by
+the console at start. Unknown codes (a workspace's custom emoji) stay as typed.
+"""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 # The codes people use most in support chats; unknown codes are left as typed.
@@ -57,7 +65,7 @@ EMOJI: Mapping[str, str] = {
     "hourglass": "⌛",
     "memo": "📝",
     "email": "📧",
-    "phone": "📞",
+    "phone": "☎️",  # Slack (and GitHub) name ☎️ so; 📞 is :telephone_receiver:
     "calendar": "📅",
     "package": "📦",
     "lock": "🔒",
@@ -210,3 +218,20 @@ EMOJI: Mapping[str, str] = {
     "dash": "💨",
 }
 SKIN_TONES = {str(n): chr(0x1F3FB + n - 2) for n in range(2, 7)}
+
+
+def glyph(name: str) -> str | None:
+    """The characters for the code `name` (without colons), or None when nobody knows it."""
+    return EMOJI.get(name) or _package_table().get(name)
+
+
+@functools.cache
+def _package_table() -> Mapping[str, str]:
+    """Every name and alias of the `emoji` package, first one listed wins."""
+    import emoji  # deferred: see the module docstring
+
+    table: dict[str, str] = {}
+    for characters, data in emoji.EMOJI_DATA.items():
+        for name in (data.get("en", ""), *data.get("alias", ())):
+            table.setdefault(str(name).strip(":"), characters)
+    return table

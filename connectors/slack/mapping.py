@@ -31,6 +31,12 @@ CUSTOMER_SUBTYPES = frozenset({None, "file_share", "me_message", "thread_broadca
 OWN_SUBTYPES = CUSTOMER_SUBTYPES | {"bot_message"}
 
 
+def unnamed(user_id: str) -> str:
+    """The name shown for a user Slack would not describe (`user_not_visible`, a lookup that
+    failed): the id, until a later run learns the name (connectors/slack/people.py)."""
+    return f"Slack user {user_id}"
+
+
 def ts_us(ts: str) -> int:
     """A Slack ts as integer microseconds: ts strings only sort right with equal shapes, and
     floats lose the last digits of a ts."""
@@ -272,7 +278,7 @@ class Mapper:
 
     def _person(self, user_id: str) -> IdentityRef:
         user = self.users.get(user_id)
-        return user.ref() if user else IdentityRef("slack", user_id, f"Slack user {user_id}")
+        return user.ref() if user else IdentityRef("slack", user_id, unnamed(user_id))
 
     def _customer(
         self, channel: ChannelInfo, msg: JSON, author: IdentityRef, ours: bool

@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from connectors.slack.emoji import EMOJI, SKIN_TONES
+from connectors.slack.emoji import SKIN_TONES, glyph
 from storage.models import AttachmentIn
 from storage.sanitize import clean_line, clean_text
 
@@ -56,11 +56,11 @@ def _plain(text: str) -> str:
 
 
 def _emoji(match: re.Match[str]) -> str:
-    glyph = EMOJI.get(match.group(1))
-    if glyph is None:
+    found = glyph(match.group(1))
+    if found is None:
         return match.group(0)
     tone = match.group(2)
-    return glyph + SKIN_TONES[tone] if tone else glyph
+    return found + SKIN_TONES[tone] if tone else found
 
 
 def _token(body: str, user_name: Lookup, channel_name: Lookup) -> str:
@@ -256,7 +256,7 @@ def _leaf(leaf: object, user_name: Lookup, channel_name: Lookup) -> str:
         return f"#{clean_line(channel_name(channel_id) or channel_id)}"
     if kind == "emoji":
         name = str(leaf.get("name") or "")
-        return EMOJI.get(name) or _unicode(leaf.get("unicode")) or f":{name}:"
+        return glyph(name) or _unicode(leaf.get("unicode")) or f":{name}:"
     if kind == "broadcast":
         return f"@{leaf.get('range') or 'here'}"
     if kind == "usergroup":

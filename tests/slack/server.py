@@ -54,6 +54,7 @@ DEFAULT_SCOPES = frozenset(
         "users:read.email",
         "chat:write",
         "im:write",
+        "files:read",
     }
 )
 
@@ -923,6 +924,9 @@ class SocketHub:
         return True
 
     def _pick_socket(self) -> web.WebSocketResponse | None:
+        # An app may hold several Socket Mode connections and each envelope goes to one of
+        # them (https://api.slack.com/apis/socket-mode, "Using multiple connections"); here in
+        # turn, which is one of the orders Slack may use.
         live = [ws for ws in self.sockets if not ws.closed]
         return live[next(self._rr) % len(live)] if live else None
 
@@ -1036,7 +1040,9 @@ class LocalSlack:
             "chat.postMessage": self._chat_post_message,
             "conversations.open": self._conversations_open,
             "apps.connections.open": self._apps_connections_open,
+            "files.info": self._files_info,
         }
+        self.files: dict[str, tuple[JSON, bytes]] = {}  # file id -> (file object, content)
         self._runner: web.AppRunner | None = None
         self._port = 0
 
@@ -1046,6 +1052,7 @@ class LocalSlack:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_get("/link", self.hub.handle)
+        app.router.add_get("/files-pri/{path:.*}", self._file_content)
         app.router.add_get("/link/", self.hub.handle)
         # A short shutdown_timeout: cleanup() must not wait a minute on a stuck request.
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
@@ -1137,6 +1144,50 @@ class LocalSlack:
 
     def add_im(self, user: str) -> str:
         return self.workspace.add_im(user)
+
+    # ---- files (https://api.slack.com/types/file, https://api.slack.com/methods/files.info)
+
+    def add_file(self, name: str, mimetype: str, content: bytes) -> JSON:
+        """A file a user shared; returns its file object, as a message's `files[]` lists it.
+
+        `url_private` / `url_private_download` have Slack's shape
+        (`https://files.slack.com/files-pri/T…-F…/name`, types/file) on this server's host."""
+        file_id = f"F{len(self.files) + 1:08d}"
+        base = f"http://127.0.0.1:{self._port}/files-pri/{self.team_id}-{file_id}"
+        obj: JSON = {
+            "id": file_id,
+            "name": name,
+            "title": name,
+            "mimetype": mimetype,
+            "filetype": name.rpartition(".")[2],
+            "size": len(content),
+            "mode": "hosted",
+            "url_private": f"{base}/{name}",
+            "url_private_download": f"{base}/download/{name}",
+        }
+        self.files[file_id] = (obj, content)
+        return obj
+
+    def _files_info(self, params: JSON) -> JSON:
+        # files.info needs files:read and answers file_not_found for an unknown id
+        # (https://api.slack.com/methods/files.info#errors).
+        self._require_scope("files:read")
+        found = self.files.get(str(params.get("file") or ""))
+        if found is None:
+            raise SlackError("file_not_found")
+        return {"ok": True, "file": found[0]}
+
+    async def _file_content(self, request: web.Request) -> web.Response:
+        """A file's bytes for `Authorization: Bearer <token>` with files:read (types/file:
+        "url_private ... requires an authorization header"). Without it Slack answers its
+        sign-in page as HTML with status 200 (observed; the reason clients check the type)."""
+        file_id = request.match_info["path"].partition("/")[0].rpartition("-")[2]
+        auth = request.headers.get("Authorization", "")
+        found = self.files.get(file_id)
+        if found is None or auth != f"Bearer {self.bot_token}" or "files:read" not in self.scopes:
+            return web.Response(text="<html>Sign in to Slack</html>", content_type="text/html")
+        obj, content = found
+        return web.Response(body=content, content_type=str(obj["mimetype"]))
 
     def post(
         self,
