@@ -58,7 +58,10 @@ TARGETS: dict[str, Target] = {
         "storage/search.py",
         ("tests/test_search_grammar.py", "tests/test_search_operators.py"),
     ),
-    "sla": Target("storage/sla.py", ("tests/test_sla.py", "tests/test_metrics.py")),
+    "sla": Target(
+        "storage/sla.py",
+        ("tests/test_sla.py", "tests/test_sla_bounds.py", "tests/test_metrics.py"),
+    ),
     "metrics": Target(
         "storage/metrics.py", ("tests/test_metrics.py", "tests/test_store_promises.py")
     ),
@@ -132,6 +135,25 @@ _LAST_PIECE = (
 )
 _ASCII_INVISIBLE = "the invisible characters are all non-ASCII: on ASCII text the search finds none"
 _ONE_HAS = "_HAS has one entry, so the join has one item and no separator"
+_UNREACHABLE = "running() ends only by raising ValueError (windows_from): the line never runs"
+_PAUSE_BEFORE = (
+    "a pause ending exactly at lo starts before it (merge drops empty pauses): it yields"
+    " nothing and leaves lo as it was, as skipping it does"
+)
+_PAUSE_AFTER = (
+    "a pause starting exactly at hi yields (lo, hi) and then returns (lo >= hi), as breaking"
+    " out and yielding (lo, hi) does"
+)
+_ZERO_SPAN = "end == start: the first interval starts at or after end, so nothing is added: 0.0"
+_ADDS_ZERO = "lo == end adds min(hi, end) - lo == 0, and the next interval starts later: breaks"
+_EMPTY_PAUSE = (
+    "an empty pause (lo == hi) only cuts a running interval in two at one instant: the same"
+    " running seconds, and a budget ending there is due at that instant either way"
+)
+_TOUCHING = (
+    "two touching pauses left unmerged: _subtract moves lo to the first's end, which is the"
+    " second's start, so p_lo > lo is false and nothing is yielded between them"
+)
 EQUIVALENT: dict[str, Equivalent] = {
     "storage.search.x__after__mutmut_6": Equivalent(
         'q.add("C.LAST_MESSAGE_AT >= ?", _date(value, "after"))', _SQL_CASE
@@ -292,6 +314,21 @@ EQUIVALENT: dict[str, Equivalent] = {
     "storage.sanitize.x_clean_line__mutmut_3": Equivalent(
         "if not s.isascii() or _INVISIBLE.search(s):", _ASCII_INVISIBLE
     ),
+    "storage.sla.x__subtract__mutmut_1": Equivalent("if p_hi < lo:", _PAUSE_BEFORE),
+    "storage.sla.x__subtract__mutmut_3": Equivalent("if p_lo > hi:", _PAUSE_AFTER),
+    "storage.sla.x_add_business_seconds__mutmut_24": Equivalent(
+        "raise AssertionError(None)", _UNREACHABLE
+    ),
+    "storage.sla.x_add_business_seconds__mutmut_25": Equivalent(
+        'raise AssertionError("XXunreachable', _UNREACHABLE
+    ),
+    "storage.sla.x_add_business_seconds__mutmut_26": Equivalent(
+        'raise AssertionError("UNREACHABLE', _UNREACHABLE
+    ),
+    "storage.sla.x_business_seconds_between__mutmut_1": Equivalent("if end < start:", _ZERO_SPAN),
+    "storage.sla.x_business_seconds_between__mutmut_11": Equivalent("if lo > end:", _ADDS_ZERO),
+    "storage.sla.x_merge__mutmut_4": Equivalent("if p[1] >= p[0]", _EMPTY_PAUSE),
+    "storage.sla.x_merge__mutmut_7": Equivalent("lo < merged[-1][1]", _TOUCHING),
     "storage.rules.x_customer_wrote__mutmut_15": Equivalent(
         "_touch(state, at, None, waiting=True)", _POLICY_UNUSED + " (snoozed)"
     ),
