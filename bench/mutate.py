@@ -53,7 +53,15 @@ TARGETS: dict[str, Target] = {
         "storage/ingest.py",
         ("tests/test_store.py", "tests/test_store_promises.py", "tests/test_mail_corpus.py"),
     ),
-    "queue": Target("storage/queue.py", ("tests/test_store.py", "tests/test_store_promises.py")),
+    "queue": Target(
+        "storage/queue.py",
+        (
+            "tests/test_queue_views.py",
+            "tests/test_store.py",
+            "tests/test_store_promises.py",
+            "tests/test_tag_order.py",
+        ),
+    ),
     "search": Target(
         "storage/search.py",
         ("tests/test_search_grammar.py", "tests/test_search_operators.py"),
@@ -135,6 +143,20 @@ _LAST_PIECE = (
 )
 _ASCII_INVISIBLE = "the invisible characters are all non-ASCII: on ASCII text the search finds none"
 _ONE_HAS = "_HAS has one entry, so the join has one item and no separator"
+_TAG_INDEX = (
+    "the tag's index and the view's own where select the same rows in the same order (the"
+    " choice is the query plan, for speed at 1M rows: bench/README.md), so results cannot tell"
+)
+_ROW_KEYS = "sqlite3.Row looks columns up by name ignoring case: r['ID'] is r['id']"
+_UNIT_SEP = (
+    "these differ only for a tag name or colour holding \\x1f, the separator itself, and then"
+    " every variant mis-splits it: there is no right answer to pin"
+)
+_KEY_NOT_NULL = (
+    "sort_key is never NULL in a view's rows (queue_key and last_message_at are NOT NULL, and"
+    " every snoozed row has snoozed_until: storage/rules.py snooze), so the fallback never runs"
+)
+_LIMIT_PASSED = "the only caller, Store.page / page_at, always passes limit (its own default is 50)"
 _UNREACHABLE = "running() ends only by raising ValueError (windows_from): the line never runs"
 _PAUSE_BEFORE = (
     "a pause ending exactly at lo starts before it (merge drops empty pauses): it yields"
@@ -329,6 +351,109 @@ EQUIVALENT: dict[str, Equivalent] = {
     "storage.sla.x_business_seconds_between__mutmut_11": Equivalent("if lo > end:", _ADDS_ZERO),
     "storage.sla.x_merge__mutmut_4": Equivalent("if p[1] >= p[0]", _EMPTY_PAUSE),
     "storage.sla.x_merge__mutmut_7": Equivalent("lo < merged[-1][1]", _TOUCHING),
+    "storage.queue.x__plan__mutmut_13": Equivalent('"C.ID")', _SQL_CASE),
+    "storage.queue.x__plan__mutmut_14": Equivalent("driven = None", _TAG_INDEX),
+    "storage.queue.x__plan__mutmut_24": Equivalent(
+        '"select id from tags where name = ? collate nocase limit 2"', _SQL_CASE
+    ),
+    "storage.queue.x__plan__mutmut_25": Equivalent(
+        '"SELECT ID FROM TAGS WHERE NAME = ? COLLATE NOCASE LIMIT 2"', _SQL_CASE
+    ),
+    "storage.queue.x__plan__mutmut_30": Equivalent('source = "CONVERSATION_TAGS CT"', _SQL_CASE),
+    "storage.queue.x__plan__mutmut_32": Equivalent(
+        'if driven.rest != "XX1XX":',
+        _TAG_INDEX + " (every link has its conversation: ON DELETE CASCADE)",
+    ),
+    "storage.queue.x__plan__mutmut_36": Equivalent(
+        '" join conversations c on c.id = ct.conversation_id"', _SQL_CASE
+    ),
+    "storage.queue.x__plan__mutmut_37": Equivalent(
+        '" JOIN CONVERSATIONS C ON C.ID = CT.CONVERSATION_ID"', _SQL_CASE
+    ),
+    "storage.queue.x__plan__mutmut_53": Equivalent('"CT.LAST_MESSAGE_AT"', _SQL_CASE),
+    "storage.queue.x__plan__mutmut_55": Equivalent('"CT.CONVERSATION_ID"', _SQL_CASE),
+    "storage.queue.x__rows__mutmut_5": Equivalent(
+        'direction = "asc" if ascending else "DESC"', _SQL_CASE
+    ),
+    "storage.queue.x__rows__mutmut_7": Equivalent(
+        'direction = "ASC" if ascending else "desc"', _SQL_CASE
+    ),
+    "storage.queue.x__tags__mutmut_6": Equivalent('item.split("\\x1f", )', _UNIT_SEP),
+    "storage.queue.x__tags__mutmut_7": Equivalent('item.rsplit("\\x1f", 1)', _UNIT_SEP),
+    "storage.queue.x__tags__mutmut_9": Equivalent('item.split("\\x1f", 2)', _UNIT_SEP),
+    "storage.queue.x_by_status__mutmut_15": Equivalent('key="SNOOZED_UNTIL"', _SQL_CASE),
+    "storage.queue.x_by_status__mutmut_20": Equivalent(
+        'key="last_message_at", order=None)', _ORDER
+    ),
+    "storage.queue.x_by_status__mutmut_27": Equivalent('"C.STATUS = ?"', _SQL_CASE),
+    "storage.queue.x_by_status__mutmut_29": Equivalent('key="LAST_MESSAGE_AT"', _SQL_CASE),
+    "storage.queue.x_by_status__mutmut_30": Equivalent('order="XXdescXX"', _ORDER),
+    "storage.queue.x_by_status__mutmut_31": Equivalent('order="DESC"', _ORDER),
+    "storage.queue.x_by_tag__mutmut_4": Equivalent(
+        '"c.id in (select conversation_id from conversation_tags where tag_id in ("', _SQL_CASE
+    ),
+    "storage.queue.x_by_tag__mutmut_5": Equivalent(
+        '"C.ID IN (SELECT CONVERSATION_ID FROM CONVERSATION_TAGS WHERE TAG_ID IN ("', _SQL_CASE
+    ),
+    "storage.queue.x_by_tag__mutmut_7": Equivalent(
+        '"select id from tags where name = ? collate nocase))"', _SQL_CASE
+    ),
+    "storage.queue.x_by_tag__mutmut_8": Equivalent(
+        '"SELECT ID FROM TAGS WHERE NAME = ? COLLATE NOCASE))"', _SQL_CASE
+    ),
+    "storage.queue.x_by_tag__mutmut_10": Equivalent('order="desc"), None)', _TAG_INDEX),
+    "storage.queue.x_tag_driven__mutmut_10": Equivalent(
+        "return replace(view, driven=None)", _TAG_INDEX
+    ),
+    "storage.queue.x_tag_driven__mutmut_12": Equivalent("return replace(view, )", _TAG_INDEX),
+    "storage.queue.x_tag_driven__mutmut_13": Equivalent(
+        "driven=TagDriven(None, rest, params", _TAG_INDEX
+    ),
+    "storage.queue.x_tag_driven__mutmut_16": Equivalent(
+        "driven=TagDriven(tag, rest, params, None)", _TAG_INDEX
+    ),
+    "storage.queue.x_cursor_of__mutmut_6": Equivalent(
+        "if (row.sort_key is not None) or True else 0.0", _KEY_NOT_NULL
+    ),
+    "storage.queue.x_cursor_of__mutmut_8": Equivalent(
+        "if row.sort_key is not None else 1.0", _KEY_NOT_NULL
+    ),
+    "storage.queue.x_mine__mutmut_10": Equivalent(
+        "\"c.assignee = ? and c.status = 'open'\"", _SQL_CASE
+    ),
+    "storage.queue.x_unassigned__mutmut_8": Equivalent(
+        "\"c.assignee is null and c.status = 'open'\"", _SQL_CASE
+    ),
+    "storage.queue.x_by_channel__mutmut_8": Equivalent(
+        "\"c.channel = ? and c.status = 'open'\"", _SQL_CASE
+    ),
+    "storage.queue.x_by_ids__mutmut_12": Equivalent('key="LAST_MESSAGE_AT"', _SQL_CASE),
+    "storage.queue.x_by_ids__mutmut_5": Equivalent('key="last_message_at", order=None)', _ORDER),
+    "storage.queue.x_by_ids__mutmut_10": Equivalent('key="last_message_at", )', _ORDER),
+    "storage.queue.x_by_ids__mutmut_13": Equivalent('order="XXdescXX"', _ORDER),
+    "storage.queue.x_by_ids__mutmut_14": Equivalent('order="DESC"', _ORDER),
+    "storage.queue.x_page__mutmut_1": Equivalent("limit: int = 51,", _LIMIT_PASSED),
+    "storage.queue.x_page_at__mutmut_1": Equivalent("limit: int = 51)", _LIMIT_PASSED),
+    **{
+        f"storage.queue.x__queue_row__mutmut_{n}": Equivalent(f'r["{column}"]', _ROW_KEYS)
+        for n, column in (
+            (32, "ID"),
+            (34, "CHANNEL"),
+            (36, "CONTACT_NAME"),
+            (38, "TIER"),
+            (40, "SUBJECT"),
+            (43, "TAGS"),
+            (45, "STATUS"),
+            (47, "ASSIGNEE"),
+            (49, "WAITING_SINCE"),
+            (51, "SLA_DUE_AT"),
+            (53, "LAST_MESSAGE_AT"),
+            (56, "UNREAD"),
+            (59, "WOKEN"),
+            (61, "QUEUE_KEY"),
+            (63, "SORT_KEY"),
+        )
+    },
     "storage.rules.x_customer_wrote__mutmut_15": Equivalent(
         "_touch(state, at, None, waiting=True)", _POLICY_UNUSED + " (snoozed)"
     ),
