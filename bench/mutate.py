@@ -51,7 +51,16 @@ TARGETS: dict[str, Target] = {
     ),
     "ingest": Target(
         "storage/ingest.py",
-        ("tests/test_store.py", "tests/test_store_promises.py", "tests/test_mail_corpus.py"),
+        (
+            "tests/test_ingest_edges.py",
+            "tests/test_store.py",
+            "tests/test_store_promises.py",
+            "tests/test_mail_corpus.py",
+            "tests/test_jwz_threading.py",
+            "tests/test_message_key.py",
+            "tests/test_membership.py",
+            "tests/test_thread_edits.py",
+        ),
     ),
     "queue": Target(
         "storage/queue.py",
@@ -454,6 +463,38 @@ EQUIVALENT: dict[str, Equivalent] = {
             (63, "SORT_KEY"),
         )
     },
+    "storage.ingest.x__merge__mutmut_16": Equivalent(
+        '"select min(created_at) from conversations where id in (?, ?)"', _SQL_CASE
+    ),
+    "storage.ingest.x__merge__mutmut_17": Equivalent(
+        '"SELECT MIN(CREATED_AT) FROM CONVERSATIONS WHERE ID IN (?, ?)"', _SQL_CASE
+    ),
+    "storage.ingest.x__merge__mutmut_55": Equivalent(
+        '"update conversations set created_at = ? where id = ?"', _SQL_CASE
+    ),
+    "storage.ingest.x__merge__mutmut_56": Equivalent(
+        '"UPDATE CONVERSATIONS SET CREATED_AT = ? WHERE ID = ?"', _SQL_CASE
+    ),
+    "storage.ingest.x__same_message__mutmut_3": Equivalent('row["FINGERPRINT"]', _ROW_KEYS),
+    "storage.ingest.x__same_message__mutmut_7": Equivalent('row["DELIVERY"]', _ROW_KEYS),
+    "storage.ingest.x__learn_name__mutmut_6": Equivalent(
+        '"update identities set display_name = ? where id = ?"', _SQL_CASE
+    ),
+    "storage.ingest.x__learn_name__mutmut_7": Equivalent(
+        '"UPDATE IDENTITIES SET DISPLAY_NAME = ? WHERE ID = ?"', _SQL_CASE
+    ),
+    "storage.ingest.x__learn_name__mutmut_13": Equivalent(
+        '"update contacts set name = ? where id = ? and name = "', _SQL_CASE
+    ),
+    "storage.ingest.x__learn_name__mutmut_14": Equivalent(
+        '"UPDATE CONTACTS SET NAME = ? WHERE ID = ? AND NAME = "', _SQL_CASE
+    ),
+    "storage.ingest.x__learn_name__mutmut_16": Equivalent(
+        '"(select address from identities where id = ?)"', _SQL_CASE
+    ),
+    "storage.ingest.x__learn_name__mutmut_17": Equivalent(
+        '"(SELECT ADDRESS FROM IDENTITIES WHERE ID = ?)"', _SQL_CASE
+    ),
     "storage.rules.x_customer_wrote__mutmut_15": Equivalent(
         "_touch(state, at, None, waiting=True)", _POLICY_UNUSED + " (snoozed)"
     ),
