@@ -34,7 +34,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "bench" / "mutation.json"
-COPY = ("storage", "connectors", "console", "tests", "pyproject.toml")
+COPY = (
+    "storage",
+    "connectors",
+    "console",
+    "tests",
+    "pyproject.toml",
+    "config.example.toml",
+    "slack-app-manifest.yml",
+)
 RUN_TIMEOUT = 3 * 3600
 
 
@@ -100,7 +108,14 @@ TARGETS: dict[str, Target] = {
     ),
     "config": Target(
         "console/config.py",
-        ("tests/test_config.py", "tests/test_cli.py", "tests/test_connector_promises.py"),
+        (
+            "tests/test_config.py",
+            "tests/test_cli.py",
+            "tests/test_connector_promises.py",
+            "tests/test_check_config.py",
+            "tests/test_survey_config.py",
+            "tests/test_sla.py",
+        ),
     ),
 }
 
@@ -522,6 +537,7 @@ def mutmut_config(target: Target) -> str:
     return (
         "\n[tool.mutmut]\n"
         'source_paths = ["storage", "connectors", "console"]\n'
+        'also_copy = ["config.example.toml", "slack-app-manifest.yml"]\n'
         f"only_mutate = [{json.dumps(target.module)}]\n"
         'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x", "--timeout", "300"]\n'
         f"pytest_add_cli_args_test_selection = [{tests}]\n"
