@@ -109,6 +109,7 @@ TARGETS: dict[str, Target] = {
     "config": Target(
         "console/config.py",
         (
+            "tests/test_config_reading.py",
             "tests/test_config.py",
             "tests/test_cli.py",
             "tests/test_connector_promises.py",
@@ -181,6 +182,10 @@ _KEY_NOT_NULL = (
     " every snoozed row has snoozed_until: storage/rules.py snooze), so the fallback never runs"
 )
 _LIMIT_PASSED = "the only caller, Store.page / page_at, always passes limit (its own default is 50)"
+_NOCTTY = (
+    "os.O_NOCTTY exists on every POSIX system, so getattr's default is never used; and the"
+    " flag only matters for a terminal, which is then refused as a device anyway"
+)
 _UNREACHABLE = "running() ends only by raising ValueError (windows_from): the line never runs"
 _PAUSE_BEFORE = (
     "a pause ending exactly at lo starts before it (merge drops empty pauses): it yields"
@@ -509,6 +514,21 @@ EQUIVALENT: dict[str, Equivalent] = {
     ),
     "storage.ingest.x__learn_name__mutmut_17": Equivalent(
         '"(SELECT ADDRESS FROM IDENTITIES WHERE ID = ?)"', _SQL_CASE
+    ),
+    "console.config.x_read_config_text__mutmut_10": Equivalent(
+        'getattr(os, "O_NOCTTY", None)', _NOCTTY
+    ),
+    "console.config.x_read_config_text__mutmut_13": Equivalent(
+        'getattr(os, "O_NOCTTY", )', _NOCTTY
+    ),
+    "console.config.x_read_config_text__mutmut_14": Equivalent(
+        'getattr(os, "XXO_NOCTTYXX", 0)', _NOCTTY
+    ),
+    "console.config.x_read_config_text__mutmut_15": Equivalent(
+        'getattr(os, "o_noctty", 0)', _NOCTTY
+    ),
+    "console.config.x_read_config_text__mutmut_16": Equivalent(
+        'getattr(os, "O_NOCTTY", 1)', _NOCTTY
     ),
     "storage.rules.x_customer_wrote__mutmut_15": Equivalent(
         "_touch(state, at, None, waiting=True)", _POLICY_UNUSED + " (snoozed)"
