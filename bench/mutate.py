@@ -104,7 +104,11 @@ TARGETS: dict[str, Target] = {
     ),
     "slack_live": Target(
         "connectors/slack/live.py",
-        ("tests/test_slack_connector.py", "tests/test_connector_promises.py"),
+        (
+            "tests/test_slack_real.py",
+            "tests/test_slack_connector.py",
+            "tests/test_connector_promises.py",
+        ),
     ),
     "config": Target(
         "console/config.py",
@@ -185,6 +189,10 @@ _LIMIT_PASSED = "the only caller, Store.page / page_at, always passes limit (its
 _NOCTTY = (
     "os.O_NOCTTY exists on every POSIX system, so getattr's default is never used; and the"
     " flag only matters for a terminal, which is then refused as a device anyway"
+)
+_SEEN_SET = (
+    "_seen is an OrderedDict used as an ordered set: the values are never read, and"
+    " popitem(last=None) pops the oldest as last=False does (None is false)"
 )
 _UNREACHABLE = "running() ends only by raising ValueError (windows_from): the line never runs"
 _PAUSE_BEFORE = (
@@ -529,6 +537,12 @@ EQUIVALENT: dict[str, Equivalent] = {
     ),
     "console.config.x_read_config_text__mutmut_16": Equivalent(
         'getattr(os, "O_NOCTTY", 1)', _NOCTTY
+    ),
+    "connectors.slack.live.xǁEventInboxǁ_accept__mutmut_24": Equivalent(
+        'self._seen[event_id] = ""', _SEEN_SET
+    ),
+    "connectors.slack.live.xǁEventInboxǁ_accept__mutmut_26": Equivalent(
+        "self._seen.popitem(last=None)", _SEEN_SET
     ),
     "storage.rules.x_customer_wrote__mutmut_15": Equivalent(
         "_touch(state, at, None, waiting=True)", _POLICY_UNUSED + " (snoozed)"

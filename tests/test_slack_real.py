@@ -568,3 +568,35 @@ async def test_a_distributed_app_scans_for_replies_only_with_the_rescan(
 
     # The new-messages page, plus (internal only) the 7-day scan of parents' latest_reply.
     assert len(local_slack.calls_to("conversations.history")) - before == history_calls
+
+
+async def test_event_ids_are_remembered_for_a_window_and_hellos_counted(
+    local_slack: LocalSlack,
+) -> None:
+    """With room for two event ids, after three events the oldest is forgotten: its repeat
+    comes through again, the two newest ids' repeats do not. Each `hello` counts once."""
+    channel, alice, _bob = people(local_slack)
+    inbox = EventInbox(remember=2, settle=0)
+    client = SocketModeClient(
+        app_token=APP_TOKEN,
+        web_client=AsyncWebClient(token=BOT_TOKEN, base_url=local_slack.api_url),
+    )
+    inbox.attach(client)
+    await client.connect()  # type: ignore[no-untyped-call]
+    try:
+        await local_slack.wait_until(lambda: inbox.connections >= 1)
+        assert inbox.connections == 1
+        sent = [local_slack.post(channel, alice, f"m{n}") for n in (1, 2, 3)]
+        await local_slack.wait_until(lambda: len(local_slack.envelopes) == 3)
+        first, second, third = list(local_slack.envelopes)
+        for envelope in (third, second, first):  # newest first: only the first is forgotten
+            await local_slack.hub._send_frame({**envelope, "envelope_id": "again"})
+        last = local_slack.post(channel, alice, "sentinel")
+        seen: list[str] = []
+        while last not in seen:
+            batch = await asyncio.wait_for(inbox.next_batch(), timeout=5)
+            seen += [str(event["ts"]) for event in batch]
+        assert seen == [*sent, sent[0], last]
+        assert inbox.rate_limited == 0
+    finally:
+        await client.close()  # type: ignore[no-untyped-call]
