@@ -97,7 +97,12 @@ TARGETS: dict[str, Target] = {
     "slack_outbox": Target("connectors/slack/outbox.py", ("tests/test_slack_connector.py",)),
     "outbox": Target(
         "connectors/outbox.py",
-        ("tests/test_delivery.py", "tests/test_slack_delivery.py", "tests/test_kill_sync.py"),
+        (
+            "tests/test_delivery.py",
+            "tests/test_slack_delivery.py",
+            "tests/test_smtp.py",
+            "tests/test_kill_sync.py",
+        ),
     ),
     "imap_sync": Target(
         "connectors/email/sync.py", ("tests/test_imap.py", "tests/test_connector_promises.py")
@@ -194,6 +199,7 @@ _SEEN_SET = (
     "_seen is an OrderedDict used as an ordered set: the values are never read, and"
     " popitem(last=None) pops the oldest as last=False does (None is false)"
 )
+_CAP = "30 * 2**7 already exceeds RETRY_MAX (3600 s): capping the exponent at 16 or 17 is the same"
 _UNREACHABLE = "running() ends only by raising ValueError (windows_from): the line never runs"
 _PAUSE_BEFORE = (
     "a pause ending exactly at lo starts before it (merge drops empty pauses): it yields"
@@ -544,6 +550,7 @@ EQUIVALENT: dict[str, Equivalent] = {
     "connectors.slack.live.xǁEventInboxǁ_accept__mutmut_26": Equivalent(
         "self._seen.popitem(last=None)", _SEEN_SET
     ),
+    "connectors.outbox.x_retry_delay__mutmut_13": Equivalent("min(attempts, 17)", _CAP),
     "storage.rules.x_customer_wrote__mutmut_15": Equivalent(
         "_touch(state, at, None, waiting=True)", _POLICY_UNUSED + " (snoozed)"
     ),
