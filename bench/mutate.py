@@ -200,6 +200,10 @@ _SEEN_SET = (
     " popitem(last=None) pops the oldest as last=False does (None is false)"
 )
 _CAP = "30 * 2**7 already exceeds RETRY_MAX (3600 s): capping the exponent at 16 or 17 is the same"
+_WARM = (
+    "warm only starts the pool early, while we connect (latency); __call__ creates it on first"
+    " use anyway, so every batch is parsed the same"
+)
 _UNREACHABLE = "running() ends only by raising ValueError (windows_from): the line never runs"
 _PAUSE_BEFORE = (
     "a pause ending exactly at lo starts before it (merge drops empty pauses): it yields"
@@ -551,6 +555,9 @@ EQUIVALENT: dict[str, Equivalent] = {
         "self._seen.popitem(last=None)", _SEEN_SET
     ),
     "connectors.outbox.x_retry_delay__mutmut_13": Equivalent("min(attempts, 17)", _CAP),
+    "connectors.email.sync.xǁProcessParserǁwarm__mutmut_1": Equivalent(
+        "if self._pool is not None:", _WARM
+    ),
     "storage.rules.x_customer_wrote__mutmut_15": Equivalent(
         "_touch(state, at, None, waiting=True)", _POLICY_UNUSED + " (snoozed)"
     ),
