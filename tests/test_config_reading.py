@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from console.config import MAX_NESTING, ConfigError, nesting_too_deep, read_config_text
+from console.config import (
+    MAX_NESTING,
+    ConfigError,
+    load_config,
+    nesting_too_deep,
+    read_config_text,
+)
 
 N = 50
 OPEN, CLOSE = "[" * N, "]" * N
@@ -83,4 +89,55 @@ def test_a_device_is_refused(tmp_path: Path) -> None:
         read_config_text(Path("/dev/null"))
     assert str(caught.value) == (
         "/dev/null: not a regular file (a device): point --config at the TOML file"
+    )
+
+
+IMAP = """[[accounts]]
+name = "mail"
+kind = "imap"
+imap_host = "localhost"
+username = "u"
+smtp_host = "localhost"
+from_address = "Support <s@x.com>"
+password_env = "P"
+"""
+
+
+def error_of(path: Path, text: str) -> str:
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    return str(caught.value)
+
+
+def test_an_account_name_used_twice_names_the_second(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    text = IMAP + "\n" + IMAP.replace('"mail"', '"chat"') + "\n" + IMAP
+    # The third account (index 2) repeats "mail": its name is on line 8 + 1 + 8 + 1 + 2 = 20.
+    assert text.splitlines()[19] == 'name = "mail"'
+    assert error_of(path, text) == (
+        f"{path}:20: accounts[2].name: the name 'mail' is used twice"
+        " — give each account its own name"
+    )
+
+
+def test_a_rule_naming_an_unknown_tier_lists_the_known_ones(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    text = (
+        '[tiers.standard]\ndefault = true\n\n[tiers.advanced]\nfirst_response = "1h"\n\n'
+        '[[tier_rules]]\ndomain = "x.com"\ntier = "advanced"\n\n'
+        '[[tier_rules]]\ndomain = "y.com"\ntier = "gold"\n'
+    )
+    assert error_of(path, text) == (
+        f"{path}:13: tier_rules[1].tier: unknown tier 'gold'"
+        " — define [tiers.gold] or use one of advanced, standard"
+    )
+
+
+def test_two_default_tiers_name_the_second(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    text = '[tiers.gold]\ndefault = true\n\n[tiers.silver]\nfirst_response = "1h"\ndefault = true\n'
+    assert error_of(path, text) == (
+        f"{path}:6: tiers.silver.default: gold and silver are both the default tier"
+        " — keep default = true on one"
     )
