@@ -34,7 +34,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "bench" / "mutation.json"
-COPY = ("storage", "connectors", "console", "tests", "pyproject.toml")
+COPY = (
+    "storage",
+    "connectors",
+    "console",
+    "tests",
+    "pyproject.toml",
+    "config.example.toml",
+    "slack-app-manifest.yml",
+)
 RUN_TIMEOUT = 3 * 3600
 
 
@@ -51,14 +59,34 @@ TARGETS: dict[str, Target] = {
     ),
     "ingest": Target(
         "storage/ingest.py",
-        ("tests/test_store.py", "tests/test_store_promises.py", "tests/test_mail_corpus.py"),
+        (
+            "tests/test_ingest_edges.py",
+            "tests/test_store.py",
+            "tests/test_store_promises.py",
+            "tests/test_mail_corpus.py",
+            "tests/test_jwz_threading.py",
+            "tests/test_message_key.py",
+            "tests/test_membership.py",
+            "tests/test_thread_edits.py",
+        ),
     ),
-    "queue": Target("storage/queue.py", ("tests/test_store.py", "tests/test_store_promises.py")),
+    "queue": Target(
+        "storage/queue.py",
+        (
+            "tests/test_queue_views.py",
+            "tests/test_store.py",
+            "tests/test_store_promises.py",
+            "tests/test_tag_order.py",
+        ),
+    ),
     "search": Target(
         "storage/search.py",
         ("tests/test_search_grammar.py", "tests/test_search_operators.py"),
     ),
-    "sla": Target("storage/sla.py", ("tests/test_sla.py", "tests/test_metrics.py")),
+    "sla": Target(
+        "storage/sla.py",
+        ("tests/test_sla.py", "tests/test_sla_bounds.py", "tests/test_metrics.py"),
+    ),
     "metrics": Target(
         "storage/metrics.py", ("tests/test_metrics.py", "tests/test_store_promises.py")
     ),
@@ -69,18 +97,35 @@ TARGETS: dict[str, Target] = {
     "slack_outbox": Target("connectors/slack/outbox.py", ("tests/test_slack_connector.py",)),
     "outbox": Target(
         "connectors/outbox.py",
-        ("tests/test_delivery.py", "tests/test_slack_delivery.py", "tests/test_kill_sync.py"),
+        (
+            "tests/test_delivery.py",
+            "tests/test_slack_delivery.py",
+            "tests/test_smtp.py",
+            "tests/test_kill_sync.py",
+        ),
     ),
     "imap_sync": Target(
         "connectors/email/sync.py", ("tests/test_imap.py", "tests/test_connector_promises.py")
     ),
     "slack_live": Target(
         "connectors/slack/live.py",
-        ("tests/test_slack_connector.py", "tests/test_connector_promises.py"),
+        (
+            "tests/test_slack_real.py",
+            "tests/test_slack_connector.py",
+            "tests/test_connector_promises.py",
+        ),
     ),
     "config": Target(
         "console/config.py",
-        ("tests/test_config.py", "tests/test_cli.py", "tests/test_connector_promises.py"),
+        (
+            "tests/test_config_reading.py",
+            "tests/test_config.py",
+            "tests/test_cli.py",
+            "tests/test_connector_promises.py",
+            "tests/test_check_config.py",
+            "tests/test_survey_config.py",
+            "tests/test_sla.py",
+        ),
     ),
 }
 
@@ -132,6 +177,52 @@ _LAST_PIECE = (
 )
 _ASCII_INVISIBLE = "the invisible characters are all non-ASCII: on ASCII text the search finds none"
 _ONE_HAS = "_HAS has one entry, so the join has one item and no separator"
+_TAG_INDEX = (
+    "the tag's index and the view's own where select the same rows in the same order (the"
+    " choice is the query plan, for speed at 1M rows: bench/README.md), so results cannot tell"
+)
+_ROW_KEYS = "sqlite3.Row looks columns up by name ignoring case: r['ID'] is r['id']"
+_UNIT_SEP = (
+    "these differ only for a tag name or colour holding \\x1f, the separator itself, and then"
+    " every variant mis-splits it: there is no right answer to pin"
+)
+_KEY_NOT_NULL = (
+    "sort_key is never NULL in a view's rows (queue_key and last_message_at are NOT NULL, and"
+    " every snoozed row has snoozed_until: storage/rules.py snooze), so the fallback never runs"
+)
+_LIMIT_PASSED = "the only caller, Store.page / page_at, always passes limit (its own default is 50)"
+_NOCTTY = (
+    "os.O_NOCTTY exists on every POSIX system, so getattr's default is never used; and the"
+    " flag only matters for a terminal, which is then refused as a device anyway"
+)
+_SEEN_SET = (
+    "_seen is an OrderedDict used as an ordered set: the values are never read, and"
+    " popitem(last=None) pops the oldest as last=False does (None is false)"
+)
+_CAP = "30 * 2**7 already exceeds RETRY_MAX (3600 s): capping the exponent at 16 or 17 is the same"
+_WARM = (
+    "warm only starts the pool early, while we connect (latency); __call__ creates it on first"
+    " use anyway, so every batch is parsed the same"
+)
+_UNREACHABLE = "running() ends only by raising ValueError (windows_from): the line never runs"
+_PAUSE_BEFORE = (
+    "a pause ending exactly at lo starts before it (merge drops empty pauses): it yields"
+    " nothing and leaves lo as it was, as skipping it does"
+)
+_PAUSE_AFTER = (
+    "a pause starting exactly at hi yields (lo, hi) and then returns (lo >= hi), as breaking"
+    " out and yielding (lo, hi) does"
+)
+_ZERO_SPAN = "end == start: the first interval starts at or after end, so nothing is added: 0.0"
+_ADDS_ZERO = "lo == end adds min(hi, end) - lo == 0, and the next interval starts later: breaks"
+_EMPTY_PAUSE = (
+    "an empty pause (lo == hi) only cuts a running interval in two at one instant: the same"
+    " running seconds, and a budget ending there is due at that instant either way"
+)
+_TOUCHING = (
+    "two touching pauses left unmerged: _subtract moves lo to the first's end, which is the"
+    " second's start, so p_lo > lo is false and nothing is yielded between them"
+)
 EQUIVALENT: dict[str, Equivalent] = {
     "storage.search.x__after__mutmut_6": Equivalent(
         'q.add("C.LAST_MESSAGE_AT >= ?", _date(value, "after"))', _SQL_CASE
@@ -292,6 +383,181 @@ EQUIVALENT: dict[str, Equivalent] = {
     "storage.sanitize.x_clean_line__mutmut_3": Equivalent(
         "if not s.isascii() or _INVISIBLE.search(s):", _ASCII_INVISIBLE
     ),
+    "storage.sla.x__subtract__mutmut_1": Equivalent("if p_hi < lo:", _PAUSE_BEFORE),
+    "storage.sla.x__subtract__mutmut_3": Equivalent("if p_lo > hi:", _PAUSE_AFTER),
+    "storage.sla.x_add_business_seconds__mutmut_24": Equivalent(
+        "raise AssertionError(None)", _UNREACHABLE
+    ),
+    "storage.sla.x_add_business_seconds__mutmut_25": Equivalent(
+        'raise AssertionError("XXunreachable', _UNREACHABLE
+    ),
+    "storage.sla.x_add_business_seconds__mutmut_26": Equivalent(
+        'raise AssertionError("UNREACHABLE', _UNREACHABLE
+    ),
+    "storage.sla.x_business_seconds_between__mutmut_1": Equivalent("if end < start:", _ZERO_SPAN),
+    "storage.sla.x_business_seconds_between__mutmut_11": Equivalent("if lo > end:", _ADDS_ZERO),
+    "storage.sla.x_merge__mutmut_4": Equivalent("if p[1] >= p[0]", _EMPTY_PAUSE),
+    "storage.sla.x_merge__mutmut_7": Equivalent("lo < merged[-1][1]", _TOUCHING),
+    "storage.queue.x__plan__mutmut_13": Equivalent('"C.ID")', _SQL_CASE),
+    "storage.queue.x__plan__mutmut_14": Equivalent("driven = None", _TAG_INDEX),
+    "storage.queue.x__plan__mutmut_24": Equivalent(
+        '"select id from tags where name = ? collate nocase limit 2"', _SQL_CASE
+    ),
+    "storage.queue.x__plan__mutmut_25": Equivalent(
+        '"SELECT ID FROM TAGS WHERE NAME = ? COLLATE NOCASE LIMIT 2"', _SQL_CASE
+    ),
+    "storage.queue.x__plan__mutmut_30": Equivalent('source = "CONVERSATION_TAGS CT"', _SQL_CASE),
+    "storage.queue.x__plan__mutmut_32": Equivalent(
+        'if driven.rest != "XX1XX":',
+        _TAG_INDEX + " (every link has its conversation: ON DELETE CASCADE)",
+    ),
+    "storage.queue.x__plan__mutmut_36": Equivalent(
+        '" join conversations c on c.id = ct.conversation_id"', _SQL_CASE
+    ),
+    "storage.queue.x__plan__mutmut_37": Equivalent(
+        '" JOIN CONVERSATIONS C ON C.ID = CT.CONVERSATION_ID"', _SQL_CASE
+    ),
+    "storage.queue.x__plan__mutmut_53": Equivalent('"CT.LAST_MESSAGE_AT"', _SQL_CASE),
+    "storage.queue.x__plan__mutmut_55": Equivalent('"CT.CONVERSATION_ID"', _SQL_CASE),
+    "storage.queue.x__rows__mutmut_5": Equivalent(
+        'direction = "asc" if ascending else "DESC"', _SQL_CASE
+    ),
+    "storage.queue.x__rows__mutmut_7": Equivalent(
+        'direction = "ASC" if ascending else "desc"', _SQL_CASE
+    ),
+    "storage.queue.x__tags__mutmut_6": Equivalent('item.split("\\x1f", )', _UNIT_SEP),
+    "storage.queue.x__tags__mutmut_7": Equivalent('item.rsplit("\\x1f", 1)', _UNIT_SEP),
+    "storage.queue.x__tags__mutmut_9": Equivalent('item.split("\\x1f", 2)', _UNIT_SEP),
+    "storage.queue.x_by_status__mutmut_15": Equivalent('key="SNOOZED_UNTIL"', _SQL_CASE),
+    "storage.queue.x_by_status__mutmut_20": Equivalent(
+        'key="last_message_at", order=None)', _ORDER
+    ),
+    "storage.queue.x_by_status__mutmut_27": Equivalent('"C.STATUS = ?"', _SQL_CASE),
+    "storage.queue.x_by_status__mutmut_29": Equivalent('key="LAST_MESSAGE_AT"', _SQL_CASE),
+    "storage.queue.x_by_status__mutmut_30": Equivalent('order="XXdescXX"', _ORDER),
+    "storage.queue.x_by_status__mutmut_31": Equivalent('order="DESC"', _ORDER),
+    "storage.queue.x_by_tag__mutmut_4": Equivalent(
+        '"c.id in (select conversation_id from conversation_tags where tag_id in ("', _SQL_CASE
+    ),
+    "storage.queue.x_by_tag__mutmut_5": Equivalent(
+        '"C.ID IN (SELECT CONVERSATION_ID FROM CONVERSATION_TAGS WHERE TAG_ID IN ("', _SQL_CASE
+    ),
+    "storage.queue.x_by_tag__mutmut_7": Equivalent(
+        '"select id from tags where name = ? collate nocase))"', _SQL_CASE
+    ),
+    "storage.queue.x_by_tag__mutmut_8": Equivalent(
+        '"SELECT ID FROM TAGS WHERE NAME = ? COLLATE NOCASE))"', _SQL_CASE
+    ),
+    "storage.queue.x_by_tag__mutmut_10": Equivalent('order="desc"), None)', _TAG_INDEX),
+    "storage.queue.x_tag_driven__mutmut_10": Equivalent(
+        "return replace(view, driven=None)", _TAG_INDEX
+    ),
+    "storage.queue.x_tag_driven__mutmut_12": Equivalent("return replace(view, )", _TAG_INDEX),
+    "storage.queue.x_tag_driven__mutmut_13": Equivalent(
+        "driven=TagDriven(None, rest, params", _TAG_INDEX
+    ),
+    "storage.queue.x_tag_driven__mutmut_16": Equivalent(
+        "driven=TagDriven(tag, rest, params, None)", _TAG_INDEX
+    ),
+    "storage.queue.x_cursor_of__mutmut_6": Equivalent(
+        "if (row.sort_key is not None) or True else 0.0", _KEY_NOT_NULL
+    ),
+    "storage.queue.x_cursor_of__mutmut_8": Equivalent(
+        "if row.sort_key is not None else 1.0", _KEY_NOT_NULL
+    ),
+    "storage.queue.x_mine__mutmut_10": Equivalent(
+        "\"c.assignee = ? and c.status = 'open'\"", _SQL_CASE
+    ),
+    "storage.queue.x_unassigned__mutmut_8": Equivalent(
+        "\"c.assignee is null and c.status = 'open'\"", _SQL_CASE
+    ),
+    "storage.queue.x_by_channel__mutmut_8": Equivalent(
+        "\"c.channel = ? and c.status = 'open'\"", _SQL_CASE
+    ),
+    "storage.queue.x_by_ids__mutmut_12": Equivalent('key="LAST_MESSAGE_AT"', _SQL_CASE),
+    "storage.queue.x_by_ids__mutmut_5": Equivalent('key="last_message_at", order=None)', _ORDER),
+    "storage.queue.x_by_ids__mutmut_10": Equivalent('key="last_message_at", )', _ORDER),
+    "storage.queue.x_by_ids__mutmut_13": Equivalent('order="XXdescXX"', _ORDER),
+    "storage.queue.x_by_ids__mutmut_14": Equivalent('order="DESC"', _ORDER),
+    "storage.queue.x_page__mutmut_1": Equivalent("limit: int = 51,", _LIMIT_PASSED),
+    "storage.queue.x_page_at__mutmut_1": Equivalent("limit: int = 51)", _LIMIT_PASSED),
+    **{
+        f"storage.queue.x__queue_row__mutmut_{n}": Equivalent(f'r["{column}"]', _ROW_KEYS)
+        for n, column in (
+            (32, "ID"),
+            (34, "CHANNEL"),
+            (36, "CONTACT_NAME"),
+            (38, "TIER"),
+            (40, "SUBJECT"),
+            (43, "TAGS"),
+            (45, "STATUS"),
+            (47, "ASSIGNEE"),
+            (49, "WAITING_SINCE"),
+            (51, "SLA_DUE_AT"),
+            (53, "LAST_MESSAGE_AT"),
+            (56, "UNREAD"),
+            (59, "WOKEN"),
+            (61, "QUEUE_KEY"),
+            (63, "SORT_KEY"),
+        )
+    },
+    "storage.ingest.x__merge__mutmut_16": Equivalent(
+        '"select min(created_at) from conversations where id in (?, ?)"', _SQL_CASE
+    ),
+    "storage.ingest.x__merge__mutmut_17": Equivalent(
+        '"SELECT MIN(CREATED_AT) FROM CONVERSATIONS WHERE ID IN (?, ?)"', _SQL_CASE
+    ),
+    "storage.ingest.x__merge__mutmut_55": Equivalent(
+        '"update conversations set created_at = ? where id = ?"', _SQL_CASE
+    ),
+    "storage.ingest.x__merge__mutmut_56": Equivalent(
+        '"UPDATE CONVERSATIONS SET CREATED_AT = ? WHERE ID = ?"', _SQL_CASE
+    ),
+    "storage.ingest.x__same_message__mutmut_3": Equivalent('row["FINGERPRINT"]', _ROW_KEYS),
+    "storage.ingest.x__same_message__mutmut_7": Equivalent('row["DELIVERY"]', _ROW_KEYS),
+    "storage.ingest.x__learn_name__mutmut_6": Equivalent(
+        '"update identities set display_name = ? where id = ?"', _SQL_CASE
+    ),
+    "storage.ingest.x__learn_name__mutmut_7": Equivalent(
+        '"UPDATE IDENTITIES SET DISPLAY_NAME = ? WHERE ID = ?"', _SQL_CASE
+    ),
+    "storage.ingest.x__learn_name__mutmut_13": Equivalent(
+        '"update contacts set name = ? where id = ? and name = "', _SQL_CASE
+    ),
+    "storage.ingest.x__learn_name__mutmut_14": Equivalent(
+        '"UPDATE CONTACTS SET NAME = ? WHERE ID = ? AND NAME = "', _SQL_CASE
+    ),
+    "storage.ingest.x__learn_name__mutmut_16": Equivalent(
+        '"(select address from identities where id = ?)"', _SQL_CASE
+    ),
+    "storage.ingest.x__learn_name__mutmut_17": Equivalent(
+        '"(SELECT ADDRESS FROM IDENTITIES WHERE ID = ?)"', _SQL_CASE
+    ),
+    "console.config.x_read_config_text__mutmut_10": Equivalent(
+        'getattr(os, "O_NOCTTY", None)', _NOCTTY
+    ),
+    "console.config.x_read_config_text__mutmut_13": Equivalent(
+        'getattr(os, "O_NOCTTY", )', _NOCTTY
+    ),
+    "console.config.x_read_config_text__mutmut_14": Equivalent(
+        'getattr(os, "XXO_NOCTTYXX", 0)', _NOCTTY
+    ),
+    "console.config.x_read_config_text__mutmut_15": Equivalent(
+        'getattr(os, "o_noctty", 0)', _NOCTTY
+    ),
+    "console.config.x_read_config_text__mutmut_16": Equivalent(
+        'getattr(os, "O_NOCTTY", 1)', _NOCTTY
+    ),
+    "connectors.slack.live.xǁEventInboxǁ_accept__mutmut_24": Equivalent(
+        'self._seen[event_id] = ""', _SEEN_SET
+    ),
+    "connectors.slack.live.xǁEventInboxǁ_accept__mutmut_26": Equivalent(
+        "self._seen.popitem(last=None)", _SEEN_SET
+    ),
+    "connectors.outbox.x_retry_delay__mutmut_13": Equivalent("min(attempts, 17)", _CAP),
+    "connectors.email.sync.xǁProcessParserǁwarm__mutmut_1": Equivalent(
+        "if self._pool is not None:", _WARM
+    ),
     "storage.rules.x_customer_wrote__mutmut_15": Equivalent(
         "_touch(state, at, None, waiting=True)", _POLICY_UNUSED + " (snoozed)"
     ),
@@ -319,6 +585,7 @@ def mutmut_config(target: Target) -> str:
     return (
         "\n[tool.mutmut]\n"
         'source_paths = ["storage", "connectors", "console"]\n'
+        'also_copy = ["config.example.toml", "slack-app-manifest.yml"]\n'
         f"only_mutate = [{json.dumps(target.module)}]\n"
         'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x", "--timeout", "300"]\n'
         f"pytest_add_cli_args_test_selection = [{tests}]\n"

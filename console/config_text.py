@@ -35,13 +35,13 @@ def read_config_text(path: Path) -> str:
         ) from exc
     except OSError as exc:
         raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}") from exc
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):  # checked before fdopen, which refuses a folder itself
+        os.close(fd)
+        raise ConfigError(
+            f"{path}: not a regular file ({_kind(info.st_mode)}): point --config at the TOML file"
+        )
     with os.fdopen(fd, "rb") as file:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ConfigError(
-                f"{path}: not a regular file ({_kind(info.st_mode)}): point --config at the"
-                " TOML file"
-            )
         if info.st_size > MAX_CONFIG_BYTES:
             raise ConfigError(f"{path}: {info.st_size} bytes, over the 1 MB a config may have")
         try:

@@ -551,8 +551,12 @@ async def test_a_live_reply_to_a_thread_we_never_saw_brings_the_thread(
 ) -> None:
     channel, alice, bob = people(local_slack)
     async with live(local_slack, astore):
-        await local_slack.wait_until(lambda: bool(local_slack.calls_to("conversations.history")))
-        await asyncio.sleep(0.2)  # the catch-ups on start are over
+        # Exactly two catch-ups on start: the first at once, the second on `hello` (which
+        # comes after the first began). Once both have read the (one) channel's history, a
+        # further history call could only be another catch-up.
+        await local_slack.wait_until(
+            lambda: len(local_slack.calls_to("conversations.history")) >= 2
+        )
         history_calls = len(local_slack.calls_to("conversations.history"))
         parent = local_slack.post(channel, alice, "refund please", emit=False)  # event lost
         first = local_slack.post(channel, bob, "+1", parent, emit=False)

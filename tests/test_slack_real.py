@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -564,7 +566,9 @@ async def test_membership_comes_from_users_conversations_not_every_public_channe
     assert len(local_slack.calls_to("users.conversations")) == 1
 
 
-async def test_app_rate_limited_asks_the_live_loop_to_catch_up(local_slack: LocalSlack) -> None:
+async def test_app_rate_limited_asks_the_live_loop_to_catch_up(
+    local_slack: LocalSlack, caplog: pytest.LogCaptureFixture
+) -> None:
     """Events Slack dropped are only in history: the notice must trigger a catch-up, which the
     live loop runs whenever `inbox.connected` is set (as after a reconnection)."""
     inbox = EventInbox()
@@ -583,6 +587,17 @@ async def test_app_rate_limited_asks_the_live_loop_to_catch_up(local_slack: Loca
         await asyncio.wait_for(inbox.connected.wait(), timeout=5)
         assert inbox.rate_limited == 1
         assert local_slack.acked  # the envelope was acknowledged like any other
+        [logged] = [r.getMessage() for r in caplog.records if "rate limited" in r.getMessage()]
+        found = re.fullmatch(
+            r"slack: events rate limited \(minute (\d+)\); catching up from history", logged
+        )
+        assert found and int(found[1]) % 60 == 0 and abs(int(found[1]) - time.time()) < 180
+
+        # The notice as a bare frame (no envelope) asks for a catch-up too.
+        inbox.connected.clear()
+        await local_slack.hub._send_frame({"type": "app_rate_limited", "minute_rate_limited": 60})
+        await asyncio.wait_for(inbox.connected.wait(), timeout=5)
+        assert inbox.rate_limited == 2
     finally:
         await client.close()  # type: ignore[no-untyped-call]
 
@@ -688,3 +703,42 @@ async def test_a_distributed_app_scans_for_replies_only_with_the_rescan(
 
     # The new-messages page, plus (internal only) the 7-day scan of parents' latest_reply.
     assert len(local_slack.calls_to("conversations.history")) - before == history_calls
+
+
+async def test_event_ids_are_remembered_for_a_window_and_hellos_counted(
+    local_slack: LocalSlack,
+) -> None:
+    """With room for two event ids, after three events the oldest is forgotten: its repeat
+    comes through again, the two newest ids' repeats do not. Each `hello` counts once."""
+    channel, alice, _bob = people(local_slack)
+    inbox = EventInbox(remember=2, settle=0)
+    client = SocketModeClient(
+        app_token=APP_TOKEN,
+        web_client=AsyncWebClient(token=BOT_TOKEN, base_url=local_slack.api_url),
+    )
+    inbox.attach(client)
+    await client.connect()  # type: ignore[no-untyped-call]
+    try:
+        await local_slack.wait_until(lambda: inbox.connections >= 1)
+        assert inbox.connections == 1
+        sent = [local_slack.post(channel, alice, f"m{n}") for n in (1, 2, 3)]
+        await local_slack.wait_until(lambda: len(local_slack.envelopes) == 3)
+        first, second, third = list(local_slack.envelopes)
+        for envelope in (third, second, first):  # newest first: only the first is forgotten
+            await local_slack.hub._send_frame({**envelope, "envelope_id": "again"})
+        reaction = {"type": "reaction_added", "ts": "1.0", "channel": channel}
+        not_a_message = {**first, "envelope_id": "reaction"}
+        not_a_message["payload"] = {**first["payload"], "event": reaction, "event_id": "Ev-r"}
+        await local_slack.hub._send_frame(not_a_message)  # not a message: never handed over
+        last = local_slack.post(channel, alice, "sentinel")
+        seen: list[str] = []
+        while last not in seen:
+            batch = await asyncio.wait_for(inbox.next_batch(), timeout=5)
+            seen += [str(event["ts"]) for event in batch]
+        assert seen == [*sent, sent[0], last]
+        assert inbox.rate_limited == 0
+        await local_slack.disconnect_all()  # Slack asks for a refresh: a new connection
+        await local_slack.wait_until(lambda: inbox.connections >= 2)
+        assert inbox.connections == 2
+    finally:
+        await client.close()  # type: ignore[no-untyped-call]

@@ -120,18 +120,23 @@ async def test_smtp_refusal_is_retried_with_backoff_and_stays_visible(
 ) -> None:
     outbox_id, _ = await _queued_reply(dovecot, mail_server, astore, store)
     settings = account_settings(dovecot, smtp_host=mail_server.host, smtp_port=mail_server.port)
-    mail_server.refuse_next(1)
+    mail_server.refuse_next(2)
 
     await sync(settings, astore)
 
     failed = _outbox(store, outbox_id)
     assert failed.status == "failed" and failed.attempts == 1
     assert failed.last_error is not None and "451" in failed.last_error
-    assert failed.next_attempt_at > clock.now
+    assert failed.next_attempt_at == clock.now + 30  # the first retry after 30 s
     await sync(settings, astore)  # not due yet: nothing is sent
     assert mail_server.messages == []
 
-    clock.advance(failed.next_attempt_at - clock.now)
+    clock.advance(30)
+    await sync(settings, astore)  # refused again: the wait doubles
+    failed = _outbox(store, outbox_id)
+    assert (failed.attempts, failed.next_attempt_at) == (2, clock.now + 60)
+
+    clock.advance(60)
     await sync(settings, astore)
 
     assert len(mail_server.messages) == 1
