@@ -287,7 +287,10 @@ async def test_a_held_slack_reply_is_shown_with_its_choices_and_posts_in_the_cha
         await open_conversation(pilot, cid)
         shown = screen_text(app)
         assert f"A reply is held, not sent: {HELD}" in shown
-        assert "P post it in the channel · C cancel (back into the composer)" in shown
+        assert (
+            "P post it in the channel · D send it as a DM · C cancel (back into the composer)"
+            in shown
+        )
         footer = shown.splitlines()[-1]
         assert "Post in channel" in footer and "Cancel held reply" in footer
         await pilot.press("P")
@@ -299,6 +302,26 @@ async def test_a_held_slack_reply_is_shown_with_its_choices_and_posts_in_the_cha
         assert "A reply is held" not in shown
         assert "Post in channel" not in shown.splitlines()[-1]
         assert "posted a held reply in the channel" in shown
+
+
+async def test_d_sends_a_held_slack_reply_to_the_customer_as_a_dm(
+    store: Store, clock: FakeClock
+) -> None:
+    cid = slack_thread(store)
+    reply = held_reply(store, cid, "Yes, we are on it")
+    app = make_app(store, clock)
+    async with app.run_test(size=WIDE) as pilot:
+        await open_conversation(pilot, cid)
+        assert "Send as DM" in screen_text(app).splitlines()[-1]
+        await pilot.press("D")
+        await pilot.pause()
+        row = store.conn.execute(
+            "SELECT status, outcome, as_dm FROM outbox WHERE message_id = ?", (reply,)
+        ).fetchone()
+        assert tuple(row) == ("queued", None, 1)  # due again, to the customer's DM
+        assert [e.kind for e in store.detail(cid).events][-1] == "reply_as_dm"
+        shown = screen_text(app)
+        assert "A reply is held" not in shown and "Send as DM" not in shown.splitlines()[-1]
 
 
 async def test_cancelling_a_held_reply_brings_its_text_back(store: Store, clock: FakeClock) -> None:

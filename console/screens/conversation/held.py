@@ -22,7 +22,7 @@ class HeldReplies(ConversationView):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The held-reply choices are there (and in the footer) only when a reply is held."""
-        if action == "post_held":
+        if action in ("post_held", "dm_held"):
             return bool(self._held) and self._can_post_in_channel(self._held[0])
         if action == "cancel_held":
             return bool(self._held)
@@ -35,6 +35,17 @@ class HeldReplies(ConversationView):
         item = self.store.outbox_item(self._held[0].outbox_id)
         if self.store.post_held_in_channel(item.message_id, self.session.agent_name):
             self.notify("The reply goes to the channel as a new message", timeout=3)
+        else:
+            self.notify("That reply is no longer held", severity="warning")
+        self.refresh_data()
+
+    @store_write
+    def action_dm_held(self) -> None:
+        if not self._held:
+            return
+        item = self.store.outbox_item(self._held[0].outbox_id)
+        if self.store.send_held_as_dm(item.message_id, self.session.agent_name):
+            self.notify("The reply goes to the customer as a direct message", timeout=3)
         else:
             self.notify("That reply is no longer held", severity="warning")
         self.refresh_data()

@@ -86,6 +86,13 @@ class ConversationScreen(ThreadEdits, HeldReplies, Sending, Inserts):
             tooltip="Post the held reply as a new message in the channel (its question is gone)",
         ),
         Binding(
+            "D",
+            "dm_held",
+            "Send as DM",
+            id="conversation.dm_held",
+            tooltip="Send the held reply to the customer as a direct message (question gone)",
+        ),
+        Binding(
             "C",
             "cancel_held",
             "Cancel held reply",

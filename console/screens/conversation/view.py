@@ -354,6 +354,8 @@ class ConversationView(WorkflowScreen):
         if self._can_post_in_channel(problem):
             choices.append(self._key("conversation.post_held", "P"), style="bold")
             choices.append(" post it in the channel · ")
+            choices.append(self._key("conversation.dm_held", "D"), style="bold")
+            choices.append(" send it as a DM · ")
         choices.append(self._key("conversation.cancel_held", "C"), style="bold")
         choices.append(" cancel (back into the composer)")
         return choices
