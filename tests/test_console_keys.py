@@ -267,6 +267,26 @@ async def test_help_lists_macros(demo_store: Store) -> None:
         assert "Macro: Escalate [@click=app.quit]" in text
 
 
+async def test_help_explains_the_queue_marks(demo_store: Store) -> None:
+    """The demo's rows carry ★, ·, ✉, # and bold: `?` says what each means."""
+    app = make_app(demo_store)
+    async with app.run_test(size=(150, 40)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        console = Console(width=200, record=True, file=io.StringIO())
+        for static in app.screen.query(Static):
+            console.print(static.content)
+        lines = console.export_text().splitlines()
+        for mark, meaning in [
+            ("★", "advanced tier"),
+            ("·", "basic tier"),
+            ("✉  #", "email, Slack"),
+            ("bold row", "unread"),
+            ("over 2h", "SLA breached (red), due soon (yellow)"),
+        ]:
+            assert any(line.lstrip().startswith(mark) and meaning in line for line in lines), mark
+
+
 # search ---------------------------------------------------------------------------------------
 
 

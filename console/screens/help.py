@@ -48,6 +48,28 @@ def key_table(rows: Sequence[BoundKey], macros: Sequence[Macro] = ()) -> Table:
     return table
 
 
+# The queue's marks (console/widgets/queue_list.py), as the agent sees them.
+LEGEND = (
+    (Text("★"), "advanced tier (key account)"),
+    (Text("·"), "basic tier"),
+    (Text("✉  #"), "email, Slack"),
+    (Text("●"), "selected for a bulk action (x)"),
+    (Text("bold row", style="bold"), "unread: something new since you last opened it"),
+    (Text("over 2h", style="bold red"), "SLA breached (red), due soon (yellow)"),
+    (Text("woken", style="bold green"), "back from a snooze: the customer wrote or it is time"),
+    (Text("O P Z C W"), "narrow terminal: open, pending, snoozed, closed, woken (+ assignee)"),
+)
+
+
+def legend_table() -> Table:
+    table = Table(expand=True, box=None, padding=(0, 1), show_header=False)
+    table.add_column("Mark", width=16)
+    table.add_column("Meaning")
+    for mark, meaning in LEGEND:
+        table.add_row(mark, meaning)
+    return table
+
+
 class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
@@ -72,5 +94,7 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Static(Text("Keys — remap any id in [keys] of the config file", style="bold"))
+            yield Static(Text("What the queue's marks mean", style="bold"))
+            yield Static(legend_table())
+            yield Static(Text("\nKeys — remap any id in [keys] of the config file", style="bold"))
             yield Static(key_table(self.rows, self.macros))
