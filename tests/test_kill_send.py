@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from storage.message_ids import queued_key
 from storage.store import Store
 from tests.imap_helpers import (
     imap_password_fixture,  # noqa: F401
@@ -25,7 +26,14 @@ from tests.imap_helpers import (
 )
 from tests.servers.dovecot import DovecotServer
 from tests.servers.smtp import RecordingSMTPServer
-from tests.test_delivery import RUN_TIMEOUT, _config, _message_ids, _questions, _status
+from tests.test_delivery import (
+    RUN_TIMEOUT,
+    _config,
+    _message_ids,
+    _questions,
+    _sent_as,
+    _status,
+)
 from tests.waits import until
 
 pytestmark = pytest.mark.usefixtures("imap_password")
@@ -50,7 +58,7 @@ def test_a_sync_killed_while_the_server_accepts_never_sends_the_reply_twice(
     assert first.wait(RUN_TIMEOUT) == 0
     store = Store(db)
     conversation = message_row(store, "<q0@customer.example>")["conversation_id"]
-    store.queue_reply(conversation, "Sam", "Refund issued.", remote_id="<r@frontdesk.test>")
+    reply = store.queue_reply(conversation, "Sam", "Refund issued.", remote_id=queued_key())
     mail_server.on_accept(lambda data: dovecot.append("Sent", data))
     holding, release = mail_server.hold_next_answer()
 
@@ -60,7 +68,8 @@ def test_a_sync_killed_while_the_server_accepts_never_sends_the_reply_twice(
     doomed.wait(RUN_TIMEOUT)
     release.set()
     assert len(mail_server.messages) == 1
-    assert _status(store, "<r@frontdesk.test>") == ("sending", None)
+    assert _status(store, reply) == ("sending", None)
+    sent_as = _sent_as(store, reply)  # minted at the claim, before the server saw the mail
     # The dead holder's lease runs out (LEASE_TTL); written here instead of waiting 30 s.
     store.conn.execute("UPDATE delivery_leases SET expires_at = 0")
     store.conn.commit()
@@ -69,7 +78,7 @@ def test_a_sync_killed_while_the_server_accepts_never_sends_the_reply_twice(
     _, err = after.communicate(timeout=RUN_TIMEOUT)
 
     assert after.returncode == 0, err.decode()
-    assert _message_ids(mail_server) == Counter(["<r@frontdesk.test>"])  # once
-    assert _status(store, "<r@frontdesk.test>") == ("sent", None)
+    assert _message_ids(mail_server) == Counter([sent_as])  # once, with the id it first had
+    assert _status(store, reply) == ("sent", None)
     assert len(dovecot.uids("Sent")) == 1
     store.close()
